@@ -1,0 +1,46 @@
+"""decaybench: the reference for exponential-decay learning-rate schedules in TensorFlow 2.
+
+``lr(step) = initial_learning_rate * decay_rate ** (step / decay_steps)``; with ``staircase``
+the exponent is ``step // decay_steps``. Data flows one way::
+
+    DecayConfig -> run(config, mode) -> Trace -> checks (golden, oracle, cross-mode) -> report
+
+Names are imported on first use, so ``import decaybench`` does not load TensorFlow.
+
+>>> import decaybench
+>>> decaybench.exponential_decay(2, 0.2, 1, 0.99) == 0.2 * 0.99 ** 2
+True
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from decaybench.config import DecayConfig
+    from decaybench.loops import MODES, run
+    from decaybench.schedule import ExponentialDecay, exponential_decay
+    from decaybench.trace import Trace
+
+__all__ = ["MODES", "DecayConfig", "ExponentialDecay", "Trace", "exponential_decay", "run"]
+__version__ = "0.1.0"
+
+_HOMES = {
+    "DecayConfig": "decaybench.config",
+    "MODES": "decaybench.loops",
+    "run": "decaybench.loops",
+    "ExponentialDecay": "decaybench.schedule",
+    "exponential_decay": "decaybench.schedule",
+    "Trace": "decaybench.trace",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOMES:
+        return getattr(importlib.import_module(_HOMES[name]), name)
+    raise AttributeError(f"module 'decaybench' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOMES])

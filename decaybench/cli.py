@@ -1,0 +1,239 @@
+"""The ``decaybench`` command: it parses, calls the public API and formats; nothing else.
+
+Bad input exits with status 2 and one line on stderr naming the flag and the value, before
+TensorFlow is loaded and before any file is touched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from decaybench.config import DTYPES, DecayConfig
+from decaybench.files import OutputError, check_writable, write_atomic
+from decaybench.golden import GoldenError
+from decaybench.modes import REGISTRY
+from decaybench.validation import ArgumentError
+
+__all__ = ["main"]
+
+PROG = "decaybench"
+
+# The flag a user typed for each API argument, so that errors name what the user can fix.
+FLAGS = {
+    "initial_learning_rate": "--initial-lr",
+    "decay_rate": "--decay-rate",
+    "decay_steps": "--decay-steps",
+    "staircase": "--staircase",
+    "epochs": "--epochs",
+    "w0": "--w0",
+    "dtype": "--dtype",
+    "size": "--size",
+    "record_every": "--record-every",
+    "mode": "--mode",
+    "format": "--format",
+}
+
+
+class UsageError(Exception):
+    """A user error to report in one line and exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # argparse prints the usage too; our contract is one line on stderr.
+        raise UsageError(message)
+
+
+def _examples(*lines: str) -> str:
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def _config_flags() -> argparse.ArgumentParser:
+    flags = _Parser(add_help=False)
+    group = flags.add_argument_group("configuration (defaults: the seed's)")
+    group.add_argument("--initial-lr", type=float, default=0.2, help="lr at epoch 0 (0.2)")
+    group.add_argument("--decay-rate", type=float, default=0.99, help="factor per decay_steps epochs (0.99)")
+    group.add_argument("--decay-steps", type=int, default=1, help="epochs per decay (1)")
+    group.add_argument("--staircase", action="store_true", help="decay in whole steps: epoch // decay_steps")
+    group.add_argument("--epochs", type=int, default=40, help="number of updates (40)")
+    group.add_argument("--w0", type=float, default=5.0, help="initial value of every element of w (5.0)")
+    group.add_argument("--dtype", choices=DTYPES, default="float32", help="float32 (the seed's) or float64")
+    group.add_argument("--size", type=int, default=1, help="number of elements of w (1)")
+    group.add_argument("--record-every", type=int, default=1, metavar="K", help="keep every K-th epoch, the first and the last (1)")
+    return flags
+
+
+def _config(args: argparse.Namespace) -> DecayConfig:
+    return DecayConfig(
+        initial_learning_rate=args.initial_lr,
+        decay_rate=args.decay_rate,
+        decay_steps=args.decay_steps,
+        staircase=args.staircase,
+        epochs=args.epochs,
+        w0=args.w0,
+        dtype=args.dtype,
+        size=args.size,
+        record_every=args.record_every,
+    )
+
+
+@contextlib.contextmanager
+def _stderr_captured() -> Iterator[None]:
+    """Hold back what C++ libraries write on fd 2 (TensorFlow's start-up logging); replay it on error."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _load_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with _stderr_captured():
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()  # device start-up logs here, not mid-output
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_atomic(output, text)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    config = _config(args)
+    output = check_writable(args.output) if args.output else None
+    _load_tensorflow()
+    from decaybench.loops import run
+
+    trace = run(config, args.mode)
+    formats: dict[str, Callable[[], str]] = {
+        "text": lambda: "\n".join(trace.lines()) + "\n",
+        "csv": trace.to_csv,
+        "json": trace.to_json,
+    }
+    _emit(formats[args.format](), output)
+    if trace.diverged_at is not None:
+        print(f"{PROG}: diverged at epoch {trace.diverged_at}", file=sys.stderr)
+    return 0
+
+
+def _cmd_modes(args: argparse.Namespace) -> int:
+    width = max(len(name) for name in REGISTRY)
+    for spec in REGISTRY.values():
+        print(f"{spec.name:<{width}}  {spec.summary}")
+    return 0
+
+
+def _cmd_golden(args: argparse.Namespace) -> int:
+    from decaybench import golden
+
+    directory = Path(args.dir) if args.dir else golden.golden_dir()
+    documented = golden.read_documented(directory)
+    _load_tensorflow()
+    from decaybench.loops import run
+
+    trace = run(DecayConfig(), "eager")
+    if args.update:
+        for line in golden.update_golden(trace, directory):
+            print(line)
+        return 0
+    failures = [check for check in golden.check_documented(trace, documented) if not check.ok]
+    stored = golden.read_golden_trace(directory)
+    drifted = stored.lines() != trace.lines() or stored.to_json() != trace.to_json()
+    print(f"documented lines reproduced: {len(documented.lines) - len(failures)}/{len(documented.lines)}")
+    print(f"{directory / golden.TRACE_JSON}: {'differs from this run' if drifted else 'matches this run bit for bit'}")
+    return 1 if failures or drifted else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, with an example in every help text."""
+    parser = _Parser(
+        prog=PROG,
+        description="Exponential-decay learning-rate schedules in TensorFlow 2: reproduce, verify, benchmark.",
+        epilog=_examples(f"{PROG} run", f"{PROG} run --mode graph --staircase --decay-steps 5", f"{PROG} modes"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    config_flags = _config_flags()
+
+    run_parser = commands.add_parser(
+        "run",
+        parents=[config_flags],
+        help="train the seed problem and print its trace",
+        description="Train w on sum((w + 1)**2) with the exponential-decay schedule and print the trace.",
+        epilog=_examples(f"{PROG} run", f"{PROG} run --epochs 100 --format csv --output trace.csv"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run_parser.add_argument("--mode", choices=tuple(REGISTRY), default="eager", help="execution mode (eager)")
+    run_parser.add_argument("--format", choices=("text", "csv", "json"), default="text", help="text: the seed's lines (text)")
+    run_parser.add_argument("--output", metavar="FILE", help="write here (atomically) instead of stdout")
+    run_parser.set_defaults(handler=_cmd_run)
+
+    modes_parser = commands.add_parser(
+        "modes",
+        help="list the execution modes",
+        description="List the execution modes, one per line.",
+        epilog=_examples(f"{PROG} modes"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    modes_parser.set_defaults(handler=_cmd_modes)
+
+    golden_parser = commands.add_parser(
+        "golden",
+        help="check (or --update) the generated golden trace",
+        description="Check the eager trace against golden/; with --update, regenerate golden/seed_trace.*.",
+        epilog=_examples(f"{PROG} golden", f"{PROG} golden --update"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    golden_parser.add_argument("--update", action="store_true", help="rewrite the generated golden files atomically")
+    golden_parser.add_argument("--dir", metavar="DIR", help="golden directory (default: the checkout's golden/)")
+    golden_parser.set_defaults(handler=_cmd_golden)
+    return parser
+
+
+def _flag_message(error: ArgumentError) -> str:
+    flag = FLAGS.get(error.argument, error.argument)
+    return f"{flag}: {error.rule}, got {error.value!r}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status (0 ok, 1 check failed, 2 usage, 130 Ctrl-C)."""
+    try:
+        args = build_parser().parse_args(argv)
+        handler: Callable[[argparse.Namespace], int] = args.handler
+        return handler(args)
+    except SystemExit as done:  # --help
+        return int(done.code or 0)
+    except UsageError as error:
+        message = str(error)
+    except ArgumentError as error:
+        message = _flag_message(error)
+    except OutputError as error:
+        message = f"--output: {error}"
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except GoldenError as error:
+        message = str(error)
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return 2
+

@@ -1,0 +1,49 @@
+"""The registry of execution modes: the one list that the CLI, ``verify``, the tests and the
+benchmarks iterate. Adding a mode is one runner ``run_<name>(config) -> Trace`` plus one entry.
+
+>>> tuple(REGISTRY)[:1]
+('eager',)
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from decaybench.config import DecayConfig
+    from decaybench.trace import Trace
+
+__all__ = ["REGISTRY", "ModeSpec"]
+
+
+@dataclass(frozen=True)
+class ModeSpec:
+    """One mode: its name, where its runner lives, and what it promises.
+
+    Attributes:
+        name: the name users pass as ``mode``.
+        target: ``"module:function"`` of the runner, imported on first use so that a mode's
+            framework (TensorFlow, ...) loads only when that mode runs.
+        summary: one line for ``decaybench modes``.
+    """
+
+    name: str
+    target: str
+    summary: str
+
+    def runner(self) -> Callable[[DecayConfig], Trace]:
+        """The runner function, imported on demand."""
+        module, _, attribute = self.target.partition(":")
+        runner: Callable[[DecayConfig], Trace] = getattr(importlib.import_module(module), attribute)
+        return runner
+
+
+REGISTRY: dict[str, ModeSpec] = {
+    spec.name: spec
+    for spec in (
+        ModeSpec("eager", "decaybench.modes.eager:run_eager", "the seed's loop: tf.Variable, GradientTape, assign_sub"),
+    )
+}

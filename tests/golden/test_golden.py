@@ -1,0 +1,80 @@
+"""The golden checks: every documented seed line, byte for byte, and the generated trace."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from numpy.testing import assert_array_equal
+
+from decaybench import golden
+from decaybench.loops import run
+
+
+@pytest.fixture(scope="module")
+def eager_trace():  # type: ignore[no-untyped-def]
+    return run()
+
+
+def test_documented_file_is_the_seeds_output() -> None:
+    seed = Path(__file__).resolve().parents[2] / ".." / "shared" / "seed" / "000_01497f6b28858d5a.txt"
+    documented = golden.read_documented()
+    assert documented.epoch.tolist() == [0, 1, 2, 3, 4, 5, 16, 17, 18, 19, 20, 21, 28, 29, 39]
+    assert documented.elided_after == (5, 21, 29)
+    if seed.exists():  # the course note sits beside the repository in this workplace
+        seed_lines = seed.read_text(encoding="utf-8").splitlines()
+        for line in documented.lines:
+            assert line in seed_lines
+
+
+def test_every_documented_line_byte_for_byte(eager_trace) -> None:  # type: ignore[no-untyped-def]
+    checks = golden.check_documented(eager_trace)
+    assert len(checks) == 15
+    for check in checks:
+        assert check.actual == check.expected, f"epoch {check.epoch}"
+
+
+def test_generated_golden_trace_matches_documented_lines() -> None:
+    stored = golden.read_golden_trace()
+    assert len(stored) == 40 and stored.mode == "eager" and stored.config.is_seed
+    assert all(check.ok for check in golden.check_documented(stored))
+
+
+def test_generated_golden_trace_is_this_run_bit_for_bit(eager_trace) -> None:  # type: ignore[no-untyped-def]
+    stored = golden.read_golden_trace()
+    for name in ("epoch", "w", "loss", "lr"):
+        assert_array_equal(getattr(stored, name), getattr(eager_trace, name))
+
+
+def test_update_is_idempotent_and_summarised(tmp_path: Path, eager_trace) -> None:  # type: ignore[no-untyped-def]
+    shutil.copy(golden.golden_dir() / golden.DOCUMENTED, tmp_path)
+    first = golden.update_golden(eager_trace, tmp_path)
+    assert [line.split(": ")[1].split(",")[0] for line in first] == ["created", "created"]
+    assert all(line.endswith("unchanged") for line in golden.update_golden(eager_trace, tmp_path))
+    assert (tmp_path / golden.TRACE_TEXT).read_text() == (golden.golden_dir() / golden.TRACE_TEXT).read_text()
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda path: path.unlink(), "golden file is missing"),
+        (lambda path: path.write_text("\n".join(path.read_text().splitlines()[:9]) + "\n"), "truncated"),
+        (lambda path: path.write_text(path.read_text().replace("epoch,w is 0.321948", "epoch;w is 0.321948")), r":3: not a seed line"),
+    ],
+)
+def test_damaged_documented_file_names_file_and_line(tmp_path: Path, damage, message: str) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / golden.DOCUMENTED
+    shutil.copy(golden.golden_dir() / golden.DOCUMENTED, path)
+    damage(path)
+    with pytest.raises(golden.GoldenError, match=message) as raised:
+        golden.read_documented(tmp_path)
+    assert str(path) in str(raised.value)
+
+
+def test_refuses_to_write_a_trace_that_misses_the_seed(tmp_path: Path) -> None:
+    from decaybench.config import DecayConfig
+
+    with pytest.raises(golden.GoldenError, match="refusing to write golden files: epoch 0"):
+        golden.update_golden(run(DecayConfig(w0=4.0)), tmp_path)
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,59 @@
+"""DecayConfig: the seed's defaults, validation naming the argument and value, dict round trip."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from decaybench.config import DecayConfig
+from decaybench.validation import InvalidType, InvalidValue
+
+
+def test_defaults_are_the_seed() -> None:
+    config = DecayConfig()
+    # LR_BASE, LR_DECAY, LR_STEP, epochs and w = 5 from the course note.
+    assert (config.initial_learning_rate, config.decay_rate, config.decay_steps, config.epochs, config.w0) == (0.2, 0.99, 1, 40, 5.0)
+    assert (config.staircase, config.dtype, config.size, config.record_every) == (False, "float32", 1, 1)
+    assert config.is_seed
+
+
+@pytest.mark.parametrize(
+    ("argument", "value", "error"),
+    [
+        ("epochs", 0, InvalidValue),
+        ("epochs", -1, InvalidValue),
+        ("epochs", 2.5, InvalidType),
+        ("w0", math.nan, InvalidValue),
+        ("w0", math.inf, InvalidValue),
+        ("size", 0, InvalidValue),
+        ("size", -4, InvalidValue),
+        ("dtype", "float16", InvalidValue),
+        ("record_every", 0, InvalidValue),
+        ("decay_steps", True, InvalidType),
+    ],
+)
+def test_bad_fields_name_argument_and_value(argument: str, value: object, error: type[Exception]) -> None:
+    with pytest.raises(error) as raised:
+        DecayConfig(**{argument: value})
+    assert raised.value.argument == argument  # type: ignore[attr-defined]
+    assert argument in str(raised.value) and repr(value) in str(raised.value)
+
+
+def test_frozen_and_round_trips() -> None:
+    config = DecayConfig(staircase=True, decay_steps=4, dtype="float64", size=3)
+    with pytest.raises(AttributeError):
+        config.epochs = 3  # type: ignore[misc]
+    assert DecayConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match="unknown keys"):
+        DecayConfig.from_dict({**config.to_dict(), "momentum": 0.9})
+
+
+@pytest.mark.parametrize(("epochs", "every"), [(1, 1), (40, 1), (40, 7), (40, 39), (40, 40), (41, 10), (10**9, 3)])
+def test_recorded_epochs_keep_first_and_last(epochs: int, every: int) -> None:
+    config = DecayConfig(epochs=epochs, record_every=every)
+    assert config.recorded_count == (len(config.recorded()) if epochs < 10**6 else config.recorded_count)
+    if epochs < 10**6:
+        kept = config.recorded().tolist()
+        assert kept[0] == 0 and kept[-1] == epochs - 1
+        assert set(kept) == set(range(0, epochs, every)) | {epochs - 1}

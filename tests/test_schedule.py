@@ -1,0 +1,194 @@
+"""The float64 reference and the Keras schedule: values other libraries test, exactness, errors."""
+
+from __future__ import annotations
+
+import math
+
+import mpmath
+import numpy as np
+import pytest
+import tensorflow as tf
+from numpy.testing import assert_array_equal, assert_array_max_ulp
+
+from decaybench.schedule import ExponentialDecay, exponential_decay
+from decaybench.validation import InvalidType, InvalidValue
+
+mpmath.mp.prec = 200
+
+
+def exact(step: int, initial: float, decay_steps: int, rate: float, staircase: bool = False) -> float:
+    """The schedule in 200-bit arithmetic from the exact rational exponent, rounded once."""
+    exponent = mpmath.mpf(step // decay_steps) if staircase else mpmath.mpf(step) / decay_steps
+    return float(mpmath.mpf(initial) * mpmath.power(mpmath.mpf(rate), exponent))
+
+
+# glibc's pow is within 0.52 ULP and the product adds 0.5 ULP: the float64 reference is within
+# 1.02 ULP of the exact value whenever step / decay_steps is exact; 2 allows for the result and
+# the pow value sitting in different binades.
+REFERENCE_ULP = 2
+
+
+def test_keras_value_at_step_5() -> None:
+    # keras/src/optimizers/schedules/learning_rate_schedule_test.py: 0.05 * 0.96 ** (5 / 10)
+    assert_array_max_ulp(exponential_decay(5, 0.05, 10, 0.96), exact(5, 0.05, 10, 0.96), maxulp=REFERENCE_ULP)
+
+
+@pytest.mark.parametrize(("step", "power"), [(1, 0), (2, 0), (100, 33)])
+def test_keras_staircase_values(step: int, power: int) -> None:
+    # The staircase test in Keras: 0.1, decay_steps 3, rate 0.96.
+    assert_array_max_ulp(exponential_decay(step, 0.1, 3, 0.96, staircase=True), exact(power * 3, 0.1, 3, 0.96), maxulp=REFERENCE_ULP)
+    if power == 0:
+        assert exponential_decay(step, 0.1, 3, 0.96, staircase=True) == 0.1
+
+
+@pytest.mark.parametrize("decay_steps", [1, 2, 3, 7, 1000])
+@pytest.mark.parametrize("k", [1, 2, 5, 40])
+def test_staircase_boundaries(decay_steps: int, k: int) -> None:
+    below, at, above = (exponential_decay(s, 0.3, decay_steps, 0.9, staircase=True) for s in (k * decay_steps - 1, k * decay_steps, k * decay_steps + 1))
+    assert below == 0.3 * 0.9 ** float(k - 1)
+    assert at == 0.3 * 0.9 ** float(k)
+    assert above == (at if decay_steps > 1 else 0.3 * 0.9 ** float(k + 1))
+    assert at == exponential_decay(k * decay_steps, 0.3, decay_steps, 0.9)  # continuous meets staircase at k*d
+
+
+def test_staircase_exact_past_float32_steps() -> None:
+    # float32(99_999_999) is 1e8 and 1e8 / 3 rounds up to 33_333_334 in float32: Keras and optax
+    # take one decay too many here. Integer division does not.
+    assert 99_999_999 // 3 == 33_333_333
+    assert exponential_decay(99_999_999, 1.0, 3, 0.5, staircase=True) == math.pow(0.5, 33_333_333)
+    assert np.floor(np.float32(99_999_999) / np.float32(3)) == 33_333_334
+    big = np.array([2**62 - 1, 2**53 + 1, 2**24 + 1], dtype=np.int64)
+    quotients = [(2**62 - 1) // 5, (2**53 + 1) // 5, (2**24 + 1) // 5]
+    assert_array_equal(exponential_decay(big, 1.0, 5, 0.999999999, staircase=True), [math.pow(0.999999999, float(q)) for q in quotients])
+
+
+def test_arrays_equal_scalars_bit_for_bit() -> None:
+    steps = np.arange(0, 5000, 7)
+    for staircase in (False, True):
+        vector = exponential_decay(steps, 0.2, 3, 0.997, staircase=staircase)
+        scalars = [exponential_decay(int(s), 0.2, 3, 0.997, staircase=staircase) for s in steps]
+        assert_array_equal(vector, scalars)
+    assert_array_equal(exponential_decay(steps.astype(float), 0.2, 3, 0.997), exponential_decay(steps, 0.2, 3, 0.997))
+
+
+def test_float64_against_exact_values() -> None:
+    steps = [0, 1, 2, 39, 1000, 123_456]
+    got = [exponential_decay(s, 0.2, 1, 0.99) for s in steps]
+    assert_array_max_ulp(np.array(got), np.array([exact(s, 0.2, 1, 0.99) for s in steps]), maxulp=REFERENCE_ULP)
+
+
+def test_overflow_is_inf_not_an_exception() -> None:
+    assert exponential_decay(10**6, 1.0, 1, 2.0) == math.inf
+    assert exponential_decay(np.array([10**6]), 1.0, 1, 2.0)[0] == math.inf
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("staircase", [False, True])
+def test_keras_schedule_equals_reference_rounded(dtype: str, staircase: bool) -> None:
+    # Both sides evaluate the same float64 ops with the C library's pow; one cast to dtype.
+    schedule = ExponentialDecay(0.1, 3, 0.96, staircase=staircase, dtype=dtype)
+    steps = [0, 1, 2, 3, 4, 99, 100, 101, 2**24 + 1, 99_999_999]
+    got = np.array([schedule(tf.constant(s, tf.int64)).numpy() for s in steps])
+    want = np.array([exponential_decay(s, 0.1, 3, 0.96, staircase=staircase) for s in steps]).astype(dtype)
+    assert got.dtype == np.dtype(dtype)
+    assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_keras_schedule_in_tf_function_and_xla(jit_compile: bool) -> None:
+    schedule = ExponentialDecay(0.2, 1, 0.99, dtype="float64")
+    compiled = tf.function(lambda step: schedule(step), jit_compile=jit_compile)
+    got = [compiled(tf.constant(s, tf.int64)).numpy() for s in range(0, 400, 13)]
+    assert_array_equal(got, [exponential_decay(s, 0.2, 1, 0.99) for s in range(0, 400, 13)])
+
+
+def test_keras_schedule_config_round_trip() -> None:
+    schedule = ExponentialDecay(0.05, 10, 0.96, staircase=True, dtype="float64", name="decay")
+    config = schedule.get_config()
+    assert config == {"initial_learning_rate": 0.05, "decay_steps": 10, "decay_rate": 0.96, "staircase": True, "dtype": "float64", "name": "decay"}
+    clone = ExponentialDecay.from_config(config)
+    assert clone.get_config() == config
+    assert float(clone(7)) == float(schedule(7))
+    serialized = tf.keras.optimizers.schedules.serialize(schedule)
+    assert tf.keras.optimizers.schedules.deserialize(serialized).get_config() == config
+
+
+def test_keras_schedule_is_a_learning_rate_schedule() -> None:
+    assert isinstance(ExponentialDecay(0.2, 1, 0.99), tf.keras.optimizers.schedules.LearningRateSchedule)
+
+
+def test_keras_schedule_trains_the_seed_with_sgd() -> None:
+    # What a user writes: our schedule in a stock tf.keras SGD. It must match the seed's loop,
+    # whose lr is the same float64 value rounded to float32 by TensorFlow.
+    schedule = ExponentialDecay(0.2, 1, 0.99)
+    optimizer = tf.keras.optimizers.SGD(learning_rate=schedule)
+    w = tf.Variable(5.0)
+    seed_w = tf.Variable(5.0)
+    for epoch in range(40):
+        with tf.GradientTape() as tape:
+            loss = tf.square(w + 1)
+        optimizer.apply_gradients([(tape.gradient(loss, w), w)])
+        with tf.GradientTape() as tape:
+            seed_loss = tf.square(seed_w + 1)
+        seed_w.assign_sub(0.2 * 0.99 ** (epoch / 1) * tape.gradient(seed_loss, seed_w))
+        assert_array_equal(w.numpy(), seed_w.numpy())
+        assert_array_equal(loss.numpy(), seed_loss.numpy())
+    assert f"{w.numpy():f}" == "-0.999999"
+
+
+BAD_ARGUMENTS = [
+    ("initial_learning_rate", -0.1, InvalidValue),
+    ("initial_learning_rate", math.nan, InvalidValue),
+    ("initial_learning_rate", math.inf, InvalidValue),
+    ("initial_learning_rate", "0.2", InvalidType),
+    ("decay_rate", 0.0, InvalidValue),
+    ("decay_rate", -0.5, InvalidValue),
+    ("decay_rate", math.nan, InvalidValue),
+    ("decay_rate", math.inf, InvalidValue),
+    ("decay_rate", None, InvalidType),
+    ("decay_steps", 0, InvalidValue),
+    ("decay_steps", -3, InvalidValue),
+    ("decay_steps", 1.5, InvalidType),
+    ("decay_steps", 3.0, InvalidType),
+    ("decay_steps", True, InvalidType),
+    ("decay_steps", "3", InvalidType),
+    ("staircase", 1, InvalidType),
+    ("staircase", "yes", InvalidType),
+]
+
+
+@pytest.mark.parametrize(("argument", "value", "error"), BAD_ARGUMENTS)
+def test_reference_refuses_bad_arguments(argument: str, value: object, error: type[Exception]) -> None:
+    arguments = {"initial_learning_rate": 0.2, "decay_steps": 1, "decay_rate": 0.99, "staircase": False, argument: value}
+    with pytest.raises(error) as raised:
+        exponential_decay(3, **arguments)
+    assert argument in str(raised.value) and repr(value) in str(raised.value)
+
+
+@pytest.mark.parametrize(("argument", "value", "error"), [*BAD_ARGUMENTS, ("dtype", "float16", InvalidValue)])
+def test_keras_schedule_refuses_bad_arguments(argument: str, value: object, error: type[Exception]) -> None:
+    arguments = {"initial_learning_rate": 0.2, "decay_steps": 1, "decay_rate": 0.99, "staircase": False, argument: value}
+    with pytest.raises(error) as raised:
+        ExponentialDecay(**arguments)
+    assert argument in str(raised.value) and repr(value) in str(raised.value)
+
+
+@pytest.mark.parametrize("step", [-1, -0.5, math.nan, np.array([3, -2])])
+def test_negative_steps_are_refused(step: object) -> None:
+    with pytest.raises(InvalidValue, match="step must be >= 0"):
+        exponential_decay(step, 0.2, 1, 0.99)
+
+
+@pytest.mark.parametrize("step", [-1, tf.constant(-4, tf.int64)])
+def test_keras_schedule_refuses_negative_steps_eagerly(step: object) -> None:
+    with pytest.raises(InvalidValue, match="step must be >= 0"):
+        ExponentialDecay(0.2, 1, 0.99)(step)
+
+
+@pytest.mark.parametrize("step", [True, "3", None, tf.constant("3")])
+def test_steps_of_the_wrong_type_are_refused(step: object) -> None:
+    with pytest.raises(InvalidType, match="step"):
+        if isinstance(step, tf.Tensor):
+            ExponentialDecay(0.2, 1, 0.99)(step)
+        else:
+            exponential_decay(step, 0.2, 1, 0.99)
