@@ -38,7 +38,7 @@ from decaybench.validation import (
     check_step,
 )
 
-__all__ = ["ExponentialDecay", "exponential_decay"]
+__all__ = ["ExponentialDecay", "exponential_decay", "tf_exponential_decay"]
 
 
 def _pow(base: float, exponent: float) -> float:
@@ -107,6 +107,36 @@ def _exponent(step: int | float | np.ndarray, decay_steps: int, staircase: bool)
     return float(step) / float(decay_steps)
 
 
+def tf_exponential_decay(step: Any, initial_learning_rate: Any, decay_steps: Any, decay_rate: Any, staircase: Any) -> Any:
+    """The schedule in TensorFlow ops, float64 throughout; every TF path goes through here.
+
+    Integer steps are divided as int64 (floor division when ``staircase``) before one cast to
+    float64, as in :func:`exponential_decay`; float steps are divided in float64. Arguments may
+    be Python values or tensors (``staircase`` a bool tensor), so compiled loops can take the
+    configuration as inputs and trace once.
+
+    >>> float(tf_exponential_decay(100, 0.1, 3, 0.96, True)) == exponential_decay(100, 0.1, 3, 0.96, True)
+    True
+    """
+    import tensorflow as tf
+
+    def as_tensor(value: Any, dtype: Any) -> Any:
+        # tf.cast of a Python float goes through float32 first; convert at the right dtype.
+        return tf.cast(value, dtype) if tf.is_tensor(value) else tf.constant(value, dtype)
+
+    step = tf.convert_to_tensor(step)
+    decay_steps = as_tensor(decay_steps, tf.int64)
+    if step.dtype.is_integer:
+        step = tf.cast(step, tf.int64)
+        continuous = tf.cast(step, tf.float64) / tf.cast(decay_steps, tf.float64)
+        stairs = tf.cast(step // decay_steps, tf.float64)
+    else:
+        continuous = tf.cast(step, tf.float64) / tf.cast(decay_steps, tf.float64)
+        stairs = tf.floor(continuous)
+    exponent = tf.where(as_tensor(staircase, tf.bool), stairs, continuous)
+    return as_tensor(initial_learning_rate, tf.float64) * tf.pow(as_tensor(decay_rate, tf.float64), exponent)
+
+
 if TYPE_CHECKING:
     ExponentialDecay: Any
 
@@ -160,18 +190,7 @@ def _keras_exponential_decay() -> type:
                     raise InvalidType("step", step, "must be an integer or floating tensor")
                 if tf.executing_eagerly():
                     check_step(step.numpy())
-                if step.dtype.is_integer:
-                    step = tf.cast(step, tf.int64)
-                    if self.staircase:
-                        exponent = tf.cast(step // self.decay_steps, tf.float64)
-                    else:
-                        exponent = tf.cast(step, tf.float64) / float(self.decay_steps)
-                else:
-                    exponent = tf.cast(step, tf.float64) / float(self.decay_steps)
-                    if self.staircase:
-                        exponent = tf.floor(exponent)
-                rate = tf.constant(self.decay_rate, tf.float64)
-                lr = self.initial_learning_rate * tf.pow(rate, exponent)
+                lr = tf_exponential_decay(step, self.initial_learning_rate, self.decay_steps, self.decay_rate, self.staircase)
                 return tf.cast(lr, self.dtype)
 
         def get_config(self) -> dict[str, Any]:

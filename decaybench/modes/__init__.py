@@ -45,5 +45,10 @@ REGISTRY: dict[str, ModeSpec] = {
     spec.name: spec
     for spec in (
         ModeSpec("eager", "decaybench.modes.eager:run_eager", "the seed's loop: tf.Variable, GradientTape, assign_sub"),
+        ModeSpec("function", "decaybench.modes.compiled:run_function", "one tf.function per step, lr passed as a tensor"),
+        ModeSpec("graph", "decaybench.modes.compiled:run_graph", "the whole loop in one tf.function (AutoGraph, TensorArray)"),
+        ModeSpec("xla", "decaybench.modes.compiled:run_xla", "the whole loop with jit_compile=True"),
+        ModeSpec("keras", "decaybench.modes.keras:run_keras", "tf.keras SGD with decaybench.ExponentialDecay as its learning rate"),
+        ModeSpec("numpy", "decaybench.modes.emulation:run_numpy", "NumPy emulation rounding every operation as TensorFlow does"),
     )
 }

@@ -1,0 +1,267 @@
+"""Bit-exact NumPy emulation of TensorFlow's CPU ``tf.reduce_sum`` (full reduction).
+
+TensorFlow's ``Sum`` kernel (``tensorflow/core/kernels/reduction_ops_common.h``)
+first simplifies the shape: a 1-element input is *copied* (no arithmetic at
+all), any other input is viewed as 1-D and evaluated by Eigen as
+``out.device(ThreadPoolDevice) = in.reduce(axes, internal::SumReducer<T>())``,
+i.e. by ``internal::FullReducer<Self, Op, ThreadPoolDevice>::run`` in
+``unsupported/Eigen/CXX11/src/Tensor/TensorReduction.h``.  The stock x86-64
+pip wheel is built for AVX (no AVX-512), so the packet (SIMD) width ``P`` is
+8 lanes for float32 (``Packet8f``) and 4 lanes for float64 (``Packet4d``).
+Every ``+`` below is one IEEE add rounded to the input dtype; the order is:
+
+1. Thread sharding (``FullReducer<..., ThreadPoolDevice>::run``).
+   ``num_threads = TensorCostModel<ThreadPoolDevice>::numThreads(n, cost,
+   device.numThreads())`` (``TensorCostModel.h``).  The per-coefficient cost
+   is ``sizeof(T) * 11/64`` (``TensorOpCost`` of the ``TensorMap`` load,
+   ``kLoadCycles = 11/64`` per byte) plus ``functor_traits<SumReducer<T>>::Cost
+   / P`` where that ``Cost`` is the *unspecialised default 10* (Eigen only
+   specialises ``reducer_traits`` for ``SumReducer``), i.e. 1.9375 cycles
+   (float32) and 3.875 cycles (float64).  Then ``threads = int((n*cost -
+   kStartupCycles) / kPerThreadCycles + 0.9)`` with ``kStartupCycles =
+   kPerThreadCycles = 100000``, clamped to ``[1, device.numThreads()]``:
+   2 threads from n = 108388 (float32) / 54194 (float64), k threads from
+   ``n*cost >= 100000*k + 10000``.  With one thread the result is
+   ``InnerMostDimReducer::reduce(0, n)``.  Otherwise ``blocksize = n //
+   num_threads`` (integer division), ``numblocks = n // blocksize`` shards
+   ``[i*blocksize, (i+1)*blocksize)`` and a tail shard ``[numblocks*blocksize,
+   n)`` (0 if empty), combined as ``((tail + shard_0) + shard_1) + ...``.
+
+2. Tree (``InnerMostDimReducer<Self, Op, true, true>``).  A range of
+   ``m > P * kLeafSize`` (``kLeafSize = LeafSize<T>() = 1024``) values starting
+   at ``first`` is split at the packet-aligned absolute index
+   ``split = P * divup(first + divup(m, 2), P)``;
+   ``result = (0 + reduce(left)) + reduce(right)``.
+
+3. Leaf (``InnerMostDimReducer<Self, Op, true, false>``).  If ``m >= 4P``,
+   four packet accumulators ``p0..p3`` (initialised to 0) take packets
+   ``4k, 4k+1, 4k+2, 4k+3`` in sequence over the first
+   ``VectorizedSize4 = (m // 4P) * 4P`` values, then
+   ``p0 = ((p0 + p1) + p2) + p3``; the remaining whole packets are added
+   into ``p0``; the remaining ``m % P`` scalars are added one by one into
+   ``accum = 0``.  The leaf value is ``finalizeBoth(accum, p0) = accum +
+   predux(p0)``.
+
+4. ``predux`` (``arch/AVX`` + ``arch/SSE`` ``predux``): the two 128-bit halves
+   are added lane-wise, ``h[i] = p[i] + p[i + P/2]``, then the SSE horizontal
+   sum gives ``(h0 + h2) + (h1 + h3)`` for float32 and ``h0 + h1`` for
+   float64.
+
+``device.numThreads()`` is the size of TensorFlow's intra-op thread pool:
+``tf.config.threading.get_intra_op_parallelism_threads()`` if set (non-zero),
+else the ``TF_NUM_INTRAOP_THREADS`` environment variable, else the number of
+CPUs the process may run on (``sched_getaffinity``).  This module cannot see
+a value set through ``tf.config``; pass it as ``num_threads`` in that case.
+
+XLA (``tf.function(jit_compile=True)``) does *not* use this kernel: it sums
+sequentially for n <= 32 and uses a 32-wide reduce-window tree (or, for
+float32 n >= 32768, a YNNPACK kernel) beyond, so it generally differs from
+this function for n >= 8 (float32) / n >= 4 (float64).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+__all__ = ["default_num_threads", "eigen_num_threads", "eigen_sum"]
+
+_LEAF_SIZE = 1024  # Eigen LeafSize<float/double>()
+_STARTUP_CYCLES = 100000.0  # TensorCostModel::kStartupCycles
+_PER_THREAD_CYCLES = 100000.0  # TensorCostModel::kPerThreadCycles
+_LOAD_CYCLES = 1.0 / 64 * 11  # TensorCostModel::totalCost kLoadCycles
+_INT_MAX = 2147483647.0
+_FUNCTOR_COST = 10.0  # default internal::functor_traits<T>::Cost
+
+
+def _packet_size(dtype: np.dtype) -> int:
+    """Return the AVX packet width (lanes) for ``dtype``."""
+    if dtype == np.float32:
+        return 8
+    if dtype == np.float64:
+        return 4
+    raise TypeError(f"eigen_sum supports float32/float64, got {dtype}")
+
+
+def default_num_threads() -> int:
+    """Size of TensorFlow's default intra-op thread pool on this machine.
+
+    ``TF_NUM_INTRAOP_THREADS`` if set to a positive integer, else the number
+    of CPUs this process is allowed to run on.
+
+    >>> default_num_threads() >= 1
+    True
+    """
+    env = os.environ.get("TF_NUM_INTRAOP_THREADS", "")
+    try:
+        value = int(env)
+    except ValueError:
+        value = 0
+    if value > 0:
+        return value
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def eigen_num_threads(n: int, dtype: np.dtype | type, max_threads: int) -> int:
+    """Threads Eigen's ``TensorCostModel<ThreadPoolDevice>::numThreads`` picks.
+
+    ``n`` is the number of summed values, ``max_threads`` the pool size
+    (``device.numThreads()``).
+
+    >>> eigen_num_threads(108387, np.float32, 2), eigen_num_threads(108388, np.float32, 2)
+    (1, 2)
+    >>> eigen_num_threads(54193, np.float64, 2), eigen_num_threads(54194, np.float64, 2)
+    (1, 2)
+    """
+    dtype = np.dtype(dtype)
+    packet = _packet_size(dtype)
+    # TensorOpCost(sizeof(T), 0, 0) of the TensorMap load plus
+    # TensorOpCost(0, 0, functor_traits<SumReducer<T>>::Cost, true, P).  Eigen
+    # only specialises reducer_traits (AddCost = 1) for SumReducer, so
+    # functor_traits falls back to its default Cost = 10; vectorised compute
+    # cycles are divided by the packet size.
+    bytes_loaded = float(dtype.itemsize)
+    compute_cycles = _FUNCTOR_COST / packet
+    # TensorOpCost::total_cost(load, store, compute) with 0 bytes stored and
+    # kDeviceCyclesPerComputeCycle = 1, evaluated in the same order as in C++.
+    per_coeff = _LOAD_CYCLES * bytes_loaded + _LOAD_CYCLES * 0.0 + 1.0 * compute_cycles
+    cost = float(n) * per_coeff
+    threads = (cost - _STARTUP_CYCLES) / _PER_THREAD_CYCLES + 0.9
+    threads = min(threads, _INT_MAX)
+    return int(min(max_threads, max(1, int(threads))))
+
+
+def _divup(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _tree_leaves(first: int, m: int, packet: int, out: list[tuple[int, int]]) -> None:
+    """Append, in order, the ``(first, length)`` leaves of Eigen's reduction tree."""
+    if m > packet * _LEAF_SIZE:
+        split = packet * _divup(first + _divup(m, 2), packet)
+        num_left = min(split - first, m)
+        _tree_leaves(first, num_left, packet, out)
+        if num_left < m:
+            _tree_leaves(split, m - num_left, packet, out)
+    else:
+        out.append((first, m))
+
+
+def _tree_combine(first: int, m: int, packet: int, leaf: dict[tuple[int, int], np.floating], zero: np.floating) -> np.floating:
+    """Combine leaf values exactly as ``InnerMostDimReducer<..., true, true>``."""
+    if m > packet * _LEAF_SIZE:
+        split = packet * _divup(first + _divup(m, 2), packet)
+        num_left = min(split - first, m)
+        accum = zero + _tree_combine(first, num_left, packet, leaf, zero)
+        if num_left < m:
+            accum = accum + _tree_combine(split, m - num_left, packet, leaf, zero)
+        return accum
+    return leaf[(first, m)]
+
+
+def _predux(p: np.ndarray) -> np.ndarray:
+    """Horizontal packet sum (last axis) in Eigen's AVX/SSE lane order."""
+    half = p.shape[-1] // 2
+    h = p[..., :half] + p[..., half:]  # _mm_add_ps(lo128, hi128)
+    if half == 4:  # float32: movehl then movehdup/shuffle
+        return (h[..., 0] + h[..., 2]) + (h[..., 1] + h[..., 3])
+    return h[..., 0] + h[..., 1]  # float64: unpackhi
+
+
+def _leaf_group(x: np.ndarray, starts: np.ndarray, m: int, packet: int) -> np.ndarray:
+    """Values of all leaves of length ``m`` starting at ``starts`` (vectorised)."""
+    dtype = x.dtype
+    k = starts.size
+    p0 = np.zeros((k, packet), dtype=dtype)
+    start = 0
+    if m >= 4 * packet:
+        v4 = (m // (4 * packet)) * (4 * packet)
+        rows = v4 // (4 * packet)
+        windows = np.lib.stride_tricks.sliding_window_view(x, v4)
+        block = windows[starts].reshape(k, rows, 4, packet)
+        acc = np.zeros((k, 4, packet), dtype=dtype)
+        for r in range(rows):  # sequential per accumulator, as in the C++ loop
+            acc += block[:, r]
+        p0 = ((acc[:, 0] + acc[:, 1]) + acc[:, 2]) + acc[:, 3]
+        start = v4
+    vectorized = (m // packet) * packet
+    for j in range(start, vectorized, packet):
+        idx = starts[:, None] + (j + np.arange(packet))
+        p0 = p0 + x[idx]
+    accum = np.zeros(k, dtype=dtype)
+    for j in range(vectorized, m):
+        accum = accum + x[starts + j]
+    return accum + _predux(p0)
+
+
+def _reduce_ranges(x: np.ndarray, ranges: list[tuple[int, int]], packet: int) -> list[np.floating]:
+    """``InnerMostDimReducer::reduce`` for each ``(first, length)`` range."""
+    leaves: list[tuple[int, int]] = []
+    for first, m in ranges:
+        _tree_leaves(first, m, packet, leaves)
+    by_len: dict[int, list[int]] = {}
+    for first, m in leaves:
+        by_len.setdefault(m, []).append(first)
+    values: dict[tuple[int, int], np.floating] = {}
+    for m, firsts in by_len.items():
+        starts = np.asarray(firsts, dtype=np.intp)
+        vals = _leaf_group(x, starts, m, packet)
+        for f, v in zip(firsts, vals, strict=True):
+            values[(f, m)] = v
+    zero = x.dtype.type(0)
+    return [_tree_combine(first, m, packet, values, zero) for first, m in ranges]
+
+
+def eigen_sum(x: np.ndarray, num_threads: int | None = None) -> np.floating:
+    """Sum ``x`` bit-for-bit like TensorFlow's CPU ``tf.reduce_sum(x)``.
+
+    Parameters
+    ----------
+    x:
+        float32 or float64 array (flattened; a full reduction is computed).
+    num_threads:
+        Size of TensorFlow's intra-op thread pool (``device.numThreads()``).
+        ``None`` (or 0) uses :func:`default_num_threads`.  Only matters for
+        ``n >= 108388`` (float32) / ``n >= 54194`` (float64).
+
+    Returns
+    -------
+    A NumPy scalar of the same dtype as ``x``.
+
+    >>> import numpy as np
+    >>> x = np.full(1000, 0.1, dtype=np.float32)
+    >>> bool(eigen_sum(x) == np.float32(99.99998))  # np.sum(x) gives 100.000015
+    True
+    >>> float(eigen_sum(np.arange(5, dtype=np.float64)))
+    10.0
+    """
+    x = np.ascontiguousarray(x).reshape(-1)
+    packet = _packet_size(x.dtype)  # raises TypeError for other dtypes
+    n = x.size
+    zero = x.dtype.type(0)
+    if n == 0:
+        return zero
+    if n == 1:  # ReductionOp copies a single-element input unchanged
+        return x[0]
+    if num_threads is None or num_threads == 0:  # 0 means "default", as in TF
+        num_threads = default_num_threads()
+    if num_threads < 0:
+        raise ValueError(f"num_threads must be >= 0 or None, got {num_threads}")
+    threads = eigen_num_threads(n, x.dtype, int(num_threads))
+    if threads == 1:
+        return _reduce_ranges(x, [(0, n)], packet)[0]
+    blocksize = n // threads
+    numblocks = n // blocksize if blocksize > 0 else 0
+    ranges = [(i * blocksize, blocksize) for i in range(numblocks)]
+    tail = numblocks * blocksize < n
+    if tail:
+        ranges.append((numblocks * blocksize, n - numblocks * blocksize))
+    values = _reduce_ranges(x, ranges, packet)
+    final = values[-1] if tail else zero
+    for v in values[:numblocks]:
+        final = final + v
+    return final

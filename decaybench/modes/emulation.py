@@ -1,0 +1,53 @@
+"""Mode ``numpy``: the emulation of record, rounding every operation as TensorFlow does.
+
+Per epoch, in ``w``'s dtype (``lr`` comes from the float64 reference, rounded once)::
+
+    x = w + 1                  # tf.add
+    loss = eigen_sum(x * x)    # tf.square, then tf.reduce_sum in Eigen's order
+    g = 1 * (x * 2)            # the Square op's gradient, exact
+    w = w - lr * g             # tf.multiply then assign_sub: two roundings
+
+with FTZ/DAZ on every operation, as TensorFlow's CPU kernels run. ``fused=True`` rounds the
+update once, ``w = fma(-lr, g, w)``, which is what XLA's CPU backend emits; the ``xla`` mode
+equals that variant bit for bit (``tests/test_emulation.py``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from decaybench._reduction import eigen_sum
+from decaybench.config import DecayConfig
+from decaybench.rounding import flush_subnormals as ftz
+from decaybench.rounding import fused_multiply_subtract
+from decaybench.schedule import exponential_decay
+from decaybench.trace import Trace
+
+__all__ = ["emulate", "run_numpy"]
+
+
+def emulate(config: DecayConfig, fused: bool = False) -> Trace:
+    """The seed's arithmetic in NumPy; ``fused`` applies the update with one rounding (XLA)."""
+    dtype = np.dtype(config.dtype)
+    one, two = dtype.type(1), dtype.type(2)
+    recorded = config.recorded()
+    lrs = exponential_decay(np.arange(config.epochs), config.initial_learning_rate, config.decay_steps, config.decay_rate, config.staircase)
+    w = np.full(config.size, np.asarray(config.w0, dtype=dtype))
+    ws, losses = np.empty((len(recorded), config.size), dtype), np.empty(len(recorded), dtype)
+    row = 0
+    with np.errstate(over="ignore", invalid="ignore"):
+        for epoch, lr64 in enumerate(lrs):
+            lr = ftz(np.asarray(lr64, dtype=dtype))
+            x = ftz(ftz(w) + one)
+            loss = ftz(eigen_sum(ftz(x * x)))
+            g = ftz(x * two)
+            w = ftz(fused_multiply_subtract(w, lr, g) if fused else ftz(w) - ftz(lr * g))
+            if epoch == recorded[row]:
+                ws[row], losses[row] = w, loss
+                row += 1
+    return Trace(epoch=recorded, w=ws, loss=losses, lr=lrs[recorded], config=config, mode="numpy-fused" if fused else "numpy")
+
+
+def run_numpy(config: DecayConfig) -> Trace:
+    """The emulation of record (two roundings per update, as TensorFlow's kernels)."""
+    return emulate(config)
