@@ -9,16 +9,18 @@ PIP := $(BIN)/python -m pip --disable-pip-version-check
 
 run: $(STAMP)
 	$(BIN)/decaybench run
+	@echo
+	$(BIN)/decaybench verify
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest
 
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e '.[test]'
+	$(PIP) install --quiet -e '.[test,peers,plot]'
 	touch $(STAMP)
 
 clean:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import sys
 import tempfile
@@ -70,6 +71,17 @@ def _config_flags() -> argparse.ArgumentParser:
     return flags
 
 
+# Capping XLA's CPU ISA below FMA stops LLVM from fusing w - lr * g: XLA then matches the
+# emulation bit for bit (tests/test_modes.py). XLA reads XLA_FLAGS once, before it starts.
+XLA_NO_FMA = "--xla_cpu_max_isa=AVX"
+
+
+def _runtime_flags() -> argparse.ArgumentParser:
+    flags = _Parser(add_help=False)
+    flags.add_argument("--xla-no-fma", action="store_true", help=f"make XLA bit-exact by forbidding FMA (XLA_FLAGS={XLA_NO_FMA})")
+    return flags
+
+
 def _config(args: argparse.Namespace) -> DecayConfig:
     return DecayConfig(
         initial_learning_rate=args.initial_lr,
@@ -103,8 +115,10 @@ def _stderr_captured() -> Iterator[None]:
             os.close(saved)
 
 
-def _load_tensorflow() -> None:
+def _load_tensorflow(xla_no_fma: bool = False) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if xla_no_fma:
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {XLA_NO_FMA}".strip()
     with _stderr_captured():
         import tensorflow as tf
 
@@ -121,7 +135,7 @@ def _emit(text: str, output: Path | None) -> None:
 def _cmd_run(args: argparse.Namespace) -> int:
     config = _config(args)
     output = check_writable(args.output) if args.output else None
-    _load_tensorflow()
+    _load_tensorflow(args.xla_no_fma)
     from decaybench.loops import run
 
     trace = run(config, args.mode)
@@ -134,6 +148,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if trace.diverged_at is not None:
         print(f"{PROG}: diverged at epoch {trace.diverged_at}", file=sys.stderr)
     return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    config = _config(args)
+    output = check_writable(args.output) if args.output else None
+    _load_tensorflow(args.xla_no_fma)
+    from decaybench.report import verify_table
+    from decaybench.verify import verify
+
+    report = verify(config)
+    text = json.dumps(report.to_dict(), indent=2) + "\n" if args.format == "json" else verify_table(report) + "\n"
+    _emit(text, output)
+    diverged = sorted({row.diverged_at for row in report.rows if row.diverged_at is not None})
+    if diverged:
+        print(f"{PROG}: diverged at epoch {diverged[0]}", file=sys.stderr)
+    return 0 if report.ok else 1
 
 
 def _cmd_modes(args: argparse.Namespace) -> int:
@@ -169,15 +199,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
         description="Exponential-decay learning-rate schedules in TensorFlow 2: reproduce, verify, benchmark.",
-        epilog=_examples(f"{PROG} run", f"{PROG} run --mode graph --staircase --decay-steps 5", f"{PROG} modes"),
+        epilog=_examples(f"{PROG} run", f"{PROG} run --mode graph --staircase --decay-steps 5", f"{PROG} verify", f"{PROG} modes"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     config_flags = _config_flags()
+    runtime_flags = _runtime_flags()
 
     run_parser = commands.add_parser(
         "run",
-        parents=[config_flags],
+        parents=[config_flags, runtime_flags],
         help="train the seed problem and print its trace",
         description="Train w on sum((w + 1)**2) with the exponential-decay schedule and print the trace.",
         epilog=_examples(f"{PROG} run", f"{PROG} run --epochs 100 --format csv --output trace.csv"),
@@ -187,6 +218,23 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument("--format", choices=("text", "csv", "json"), default="text", help="text: the seed's lines (text)")
     run_parser.add_argument("--output", metavar="FILE", help="write here (atomically) instead of stdout")
     run_parser.set_defaults(handler=_cmd_run)
+
+    verify_parser = commands.add_parser(
+        "verify",
+        parents=[config_flags, runtime_flags],
+        help="run every mode and check it against the emulation, the oracle and the seed",
+        description=(
+            "Run every mode on one configuration (default: the seed's) and print one row per mode: documented seed lines "
+            "reproduced, bit-identity with the NumPy emulation, ULP distances against each mode's stated bound, relative "
+            "error against the exact oracle, lr agreement with tf.keras's own ExponentialDecay, and traces per run. "
+            "Exits 0 only when every mode meets its bound."
+        ),
+        epilog=_examples(f"{PROG} verify", f"{PROG} verify --dtype float64 --size 1000 --format json --output verify.json", f"{PROG} verify --xla-no-fma"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    verify_parser.add_argument("--format", choices=("table", "json"), default="table", help="table (default) or json")
+    verify_parser.add_argument("--output", metavar="FILE", help="write here (atomically) instead of stdout")
+    verify_parser.set_defaults(handler=_cmd_verify)
 
     modes_parser = commands.add_parser(
         "modes",

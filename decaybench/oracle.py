@@ -11,14 +11,15 @@ precision from the exact rational exponent ``i / decay_steps`` and the float64 v
 configuration (``w0`` rounded to the run's dtype, as every mode starts from it).
 
 >>> exact = exact_trajectory(DecayConfig(epochs=2))
->>> [float(v) for v in exact.w]
-[2.6, 1.1744]
+>>> [float(v) for v in exact.w]  # float64(0.2) is a little above 0.2
+[2.5999999999999996, 1.1743999999999999]
 >>> int(ulp_distance(np.float32(1.0), np.nextafter(np.float32(1.0), np.float32(2.0))))
 1
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import mpmath
@@ -108,51 +109,54 @@ def max_ulp(a: np.ndarray, b: np.ndarray) -> int:
     return int(distance.max()) if distance.size else 0
 
 
-def fused_update_bound(emulated: Trace) -> tuple[np.ndarray, np.ndarray]:
-    """Per recorded epoch, the largest ULP distance a fused-update run can have from ``emulated``.
+def fused_update_bound(emulated: Trace, size: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Per epoch, the largest ULP distance a fused-update run can have from ``emulated``.
 
-    ``emulated`` is the emulation of record (two roundings per update) with ``record_every=1``
-    and ``size=1``. Let ``D_t`` bound ``|w_fused - w_emulated|`` after epoch ``t``. Writing both
-    updates with their rounding errors (``s`` of ``w + 1``, ``p`` of ``lr * g``, ``r`` of the
-    subtraction; the fused one has no ``p``) gives, with ``u(v)`` the spacing of floats at ``v``::
+    ``emulated`` is the emulation of record (two roundings per update) of a configuration with
+    ``size=1`` and ``record_every=1``; every element of a vector run follows that trajectory.
+    Let ``D_t`` bound ``|w_fused - w_emulated|`` after epoch ``t``. Writing both updates with
+    their rounding errors (``s`` of ``w + 1``, ``p`` of ``lr * g``, ``r`` of the subtraction; the
+    fused update has no ``p``), and ``u(v)`` for the spacing of floats at ``v``::
 
         D_{t+1} <= |1 - 2 lr_t| D_t + 2 lr_t (s_E + s_F) + p_E + r_E + r_F,
-        s <= u(|x_t| + D_t) / 2,  p_E <= u(|lr_t g_t|) / 2,  r <= u(|w_{t+1}| + D'_{t+1}) / 2
+        s_E + s_F <= u(|x_t| + D_t),  p_E <= u(|lr_t g_t|) / 2,  r_E + r_F <= u(|w_{t+1}| + D_{t+1})
 
-    (``s`` vanishes when ``w_t`` lies in [-2, -0.5], where ``w + 1`` is exact). The loss, the
-    square of ``x``, then differs by at most ``(2|x| + Dx) Dx`` plus a rounding on each side. Each
-    bound is turned into ULPs at the smallest spacing between the two values. Returns the w and
-    loss bounds in ULPs.
+    (``s`` vanishes when ``w_t`` lies in [-2, -0.5], where ``w + 1`` is exact by Sterbenz's
+    lemma). With ``dx = D_t + s_E + s_F``, the loss ``sum of size squares`` differs by at most
+    ``size (2|x| + dx) dx`` plus, on each side, the squares' roundings (``size u(x^2) / 2``) and
+    any summation order's error (``(size - 1) eps size x^2``, eps the unit roundoff). Each bound
+    becomes ULPs at the smallest spacing between the two values. Returns (w bounds, loss bounds).
     """
-    if emulated.config.record_every != 1 or emulated.config.size != 1:
+    config = emulated.config
+    if config.record_every != 1 or config.size != 1:
         raise ValueError("fused_update_bound needs an emulated trace with record_every=1 and size=1")
-    dtype = np.dtype(emulated.config.dtype)
+    dtype = np.dtype(config.dtype)
+    eps = float(np.finfo(dtype).eps) / 2
 
     def spacing(value: float) -> float:
         return float(np.spacing(dtype.type(min(abs(value), float(np.finfo(dtype).max)))))
 
-    w_prev = float(np.asarray(emulated.config.w0, dtype=dtype))
+    w_prev = float(np.asarray(config.w0, dtype=dtype))
     bound = 0.0
     w_bounds, loss_bounds = [], []
-    for w_next, loss, lr in zip(emulated.w[:, 0].astype(float), emulated.loss.astype(float), emulated.lr):
-        lr32 = float(dtype.type(lr))
+    for w_next, lr in zip(emulated.w[:, 0].astype(float), emulated.lr):
+        lr_cast = float(dtype.type(lr))
         x = w_prev + 1.0
-        exact_add = -2.0 <= w_prev <= -0.5
-        add_error = 0.0 if exact_add else spacing(abs(x) + bound)  # both sides, half each
+        add_error = 0.0 if -2.0 <= w_prev <= -0.5 else spacing(abs(x) + bound)
         dx = bound + add_error
-        loss_error = (2 * abs(x) + dx) * dx + spacing(abs(loss) + (2 * abs(x) + dx) * dx)
-        loss_bounds.append(_to_ulps(loss_error, loss, spacing))
-        product = abs(lr32 * 2.0 * x)
-        carried = abs(1.0 - 2.0 * lr32) * bound + 2.0 * lr32 * add_error + spacing(product) / 2
+        square = x * x
+        loss_error = size * (2 * abs(x) + dx) * dx + size * spacing(square + (2 * abs(x) + dx) * dx) + 2 * (size - 1) * eps * size * square
+        loss_bounds.append(_to_ulps(loss_error, size * square, spacing))
+        carried = abs(1.0 - 2.0 * lr_cast) * bound + 2.0 * lr_cast * add_error + spacing(abs(lr_cast * 2.0 * x)) / 2
         bound = (carried + spacing(abs(w_next) + carried + spacing(abs(w_next) + carried))) * (1 + 1e-6)
         w_bounds.append(_to_ulps(bound, w_next, spacing))
         w_prev = w_next
     return np.asarray(w_bounds, dtype=np.uint64), np.asarray(loss_bounds, dtype=np.uint64)
 
 
-def _to_ulps(error: float, value: float, spacing: object) -> int:
+def _to_ulps(error: float, value: float, spacing: Callable[[float], float]) -> int:
+    most = int(np.iinfo(np.uint64).max)
     if not np.isfinite(error) or not np.isfinite(value):
-        return int(np.iinfo(np.uint64).max)
-    lowest = max(abs(value) - error, 0.0)
-    step = spacing(lowest)  # type: ignore[operator]
-    return int(error // step) if step > 0 else int(np.iinfo(np.uint64).max)
+        return most
+    step = spacing(max(abs(value) - error, 0.0))
+    return min(int(error // step), most) if step > 0 else most

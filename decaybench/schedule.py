@@ -90,9 +90,11 @@ def exponential_decay(
     step = check_step(step)
     exponent = _exponent(step, decay_steps, staircase)
     if isinstance(exponent, np.ndarray):
+        if initial_learning_rate == 0.0:  # 0 * inf would be NaN; the schedule is 0
+            return np.zeros(exponent.shape)
         with np.errstate(over="ignore"):  # overflow is inf, as documented
             return initial_learning_rate * _vector_pow(decay_rate, exponent).astype(np.float64)
-    return initial_learning_rate * _pow(decay_rate, exponent)
+    return 0.0 if initial_learning_rate == 0.0 else initial_learning_rate * _pow(decay_rate, exponent)
 
 
 def _exponent(step: int | float | np.ndarray, decay_steps: int, staircase: bool) -> Any:
@@ -134,7 +136,8 @@ def tf_exponential_decay(step: Any, initial_learning_rate: Any, decay_steps: Any
         continuous = tf.cast(step, tf.float64) / tf.cast(decay_steps, tf.float64)
         stairs = tf.floor(continuous)
     exponent = tf.where(as_tensor(staircase, tf.bool), stairs, continuous)
-    return as_tensor(initial_learning_rate, tf.float64) * tf.pow(as_tensor(decay_rate, tf.float64), exponent)
+    # multiply_no_nan: an lr of 0 stays 0 where the power overflows (0 * inf is NaN).
+    return tf.math.multiply_no_nan(tf.pow(as_tensor(decay_rate, tf.float64), exponent), as_tensor(initial_learning_rate, tf.float64))
 
 
 if TYPE_CHECKING:

@@ -141,7 +141,9 @@ class Trace:
 
 
 def first_unstable_epoch(config: DecayConfig) -> int | None:
-    """The first epoch with ``lr > 1`` (``|1 - 2 lr| > 1``), found by bisection; ``None`` if none.
+    """The first epoch whose lr, in the run's dtype, exceeds 1 (``|1 - 2 lr| > 1``); ``None`` if none.
+
+    The schedule is monotone in the epoch, so bisection finds it with O(log epochs) evaluations.
 
     >>> first_unstable_epoch(DecayConfig(initial_learning_rate=0.5, decay_rate=2.0))
     2
@@ -151,7 +153,10 @@ def first_unstable_epoch(config: DecayConfig) -> int | None:
 
     def unstable(epoch: int) -> bool:
         lr = exponential_decay(epoch, config.initial_learning_rate, config.decay_steps, config.decay_rate, config.staircase)
-        return bool(lr > 1.0)
+        # The lr the run applies, in its dtype: 1 + 2**-52 is 1.0 in float32, a step that
+        # keeps |w + 1| exactly (found by hypothesis).
+        with np.errstate(over="ignore"):
+            return bool(np.asarray(lr, dtype=config.dtype) > 1.0)
 
     last = config.epochs - 1
     if not unstable(last if config.decay_rate >= 1.0 else 0):

@@ -28,11 +28,14 @@ class ModeSpec:
         target: ``"module:function"`` of the runner, imported on first use so that a mode's
             framework (TensorFlow, ...) loads only when that mode runs.
         summary: one line for ``decaybench modes``.
+        contract: what it promises against the emulation of record: ``"exact"`` (bit for bit)
+            or ``"fused-update"`` (within :func:`decaybench.oracle.fused_update_bound`).
     """
 
     name: str
     target: str
     summary: str
+    contract: str = "exact"
 
     def runner(self) -> Callable[[DecayConfig], Trace]:
         """The runner function, imported on demand."""
@@ -47,7 +50,7 @@ REGISTRY: dict[str, ModeSpec] = {
         ModeSpec("eager", "decaybench.modes.eager:run_eager", "the seed's loop: tf.Variable, GradientTape, assign_sub"),
         ModeSpec("function", "decaybench.modes.compiled:run_function", "one tf.function per step, lr passed as a tensor"),
         ModeSpec("graph", "decaybench.modes.compiled:run_graph", "the whole loop in one tf.function (AutoGraph, TensorArray)"),
-        ModeSpec("xla", "decaybench.modes.compiled:run_xla", "the whole loop with jit_compile=True"),
+        ModeSpec("xla", "decaybench.modes.compiled:run_xla", "the whole loop with jit_compile=True", contract="fused-update"),
         ModeSpec("keras", "decaybench.modes.keras:run_keras", "tf.keras SGD with decaybench.ExponentialDecay as its learning rate"),
         ModeSpec("numpy", "decaybench.modes.emulation:run_numpy", "NumPy emulation rounding every operation as TensorFlow does"),
     )

@@ -1,0 +1,55 @@
+"""Hypothesis strategies: every generator of schedules, steps and configurations lives here."""
+
+from __future__ import annotations
+
+from hypothesis import settings
+from hypothesis import strategies as st
+
+from decaybench.config import DecayConfig
+
+# Loop properties run TensorFlow for each example; they take a tenth of the profile's examples
+# (50 under `ci`, 6 under `dev`), and schedule properties take them all (500 under `ci`).
+LOOP_SETTINGS = settings(max_examples=max(6, settings.default.max_examples // 10))
+
+initial_lrs = st.floats(min_value=0.0, max_value=10.0, allow_nan=False, allow_infinity=False)
+positive_lrs = st.floats(min_value=1e-6, max_value=10.0)
+rates = st.floats(min_value=1e-3, max_value=10.0)
+decaying_rates = st.floats(min_value=1e-3, max_value=0.999)
+growing_rates = st.floats(min_value=1.001, max_value=10.0)
+decay_steps = st.integers(min_value=1, max_value=10**6)
+steps = st.integers(min_value=0, max_value=2**62)
+small_steps = st.integers(min_value=0, max_value=10**6)
+
+
+@st.composite
+def schedules(draw: st.DrawFn, rate: st.SearchStrategy[float] = rates) -> dict[str, object]:
+    """Keyword arguments of the schedule: initial_learning_rate, decay_steps, decay_rate, staircase."""
+    return {
+        "initial_learning_rate": draw(positive_lrs),
+        "decay_steps": draw(decay_steps),
+        "decay_rate": draw(rate),
+        "staircase": draw(st.booleans()),
+    }
+
+
+@st.composite
+def configs(
+    draw: st.DrawFn,
+    max_epochs: int = 60,
+    max_size: int = 40,
+    max_lr: float = 0.6,
+    rate: st.SearchStrategy[float] = st.floats(min_value=0.8, max_value=1.02),
+    epochs: st.SearchStrategy[int] | None = None,
+) -> DecayConfig:
+    """Training configurations, both dtypes, vectors included; converging unless told otherwise."""
+    return DecayConfig(
+        initial_learning_rate=draw(st.floats(min_value=0.0, max_value=max_lr)),
+        decay_rate=draw(rate),
+        decay_steps=draw(st.integers(min_value=1, max_value=8)),
+        staircase=draw(st.booleans()),
+        epochs=draw(epochs if epochs is not None else st.integers(min_value=1, max_value=max_epochs)),
+        w0=draw(st.floats(min_value=-50.0, max_value=50.0)),
+        dtype=draw(st.sampled_from(["float32", "float64"])),
+        size=draw(st.integers(min_value=1, max_value=max_size)),
+        record_every=draw(st.sampled_from([1, 1, 1, 3])),
+    )

@@ -1,0 +1,93 @@
+"""Properties of whole training runs, on random configurations."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from hypothesis import example, given
+from hypothesis import strategies as st
+from numpy.testing import assert_array_equal
+
+from decaybench.config import DecayConfig
+from decaybench.loops import MODES, run
+from decaybench.modes.emulation import emulate
+from decaybench.trace import first_unstable_epoch, parse_lines
+from decaybench.verify import verify
+from tests.properties.strategies import LOOP_SETTINGS, configs
+
+
+@LOOP_SETTINGS
+@given(configs())
+@example(DecayConfig())
+@example(DecayConfig(w0=-1.0))
+@example(DecayConfig(size=1000, dtype="float32", epochs=5))
+def test_eager_equals_the_emulation_bit_for_bit(config: DecayConfig) -> None:
+    eager, emulated = run(config, "eager"), emulate(config)
+    assert_array_equal(eager.w, emulated.w)
+    assert_array_equal(eager.loss, emulated.loss)
+    assert_array_equal(eager.lr, emulated.lr)
+
+
+@LOOP_SETTINGS
+@given(configs(max_size=12, epochs=st.sampled_from([1, 7, 40])))
+def test_every_mode_stays_within_its_bound(config: DecayConfig) -> None:
+    # epochs from a small set: XLA compiles once per epochs value, so examples reuse compiles.
+    report = verify(config, reference=False)
+    assert [row.mode for row in report.rows] == list(MODES)
+    for row in report.rows:
+        assert row.within_bound, row
+        if row.contract == "exact":
+            assert row.bit_identical and row.max_ulp_w == row.max_ulp_loss == 0, row
+
+
+@given(configs(max_epochs=300, max_lr=0.5, rate=st.floats(min_value=0.5, max_value=1.0), max_size=3))
+@example(DecayConfig(initial_learning_rate=0.5, decay_rate=1.0, epochs=5))
+@example(DecayConfig(initial_learning_rate=0.5, decay_rate=1.0, w0=-37.25, dtype="float32"))
+@example(DecayConfig(initial_learning_rate=0.5000000000000001, decay_rate=1.0, w0=5.0, dtype="float32"))
+def test_distance_to_minimum_never_grows_when_two_lr_at_most_one(config: DecayConfig) -> None:
+    # Exact math: x <- (1 - 2 lr) x with 0 <= 2 lr <= 1 cannot grow |x|. In floats, the product
+    # lr * 2x rounds to at most |x| (rounding is monotone and x is a float), so w - lr * 2x
+    # lies between w and -1, and so does its rounding: the property survives rounding.
+    trace = emulate(dataclasses.replace(config, record_every=1))
+    distance = np.abs(trace.w.astype(np.float64) + 1.0)[:, 0]
+    start = abs(float(np.asarray(config.w0, dtype=config.dtype)) + 1.0)
+    assert np.all(np.diff(np.concatenate([[start], distance])) <= 0)
+
+
+@LOOP_SETTINGS
+@given(
+    st.floats(min_value=1.0, max_value=3.0, exclude_min=True),
+    st.floats(min_value=1.0, max_value=1.5),
+    st.sampled_from(["eager", "graph", "xla", "numpy"]),
+    st.sampled_from(["float32", "float64"]),
+)
+@example(2.0, 1.0, "xla", "float32")
+@example(1.0000000000000002, 1.0, "eager", "float64")
+def test_a_diverging_run_completes_and_says_so(initial: float, rate: float, mode: str, dtype: str) -> None:
+    config = DecayConfig(initial_learning_rate=initial, decay_rate=rate, epochs=400, dtype=dtype)
+    trace = run(config, mode)
+    assert len(trace) == 400
+    if np.asarray(initial, dtype=dtype) == 1.0:
+        # 1 + 2**-52 rounds to 1.0 in float32: |1 - 2 lr| = 1 and |w + 1| stays 6 for ever.
+        assert trace.diverged_at is None and np.abs(trace.w[-1, 0] + 1) == 6
+        return
+    assert trace.diverged_at == first_unstable_epoch(config) == 0
+    grown = np.abs(trace.w[-1, 0].astype(np.float64) + 1.0)
+    assert not np.isfinite(grown) or grown > 6.0  # |1 - 2 lr| > 1 for 400 epochs: |w + 1| grew from 6
+
+
+def test_an_overflowing_gradient_is_a_divergence_too() -> None:
+    # 2 (w + 1) overflows float32 for w0 = 3e38 although 2 lr <= 1: the values say it.
+    for mode in ("eager", "xla", "numpy"):
+        trace = run(DecayConfig(initial_learning_rate=0.5, decay_rate=1.0, w0=3e38), mode)
+        assert trace.diverged_at == 0 and not np.isfinite(trace.w[0, 0])
+
+
+@given(configs(max_epochs=80))
+def test_parsing_lines_gives_the_trace_back(config: DecayConfig) -> None:
+    trace = emulate(config)
+    parsed = parse_lines(trace.lines())
+    assert_array_equal(parsed.epoch, trace.epoch)
+    for name, values in (("w", trace.w[:, 0]), ("loss", trace.loss), ("lr", trace.lr)):
+        assert_array_equal(getattr(parsed, name), [float(f"{float(v):f}") for v in values])

@@ -1,0 +1,90 @@
+"""Properties of the schedule, stated as math, on the float64 reference and the Keras class."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import tensorflow as tf
+from hypothesis import assume, example, given
+from hypothesis import strategies as st
+from numpy.testing import assert_array_equal, assert_array_max_ulp
+
+from decaybench.schedule import ExponentialDecay, exponential_decay
+from tests.properties.strategies import decay_steps, decaying_rates, growing_rates, positive_lrs, rates, schedules, small_steps, steps
+
+TINY = np.finfo(np.float64).tiny
+
+
+@given(schedules())
+def test_lr_at_zero_is_the_initial_value(schedule: dict) -> None:
+    assert exponential_decay(0, **schedule) == schedule["initial_learning_rate"]
+
+
+@given(positive_lrs, decay_steps, decaying_rates, small_steps, st.integers(min_value=1, max_value=10**4))
+def test_strictly_decreasing_below_one(initial: float, d: int, rate: float, a: int, gap: int) -> None:
+    # rate <= 0.999 and d <= 1e6 keep r**((b - a)/d) below 1 - 1e-9, far beyond the reference's
+    # 2-ULP error, so rounding cannot tie the two values.
+    lr_a, lr_b = (exponential_decay(s, initial, d, rate) for s in (a, a + gap))
+    assume(lr_b > 1e10 * TINY)
+    assert lr_a > lr_b
+
+
+@given(positive_lrs, decay_steps, growing_rates, small_steps, st.integers(min_value=1, max_value=10**4))
+def test_strictly_increasing_above_one(initial: float, d: int, rate: float, a: int, gap: int) -> None:
+    lr_a, lr_b = (exponential_decay(s, initial, d, rate) for s in (a, a + gap))
+    assume(math.isfinite(lr_b) and lr_a > 1e10 * TINY)
+    assert lr_a < lr_b
+
+
+@given(positive_lrs, decay_steps, rates, st.integers(min_value=0, max_value=10**6))
+@example(1.0, 3, 0.5, 33_333_333)  # the step 99,999,999 that float32 steps get wrong
+def test_staircase_is_flat_within_a_step_and_meets_continuous_at_multiples(initial: float, d: int, rate: float, k: int) -> None:
+    start = k * d
+    stairs = exponential_decay(np.array([start, start + d // 2, start + d - 1]), initial, d, rate, staircase=True)
+    assert stairs[0] == stairs[1] == stairs[2]
+    assert stairs[0] == exponential_decay(start, initial, d, rate)
+
+
+@given(positive_lrs, decay_steps, rates, st.integers(min_value=0, max_value=10**6), st.booleans())
+def test_lr_at_multiples_is_initial_times_rate_to_the_k(initial: float, d: int, rate: float, k: int, staircase: bool) -> None:
+    # k*d/d is exact, so both sides evaluate initial * pow(rate, k) with the same two ops.
+    try:
+        power = math.pow(rate, float(k))
+    except OverflowError:
+        power = math.inf
+    assert exponential_decay(k * d, initial, d, rate, staircase=staircase) == initial * power
+
+
+@given(positive_lrs, rates, st.integers(min_value=0, max_value=10**5), st.integers(min_value=0, max_value=10**5))
+def test_product_rule_within_five_ulp(initial: float, rate: float, a: int, b: int) -> None:
+    # With decay_steps 1 the exponents are exact. Each lr is within 1.02 ULP (relative 1.02u) of
+    # the exact value: glibc pow 0.52 ULP, the product by initial 0.5 ULP. lr(a)*lr(b) adds one
+    # more rounding: 2.54u; initial*lr(a+b): 1.52u. They differ by at most 4.06u relative, which
+    # is at most 4.06 ULP of the result (a ULP is at least u times the value): 5 ULP.
+    left = exponential_decay(a, initial, 1, rate) * exponential_decay(b, initial, 1, rate)
+    right = initial * exponential_decay(a + b, initial, 1, rate)
+    assume(1e-300 < right < 1e300 and 1e-300 < left < 1e300)
+    assert_array_max_ulp(left, right, maxulp=5)
+
+
+@given(positive_lrs, decay_steps, decaying_rates, small_steps)
+def test_staircase_never_below_continuous_when_decaying(initial: float, d: int, rate: float, step: int) -> None:
+    stairs = exponential_decay(step, initial, d, rate, staircase=True)
+    continuous = exponential_decay(step, initial, d, rate)
+    assert stairs >= continuous
+
+
+@given(schedules(), steps)
+@example({"initial_learning_rate": 1.0, "decay_steps": 3, "decay_rate": 0.5, "staircase": True}, 99_999_999)
+@example({"initial_learning_rate": 0.2, "decay_steps": 1, "decay_rate": 0.99, "staircase": False}, 2**24 + 1)
+def test_keras_class_is_the_reference_rounded_once(schedule: dict, step: int) -> None:
+    reference = exponential_decay(step, **schedule)
+    # TensorFlow's CPU kernels flush subnormal results to zero (FTZ); the reference does not.
+    assume(reference == 0.0 or reference >= TINY)
+    tensor_step = tf.constant(step, tf.int64)
+    float64 = ExponentialDecay(**schedule, dtype="float64")(tensor_step).numpy()
+    float32 = ExponentialDecay(**schedule, dtype="float32")(tensor_step).numpy()
+    assert_array_equal(float64, reference)
+    with np.errstate(over="ignore"):  # a float64 lr past float32's range is inf in both
+        assert_array_equal(float32, np.float32(reference))
