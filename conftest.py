@@ -24,3 +24,5 @@ def pytest_configure(config: pytest.Config) -> None:
 settings.register_profile("dev", max_examples=60, deadline=None, print_blob=True)
 settings.register_profile("ci", max_examples=500, deadline=None, print_blob=True, derandomize=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+pytest_plugins = ["pytester"]

@@ -85,6 +85,12 @@ class DecayConfig:
         kept = np.arange(0, self.epochs, self.record_every, dtype=np.int64)
         return kept if kept[-1] == self.epochs - 1 else np.append(kept, self.epochs - 1)
 
+    @property
+    def trace_bytes(self) -> int:
+        """Bytes of the recorded trace: per row an int64 epoch, ``size`` w values, a loss, a float64 lr."""
+        itemsize = np.dtype(self.dtype).itemsize
+        return self.recorded_count * (8 + (self.size + 1) * itemsize + 8)
+
     def to_dict(self) -> dict[str, Any]:
         """The fields as a plain dict (JSON-ready)."""
         return dataclasses.asdict(self)

@@ -1,5 +1,6 @@
 """The registry of execution modes: the one list that the CLI, ``verify``, the tests and the
-benchmarks iterate. Adding a mode is one runner ``run_<name>(config) -> Trace`` plus one entry.
+benchmarks iterate. Adding a mode is one runner ``run_<name>(config, progress=None) -> Trace``
+plus one entry.
 
 >>> tuple(REGISTRY)[:1]
 ('eager',)
@@ -37,10 +38,10 @@ class ModeSpec:
     summary: str
     contract: str = "exact"
 
-    def runner(self) -> Callable[[DecayConfig], Trace]:
-        """The runner function, imported on demand."""
+    def runner(self) -> Callable[[DecayConfig, bool | None], Trace]:
+        """The runner ``(config, progress) -> Trace``, imported on demand."""
         module, _, attribute = self.target.partition(":")
-        runner: Callable[[DecayConfig], Trace] = getattr(importlib.import_module(module), attribute)
+        runner: Callable[[DecayConfig, bool | None], Trace] = getattr(importlib.import_module(module), attribute)
         return runner
 
 

@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from decaybench.config import DecayConfig
+from decaybench.progress import epoch_bar
 from decaybench.schedule import exponential_decay, tf_exponential_decay
 from decaybench.trace import Trace
 
@@ -37,19 +38,21 @@ def train_step(w: tf.Variable, lr: tf.Tensor) -> tf.Tensor:
     return loss
 
 
-def run_function(config: DecayConfig) -> Trace:
+def run_function(config: DecayConfig, progress: bool | None = None) -> Trace:
     """The seed's loop in Python, each epoch one call of the compiled :func:`train_step`."""
     w = tf.Variable(tf.fill([config.size], tf.constant(config.w0, config.dtype)))
     recorded = config.recorded()
     keep = set(recorded.tolist())
     ws, losses, lrs = [], [], []
-    for epoch in range(config.epochs):
-        lr = exponential_decay(epoch, config.initial_learning_rate, config.decay_steps, config.decay_rate, config.staircase)
-        loss = train_step(w, tf.constant(lr, config.dtype))
-        if epoch in keep:
-            ws.append(w.numpy())
-            losses.append(loss.numpy())
-            lrs.append(lr)
+    with epoch_bar(config.epochs, progress, "function") as bar:
+        for epoch in range(config.epochs):
+            lr = exponential_decay(epoch, config.initial_learning_rate, config.decay_steps, config.decay_rate, config.staircase)
+            loss = train_step(w, tf.constant(lr, config.dtype))
+            if epoch in keep:
+                ws.append(w.numpy())
+                losses.append(loss.numpy())
+                lrs.append(lr)
+            bar.update()
     return Trace(epoch=recorded, w=np.stack(ws), loss=np.stack(losses), lr=np.asarray(lrs), config=config, mode="function")
 
 
@@ -117,13 +120,13 @@ def _run_loop(loop: Any, config: DecayConfig, mode: str) -> Trace:
     return Trace(epoch=config.recorded(), w=w.numpy(), loss=loss.numpy(), lr=lr.numpy(), config=config, mode=mode)
 
 
-def run_graph(config: DecayConfig) -> Trace:
-    """The whole loop as one graph, returned by one call."""
+def run_graph(config: DecayConfig, progress: bool | None = None) -> Trace:
+    """The whole loop as one graph, returned by one call (no progress: it is one call)."""
     return _run_loop(_GRAPH_LOOP, config, "graph")
 
 
-def run_xla(config: DecayConfig) -> Trace:
-    """The whole loop compiled by XLA (``jit_compile=True``)."""
+def run_xla(config: DecayConfig, progress: bool | None = None) -> Trace:
+    """The whole loop compiled by XLA (``jit_compile=True``); one call, so no progress."""
     return _run_loop(_XLA_LOOP, config, "xla")
 
 

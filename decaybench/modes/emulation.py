@@ -18,6 +18,7 @@ import numpy as np
 
 from decaybench._reduction import eigen_sum
 from decaybench.config import DecayConfig
+from decaybench.progress import epoch_bar
 from decaybench.rounding import flush_subnormals as ftz
 from decaybench.rounding import fused_multiply_subtract
 from decaybench.schedule import exponential_decay
@@ -26,7 +27,7 @@ from decaybench.trace import Trace
 __all__ = ["emulate", "run_numpy"]
 
 
-def emulate(config: DecayConfig, fused: bool = False) -> Trace:
+def emulate(config: DecayConfig, fused: bool = False, progress: bool | None = None) -> Trace:
     """The seed's arithmetic in NumPy; ``fused`` applies the update with one rounding (XLA)."""
     dtype = np.dtype(config.dtype)
     one, two = dtype.type(1), dtype.type(2)
@@ -35,7 +36,7 @@ def emulate(config: DecayConfig, fused: bool = False) -> Trace:
     w = np.full(config.size, np.asarray(config.w0, dtype=dtype))
     ws, losses = np.empty((len(recorded), config.size), dtype), np.empty(len(recorded), dtype)
     row = 0
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", invalid="ignore"), epoch_bar(config.epochs, progress, "numpy") as bar:
         for epoch, lr64 in enumerate(lrs):
             lr = ftz(np.asarray(lr64, dtype=dtype))
             x = ftz(ftz(w) + one)
@@ -45,9 +46,10 @@ def emulate(config: DecayConfig, fused: bool = False) -> Trace:
             if epoch == recorded[row]:
                 ws[row], losses[row] = w, loss
                 row += 1
+            bar.update()
     return Trace(epoch=recorded, w=ws, loss=losses, lr=lrs[recorded], config=config, mode="numpy-fused" if fused else "numpy")
 
 
-def run_numpy(config: DecayConfig) -> Trace:
+def run_numpy(config: DecayConfig, progress: bool | None = None) -> Trace:
     """The emulation of record (two roundings per update, as TensorFlow's kernels)."""
-    return emulate(config)
+    return emulate(config, progress=progress)

@@ -16,13 +16,16 @@ import numpy as np
 import tensorflow as tf
 
 from decaybench.config import DecayConfig
+from decaybench.progress import epoch_bar
 from decaybench.schedule import ExponentialDecay, exponential_decay
 from decaybench.trace import Trace
 
 __all__ = ["keras_loop", "run_keras"]
 
 
-def keras_loop(config: DecayConfig, learning_rate: Any, optimizer_class: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def keras_loop(
+    config: DecayConfig, learning_rate: Any, optimizer_class: Any = None, progress: bool | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Train the seed problem with ``optimizer_class(learning_rate=learning_rate)`` (tf.keras SGD).
 
     Returns the recorded ``w`` rows, losses, and the learning rate the optimizer applied at
@@ -33,24 +36,26 @@ def keras_loop(config: DecayConfig, learning_rate: Any, optimizer_class: Any = N
     w = tf.Variable(tf.fill([config.size], tf.constant(config.w0, config.dtype)))
     keep = set(config.recorded().tolist())
     ws, losses, lrs = [], [], []
-    for epoch in range(config.epochs):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_sum(tf.square(w + 1))
-        grads = tape.gradient(loss, w)
-        if epoch in keep:
-            applied = learning_rate(optimizer.iterations) if callable(learning_rate) else learning_rate
-            lrs.append(float(applied))
-        optimizer.apply_gradients([(grads, w)])
-        if epoch in keep:
-            ws.append(w.numpy())
-            losses.append(loss.numpy())
+    with epoch_bar(config.epochs, progress, "keras") as bar:
+        for epoch in range(config.epochs):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(tf.square(w + 1))
+            grads = tape.gradient(loss, w)
+            if epoch in keep:
+                applied = learning_rate(optimizer.iterations) if callable(learning_rate) else learning_rate
+                lrs.append(float(applied))
+            optimizer.apply_gradients([(grads, w)])
+            if epoch in keep:
+                ws.append(w.numpy())
+                losses.append(loss.numpy())
+            bar.update()
     return np.stack(ws), np.stack(losses), np.asarray(lrs)
 
 
-def run_keras(config: DecayConfig) -> Trace:
+def run_keras(config: DecayConfig, progress: bool | None = None) -> Trace:
     """tf.keras SGD with ``decaybench.ExponentialDecay`` in ``w``'s dtype."""
     schedule = ExponentialDecay(config.initial_learning_rate, config.decay_steps, config.decay_rate, config.staircase, dtype=config.dtype)
-    w, loss, _ = keras_loop(config, schedule)
+    w, loss, _ = keras_loop(config, schedule, progress=progress)
     # The optimizer applied the schedule rounded to w's dtype; the trace keeps the float64 value.
     lr = exponential_decay(config.recorded(), config.initial_learning_rate, config.decay_steps, config.decay_rate, config.staircase)
     return Trace(epoch=config.recorded(), w=w, loss=loss, lr=lr, config=config, mode="keras")

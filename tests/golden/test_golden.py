@@ -41,7 +41,10 @@ def test_generated_golden_trace_matches_documented_lines() -> None:
     assert all(check.ok for check in golden.check_documented(stored))
 
 
-def test_generated_golden_trace_is_this_run_bit_for_bit(eager_trace) -> None:  # type: ignore[no-untyped-def]
+def test_generated_golden_trace_is_this_run_bit_for_bit(eager_trace, request: pytest.FixtureRequest) -> None:  # type: ignore[no-untyped-def]
+    if request.config.getoption("update_golden"):  # pytest --update-golden, like decaybench golden --update
+        for line in golden.update_golden(eager_trace):
+            print(line)
     stored = golden.read_golden_trace()
     for name in ("epoch", "w", "loss", "lr"):
         assert_array_equal(getattr(stored, name), getattr(eager_trace, name))

@@ -10,6 +10,7 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 from numpy.testing import assert_array_equal, assert_array_max_ulp
 
+from decaybench.rounding import flush_subnormals
 from decaybench.schedule import ExponentialDecay, exponential_decay
 from tests.properties.strategies import decay_steps, decaying_rates, growing_rates, positive_lrs, rates, schedules, small_steps, steps
 
@@ -56,7 +57,7 @@ def test_lr_at_multiples_is_initial_times_rate_to_the_k(initial: float, d: int, 
     assert exponential_decay(k * d, initial, d, rate, staircase=staircase) == initial * power
 
 
-@given(positive_lrs, rates, st.integers(min_value=0, max_value=10**5), st.integers(min_value=0, max_value=10**5))
+@given(positive_lrs, st.floats(min_value=0.9, max_value=1.1), st.integers(min_value=0, max_value=3000), st.integers(min_value=0, max_value=3000))
 def test_product_rule_within_five_ulp(initial: float, rate: float, a: int, b: int) -> None:
     # With decay_steps 1 the exponents are exact. Each lr is within 1.02 ULP (relative 1.02u) of
     # the exact value: glibc pow 0.52 ULP, the product by initial 0.5 ULP. lr(a)*lr(b) adds one
@@ -78,13 +79,14 @@ def test_staircase_never_below_continuous_when_decaying(initial: float, d: int, 
 @given(schedules(), steps)
 @example({"initial_learning_rate": 1.0, "decay_steps": 3, "decay_rate": 0.5, "staircase": True}, 99_999_999)
 @example({"initial_learning_rate": 0.2, "decay_steps": 1, "decay_rate": 0.99, "staircase": False}, 2**24 + 1)
+@example({"initial_learning_rate": 1.0, "decay_steps": 6, "decay_rate": 0.1875, "staircase": False}, 314)
 def test_keras_class_is_the_reference_rounded_once(schedule: dict, step: int) -> None:
-    reference = exponential_decay(step, **schedule)
-    # TensorFlow's CPU kernels flush subnormal results to zero (FTZ); the reference does not.
-    assume(reference == 0.0 or reference >= TINY)
+    reference = np.float64(exponential_decay(step, **schedule))
     tensor_step = tf.constant(step, tf.int64)
     float64 = ExponentialDecay(**schedule, dtype="float64")(tensor_step).numpy()
     float32 = ExponentialDecay(**schedule, dtype="float32")(tensor_step).numpy()
-    assert_array_equal(float64, reference)
+    # TensorFlow's CPU kernels flush subnormal results to zero (FTZ), the pow and the cast alike
+    # (found by hypothesis: 0.1875 ** (314 / 6) is a float32 subnormal and becomes 0).
+    assert_array_equal(float64, flush_subnormals(reference))
     with np.errstate(over="ignore"):  # a float64 lr past float32's range is inf in both
-        assert_array_equal(float32, np.float32(reference))
+        assert_array_equal(float32, flush_subnormals(reference.astype(np.float32)))
