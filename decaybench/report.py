@@ -39,7 +39,7 @@ def format_count(value: int) -> str:
 
 def verify_table(report: VerifyReport) -> str:
     """The verification table, one row per mode, and a verdict line."""
-    header = ["mode", "contract", "seed lines", "golden", "bit-identical", "ULP w (bound)", "ULP loss (bound)", "rel.err w", "rel.err loss", "lr vs tf.keras", "traces", "diverged", "ok"]
+    header = ["mode", "contract", "seed lines", "golden", "bit-identical", "ULP w (bound)", "ULP loss (bound)", "rel.err w", "rel.err loss", "lr vs tf.keras", "traces", "repeatable", "diverged", "ok"]
     rows = []
     for row in report.rows:
         bounded = row.contract != "reference"
@@ -56,6 +56,7 @@ def verify_table(report: VerifyReport) -> str:
                 f"{row.oracle_rel_loss:.2e}",
                 row.lr_vs_tf_keras,
                 row.traces,
+                "yes" if row.repeatable else "NO",
                 "-" if row.diverged_at is None else f"epoch {row.diverged_at}",
                 ("yes" if row.within_bound else "NO") if bounded else "-",
             ]

@@ -1,0 +1,70 @@
+"""The same configuration gives bit-identical traces: 20 times in one process, and across processes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import textwrap
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from decaybench.config import DecayConfig
+from decaybench.loops import MODES, run
+from decaybench.trace import Trace
+
+# The vector is long enough that Eigen's reduction runs on 2 threads (n >= 108,388 in float32).
+CONFIGS = {
+    "seed": DecayConfig(),
+    "threaded-reduction": DecayConfig(size=150_000, epochs=6, staircase=True, decay_steps=2, w0=-3.25),
+}
+
+def fingerprint(trace: Trace) -> str:
+    """A hash of every bit of the trace's arrays (the JSON of 900,000 floats is slow to compare)."""
+    digest = hashlib.sha256()
+    for name in ("epoch", "w", "loss", "lr"):
+        digest.update(np.ascontiguousarray(getattr(trace, name)).tobytes())
+    return digest.hexdigest()
+
+
+ALL_MODES = """
+    import json, sys
+    from decaybench import DecayConfig, MODES, run
+    from tests.test_determinism import fingerprint
+    config = DecayConfig.from_dict(json.loads(sys.argv[1]))
+    print(json.dumps({mode: fingerprint(run(config, mode)) for mode in MODES}))
+"""
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+@pytest.mark.parametrize("mode", MODES)
+def test_twenty_repeats_in_one_process(mode: str, name: str) -> None:
+    config = CONFIGS[name]
+    first = fingerprint(run(config, mode))
+    for _ in range(19):
+        assert fingerprint(run(config, mode)) == first
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_two_processes_per_mode(name: str) -> None:
+    config = CONFIGS[name]
+    outputs = [
+        subprocess.run(
+            [sys.executable, "-c", textwrap.dedent(ALL_MODES), json.dumps(config.to_dict())],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=True,
+            cwd=Path(__file__).resolve().parents[1],
+        ).stdout
+        for _ in range(2)
+    ]
+    first, second = (json.loads(output) for output in outputs)
+    assert sorted(first) == sorted(MODES)
+    for mode in MODES:
+        assert first[mode] == second[mode], mode
+        assert first[mode] == fingerprint(run(config, mode)), mode  # and this process agrees

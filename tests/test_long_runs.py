@@ -1,0 +1,84 @@
+"""Long runs: record_every keeps memory O(epochs / K) without subsampling afterwards; Ctrl-C is clean."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+from decaybench import progress
+from decaybench.config import DecayConfig
+from decaybench.loops import MODES, run
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_recording_every_k_is_the_full_run_at_those_epochs(mode: str) -> None:
+    full = run(DecayConfig(epochs=50, staircase=True, decay_steps=3, size=2), mode)
+    sparse = run(DecayConfig(epochs=50, staircase=True, decay_steps=3, size=2, record_every=8), mode)
+    rows = [0, 8, 16, 24, 32, 40, 48, 49]  # every 8th, and the last epoch
+    assert sparse.epoch.tolist() == rows
+    for name in ("w", "loss", "lr"):
+        assert_array_equal(getattr(sparse, name), getattr(full, name)[rows])
+
+
+MEMORY_PROBE = """
+    import resource, sys
+    from decaybench import DecayConfig, run
+    mode, epochs, every = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    run(DecayConfig(epochs=1000, record_every=1), mode)            # warm up TensorFlow
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    trace = run(DecayConfig(epochs=epochs, record_every=every), mode)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(len(trace), (after - before) * 1024)
+"""
+
+
+@pytest.mark.parametrize("mode", ["xla"])
+def test_compiled_loop_does_not_record_every_step(mode: str) -> None:
+    # Recording all 3e7 epochs would take 3e7 * 24 bytes = 720 MB at least; recording every
+    # 1e6th takes 31 rows. The peak memory of the process must not grow by anything like that.
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(MEMORY_PROBE), mode, str(30_000_000), str(1_000_000)], capture_output=True, text=True, timeout=600, check=True
+    )
+    rows, grown = map(int, done.stdout.split())
+    assert rows == 31
+    assert grown < 100 * 2**20, f"peak memory grew by {grown:,} bytes"
+
+
+def test_progress_bar_on_request(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(progress, "DELAY_SECONDS", 0.0)
+    run(DecayConfig(epochs=30), "eager", progress=True)
+    assert "eager" in capsys.readouterr().err
+    run(DecayConfig(epochs=30), "eager")  # stderr is not a terminal here: no bar
+    assert capsys.readouterr().err == ""
+
+
+def test_ctrl_c_stops_cleanly_without_a_partial_file(tmp_path: Path) -> None:
+    output = tmp_path / "trace.csv"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "decaybench", "run", "--epochs", "2000000", "--format", "csv", "--output", str(output), "--progress"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    assert process.stderr is not None
+    deadline = time.monotonic() + 120
+    seen = ""
+    while "epoch" not in seen and time.monotonic() < deadline:  # the bar appears once the loop runs
+        seen += process.stderr.read(1)
+    assert "epoch" in seen, "the run never started"
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert stderr.strip().splitlines()[-1].endswith("decaybench: interrupted")
+    assert "Traceback" not in stderr and stdout == ""
+    assert list(tmp_path.iterdir()) == []
