@@ -133,12 +133,13 @@ def _emit(text: str, output: Path | None) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from decaybench.loops import check_memory, run
+
     config = _config(args)
+    check_memory(config)
     output = check_writable(args.output) if args.output else None
     _load_tensorflow(args.xla_no_fma)
-    from decaybench.loops import run
-
-    trace = run(config, args.mode)
+    trace = run(config, args.mode, progress=True if args.progress else None)
     formats: dict[str, Callable[[], str]] = {
         "text": lambda: "\n".join(trace.lines()) + "\n",
         "csv": trace.to_csv,
@@ -194,12 +195,30 @@ def _cmd_golden(args: argparse.Namespace) -> int:
     return 1 if failures or drifted else 0
 
 
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from decaybench.loops import check_memory
+
+    config = _config(args)
+    check_memory(config)
+    output = check_writable(args.output)
+    try:
+        from decaybench.plot import save_plot
+    except ModuleNotFoundError as error:
+        raise UsageError(f"plot needs matplotlib, the plot extra: pip install 'decaybench[plot]' ({error})") from error
+    _load_tensorflow(args.xla_no_fma)
+    traces = save_plot(output, config, args.modes)
+    diverged = sorted({trace.diverged_at for trace in traces.values() if trace.diverged_at is not None})
+    if diverged:
+        print(f"{PROG}: diverged at epoch {diverged[0]}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with an example in every help text."""
     parser = _Parser(
         prog=PROG,
         description="Exponential-decay learning-rate schedules in TensorFlow 2: reproduce, verify, benchmark.",
-        epilog=_examples(f"{PROG} run", f"{PROG} run --mode graph --staircase --decay-steps 5", f"{PROG} verify", f"{PROG} modes"),
+        epilog=_examples(f"{PROG} run", f"{PROG} run --mode graph --staircase --decay-steps 5", f"{PROG} verify", f"{PROG} plot --output seed.png", f"{PROG} modes"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
@@ -217,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_parser.add_argument("--mode", choices=tuple(REGISTRY), default="eager", help="execution mode (eager)")
     run_parser.add_argument("--format", choices=("text", "csv", "json"), default="text", help="text: the seed's lines (text)")
     run_parser.add_argument("--output", metavar="FILE", help="write here (atomically) instead of stdout")
+    run_parser.add_argument("--progress", action="store_true", help="show a progress bar on stderr even when it is not a terminal")
     run_parser.set_defaults(handler=_cmd_run)
 
     verify_parser = commands.add_parser(
@@ -255,6 +275,26 @@ def build_parser() -> argparse.ArgumentParser:
     golden_parser.add_argument("--update", action="store_true", help="rewrite the generated golden files atomically")
     golden_parser.add_argument("--dir", metavar="DIR", help="golden directory (default: the checkout's golden/)")
     golden_parser.set_defaults(handler=_cmd_golden)
+
+    plot_parser = commands.add_parser(
+        "plot",
+        parents=[config_flags, runtime_flags],
+        help="draw lr, w, loss and each mode's ULP distance to the emulation into a PNG",
+        description=(
+            "Run the modes on one configuration (default: the seed's) and draw one PNG: lr against the epoch (continuous "
+            "and staircase), w and the loss (log scale) per mode, and each mode's ULP distance to the NumPy emulation."
+        ),
+        epilog=_examples(
+            f"{PROG} plot --output seed.png",
+            f"{PROG} plot --staircase --decay-steps 5 --modes eager xla --output staircase.png",
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    plot_parser.add_argument(
+        "--modes", nargs="+", choices=tuple(REGISTRY), default=tuple(REGISTRY), metavar="MODE", help="modes to run and draw (all)"
+    )
+    plot_parser.add_argument("--output", metavar="FILE", required=True, help="the PNG to write (atomically)")
+    plot_parser.set_defaults(handler=_cmd_plot)
     return parser
 
 
