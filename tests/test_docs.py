@@ -1,0 +1,20 @@
+"""The README's generated blocks are what the code generates now (make docs rewrites them)."""
+
+from __future__ import annotations
+
+import pytest
+
+from decaybench import docs
+
+
+def test_replace_block_needs_the_markers() -> None:
+    with pytest.raises(ValueError, match="no generated block 'x'"):
+        docs.replace_block("no markers here", "x", "content")
+
+
+@pytest.mark.parametrize("block", ["verify", "peers"])
+def test_readme_block_is_current(block: str) -> None:
+    # The tables depend on the CPU (XLA's FMA) and the peer versions installed by `make`; a
+    # stale block means the README tells users something the code no longer does.
+    pytest.importorskip("torch") if block == "peers" else None
+    assert docs.stale_blocks(names=[block]) == [], f"README.md block {block!r} is out of date: run make docs"
