@@ -10,6 +10,17 @@ from hypothesis import settings
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def _split_the_cpu() -> None:
+    # Before any TensorFlow op: mode mirrored then runs on 2 logical CPUs in this process
+    # rather than in a worker process of its own (decaybench.modes.distributed.setup_devices).
+    from decaybench.modes.distributed import setup_devices
+
+    setup_devices()
+
+
+_split_the_cpu()
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     # Plain `pytest` runs each benchmark once, untimed, as a smoke test; `pytest

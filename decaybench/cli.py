@@ -16,11 +16,14 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from decaybench.bench import GROUPS
 from decaybench.config import DTYPES, DecayConfig
 from decaybench.files import OutputError, check_writable, write_atomic
 from decaybench.golden import GoldenError
 from decaybench.modes import REGISTRY
+from decaybench.progress import stop_on_interrupt
 from decaybench.validation import ArgumentError
+from decaybench.xla_flags import XLA_NO_FMA, with_flag, xla_accepts
 
 __all__ = ["main"]
 
@@ -56,7 +59,7 @@ def _examples(*lines: str) -> str:
     return "examples:\n" + "\n".join(f"  {line}" for line in lines)
 
 
-def _config_flags() -> argparse.ArgumentParser:
+def _config_flags() -> _Parser:
     flags = _Parser(add_help=False)
     group = flags.add_argument_group("configuration (defaults: the seed's)")
     group.add_argument("--initial-lr", type=float, default=0.2, help="lr at epoch 0 (0.2)")
@@ -71,12 +74,7 @@ def _config_flags() -> argparse.ArgumentParser:
     return flags
 
 
-# Capping XLA's CPU ISA below FMA stops LLVM from fusing w - lr * g: XLA then matches the
-# emulation bit for bit (tests/test_modes.py). XLA reads XLA_FLAGS once, before it starts.
-XLA_NO_FMA = "--xla_cpu_max_isa=AVX"
-
-
-def _runtime_flags() -> argparse.ArgumentParser:
+def _runtime_flags() -> _Parser:
     flags = _Parser(add_help=False)
     flags.add_argument("--xla-no-fma", action="store_true", help=f"make XLA bit-exact by forbidding FMA (XLA_FLAGS={XLA_NO_FMA})")
     return flags
@@ -118,10 +116,15 @@ def _stderr_captured() -> Iterator[None]:
 def _load_tensorflow(xla_no_fma: bool = False) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if xla_no_fma:
-        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {XLA_NO_FMA}".strip()
+        if not xla_accepts(XLA_NO_FMA):
+            raise UsageError(f"--xla-no-fma: this TensorFlow's XLA does not know {XLA_NO_FMA} (TensorFlow 2.19 or newer does)")
+        os.environ["XLA_FLAGS"] = with_flag(os.environ.get("XLA_FLAGS"), XLA_NO_FMA)
     with _stderr_captured():
         import tensorflow as tf
 
+        from decaybench.modes.distributed import setup_devices
+
+        setup_devices()  # before any op: mode mirrored then runs in this process, on 2 logical CPUs
         tf.config.list_physical_devices()  # device start-up logs here, not mid-output
 
 
@@ -213,12 +216,28 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    output = check_writable(args.output) if args.output else None
+    _load_tensorflow()
+    from decaybench.bench import run_benchmarks, table
+
+    report = run_benchmarks(args.group, quick=args.quick, progress=True)
+    _emit(json.dumps(report.to_dict(), indent=2) + "\n" if args.format == "json" else table(report) + "\n", output)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with an example in every help text."""
     parser = _Parser(
         prog=PROG,
         description="Exponential-decay learning-rate schedules in TensorFlow 2: reproduce, verify, benchmark.",
-        epilog=_examples(f"{PROG} run", f"{PROG} run --mode graph --staircase --decay-steps 5", f"{PROG} verify", f"{PROG} plot --output seed.png", f"{PROG} modes"),
+        epilog=_examples(
+            f"{PROG} run",
+            f"{PROG} run --mode graph --staircase --decay-steps 5",
+            f"{PROG} verify",
+            f"{PROG} plot --output seed.png",
+            f"{PROG} modes",
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
@@ -249,7 +268,9 @@ def build_parser() -> argparse.ArgumentParser:
             "error against the exact oracle, lr agreement with tf.keras's own ExponentialDecay, and traces per run. "
             "Exits 0 only when every mode meets its bound."
         ),
-        epilog=_examples(f"{PROG} verify", f"{PROG} verify --dtype float64 --size 1000 --format json --output verify.json", f"{PROG} verify --xla-no-fma"),
+        epilog=_examples(
+            f"{PROG} verify", f"{PROG} verify --dtype float64 --size 1000 --format json --output verify.json", f"{PROG} verify --xla-no-fma"
+        ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     verify_parser.add_argument("--format", choices=("table", "json"), default="table", help="table (default) or json")
@@ -295,6 +316,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     plot_parser.add_argument("--output", metavar="FILE", required=True, help="the PNG to write (atomically)")
     plot_parser.set_defaults(handler=_cmd_plot)
+
+    bench_parser = commands.add_parser(
+        "bench",
+        help="time every mode against its peers and floors; print medians, ratios and the targets",
+        description=(
+            "Time the benchmark workloads (the same as `pytest --benchmark-only` in benchmarks/): every mode, the peers "
+            "(tf.keras, PyTorch, optax) and the floors (plain Python, NumPy, a memory copy), on the CPU and on a GPU when "
+            "TensorFlow sees one. Prints one row per workload: the median, ns per step, and how many times faster it is "
+            "than eager, than the fastest peer, than the fastest floor; then the targets, met or missed. Progress on stderr."
+        ),
+        epilog=_examples(f"{PROG} bench --quick", f"{PROG} bench --group seed sweep", f"{PROG} bench --format json --output bench.json"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    bench_parser.add_argument("--quick", action="store_true", help="fewer rounds and no workload slower than a few seconds (< 60 s)")
+    bench_parser.add_argument(
+        "--group", nargs="+", choices=GROUPS, default=GROUPS, metavar="GROUP", help=f"groups to time: {', '.join(GROUPS)} (all)"
+    )
+    bench_parser.add_argument("--format", choices=("table", "json"), default="table", help="table (default) or json")
+    bench_parser.add_argument("--output", metavar="FILE", help="write here (atomically) instead of stdout")
+    bench_parser.set_defaults(handler=_cmd_bench)
     return parser
 
 
@@ -308,7 +349,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         handler: Callable[[argparse.Namespace], int] = args.handler
-        return handler(args)
+        with stop_on_interrupt():
+            return handler(args)
     except SystemExit as done:  # --help
         return int(done.code or 0)
     except UsageError as error:
@@ -324,4 +366,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = str(error)
     print(f"{PROG}: error: {message}", file=sys.stderr)
     return 2
-

@@ -1,7 +1,8 @@
 """``DecayConfig``: what to run. Its defaults are the seed's.
 
 >>> DecayConfig()
-DecayConfig(initial_learning_rate=0.2, decay_rate=0.99, decay_steps=1, staircase=False, epochs=40, w0=5.0, dtype='float32', size=1, record_every=1)
+DecayConfig(initial_learning_rate=0.2, decay_rate=0.99, decay_steps=1, staircase=False, epochs=40,
+            w0=5.0, dtype='float32', size=1, record_every=1)
 >>> DecayConfig(decay_steps=True)
 Traceback (most recent call last):
 ...

@@ -41,8 +41,11 @@ def _fenced(text: str) -> str:
 
 
 def _verify() -> str:
+    from decaybench.modes.distributed import setup_devices
     from decaybench.report import verify_table
     from decaybench.verify import verify
+
+    setup_devices()  # as the CLI does: mode mirrored on 2 logical CPUs in this process
 
     return _fenced(verify_table(verify()))
 

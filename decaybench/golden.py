@@ -105,7 +105,7 @@ def read_documented(directory: Path | None = None) -> SeedText:
 def check_documented(trace: Trace, documented: SeedText | None = None) -> list[LineCheck]:
     """Compare every documented line, byte for byte, with the trace's line for that epoch."""
     documented = documented if documented is not None else read_documented()
-    printed = dict(zip(trace.epoch.tolist(), trace.lines()))
+    printed = dict(zip(trace.epoch.tolist(), trace.lines(), strict=True))
     return [LineCheck(epoch, line, printed.get(epoch)) for epoch, line in documented.by_epoch().items()]
 
 
@@ -121,7 +121,8 @@ def read_golden_trace(directory: Path | None = None) -> Trace:
         raise GoldenError(f"{path}:1: malformed golden trace: {error}") from None
     text = _parse(directory / TRACE_TEXT)
     if list(text.lines) != trace.lines():
-        first = next((i for i, (a, b) in enumerate(zip(text.lines, trace.lines())) if a != b), min(len(text.lines), len(trace)))
+        pairs = enumerate(zip(text.lines, trace.lines(), strict=False))
+        first = next((i for i, (a, b) in pairs if a != b), min(len(text.lines), len(trace)))
         raise GoldenError(f"{directory / TRACE_TEXT}:{first + 1}: does not match {TRACE_JSON} (truncated or edited)")
     return trace
 

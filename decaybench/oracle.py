@@ -68,7 +68,7 @@ def relative_error(trace: Trace, exact: ExactTrajectory) -> dict[str, float]:
             want = getattr(exact, name)
             errors = [
                 abs((mpmath.mpf(float(value)) - want[epoch]) / want[epoch]) if want[epoch] != 0 else abs(mpmath.mpf(float(value)))
-                for epoch, value in zip(trace.epoch.tolist(), got.tolist())
+                for epoch, value in zip(trace.epoch.tolist(), got.tolist(), strict=True)
                 if np.isfinite(value) and mpmath.isfinite(want[epoch])
             ]
             result[name] = float(max(errors, default=0.0))
@@ -139,7 +139,7 @@ def fused_update_bound(emulated: Trace, size: int = 1) -> tuple[np.ndarray, np.n
     w_prev = float(np.asarray(config.w0, dtype=dtype))
     bound = 0.0
     w_bounds, loss_bounds = [], []
-    for w_next, lr in zip(emulated.w[:, 0].astype(float), emulated.lr):
+    for w_next, lr in zip(emulated.w[:, 0].astype(float), emulated.lr, strict=True):
         lr_cast = float(dtype.type(lr))
         x = w_prev + 1.0
         add_error = 0.0 if -2.0 <= w_prev <= -0.5 else spacing(abs(x) + bound)

@@ -166,15 +166,22 @@ def _major(version: str) -> int:
 # ---- Keras: tf.keras, tf_keras (Keras 2), keras (Keras 3) -----------------------------------
 
 
+def _tf_keras_version(tf: Any) -> str:
+    # TF 2.15's tf.keras (module keras.api._v2.keras) has no __version__; the keras package it wraps has.
+    version = getattr(tf.keras, "__version__", None)
+    return version if version is not None else importlib.import_module(tf.keras.__name__.split(".", 1)[0]).__version__
+
+
 def _load_tf_keras() -> str:
     tf = _import("tf.keras", "tensorflow", "tensorflow")
-    return f"Keras {tf.keras.__version__} (TF {tf.__version__})"
+    return f"Keras {_tf_keras_version(tf)} (TF {tf.__version__})"
 
 
 def _load_keras2() -> str:
     tf = _import("keras2", "tensorflow", "tensorflow")
-    if _major(tf.keras.__version__) < 3:
-        raise PeerUnavailable("keras2", f"tf.keras is already Keras {tf.keras.__version__}: the tf.keras peer is the same library")
+    version = _tf_keras_version(tf)
+    if _major(version) < 3:
+        raise PeerUnavailable("keras2", f"tf.keras is already Keras {version}: the tf.keras peer is the same library")
     tf_keras = _import("keras2", "tf_keras", "tf-keras")
     return f"tf_keras {tf_keras.__version__}"
 

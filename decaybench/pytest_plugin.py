@@ -69,7 +69,11 @@ def _encode(value: float) -> float | str:
 
 def _to_document(fields: dict[str, np.ndarray]) -> str:
     document = {
-        name: {"dtype": str(values.dtype), "shape": list(values.shape), "values": [_encode(v) for v in values.astype(np.float64).ravel().tolist()]}
+        name: {
+            "dtype": str(values.dtype),
+            "shape": list(values.shape),
+            "values": [_encode(v) for v in values.astype(np.float64).ravel().tolist()],
+        }
         if values.dtype.kind == "f"
         else {"dtype": str(values.dtype), "shape": list(values.shape), "values": values.ravel().tolist()}
         for name, values in fields.items()
@@ -158,7 +162,11 @@ class GoldenTrace:
         if old is None:
             self._summary.append(f"{target}: created")
         else:
-            changed = [name for name, values in _from_document(old, target).items() if name not in fields or not np.array_equal(values, fields[name], equal_nan=True)]
+            changed = [
+                name
+                for name, values in _from_document(old, target).items()
+                if name not in fields or not np.array_equal(values, fields[name], equal_nan=True)
+            ]
             added = sorted(set(fields) - set(_from_document(old, target)))
             self._summary.append(f"{target}: updated ({', '.join(changed + added) or 'formatting'})")
 

@@ -20,8 +20,8 @@ UINT64_MAX = 2**64 - 1
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """Left-aligned columns separated by two spaces, with a rule under the header."""
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
-    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(line, widths)).rstrip() for line in (header, *rows)]
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
+    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip() for line in (header, *rows)]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
 
@@ -39,7 +39,22 @@ def format_count(value: int) -> str:
 
 def verify_table(report: VerifyReport) -> str:
     """The verification table, one row per mode, and a verdict line."""
-    header = ["mode", "contract", "seed lines", "golden", "bit-identical", "ULP w (bound)", "ULP loss (bound)", "rel.err w", "rel.err loss", "lr vs tf.keras", "traces", "repeatable", "diverged", "ok"]
+    header = [
+        "mode",
+        "contract",
+        "seed lines",
+        "golden",
+        "bit-identical",
+        "ULP w (bound)",
+        "ULP loss (bound)",
+        "rel.err w",
+        "rel.err loss",
+        "lr vs tf.keras",
+        "traces",
+        "repeatable",
+        "diverged",
+        "ok",
+    ]
     rows = []
     for row in report.rows:
         bounded = row.contract != "reference"

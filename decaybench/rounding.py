@@ -18,11 +18,12 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
+import numpy.typing as npt
 
 __all__ = ["flush_subnormals", "fused_multiply_subtract"]
 
 
-def flush_subnormals(values: np.ndarray) -> np.ndarray:
+def flush_subnormals(values: npt.ArrayLike) -> np.ndarray:
     """Replace subnormal values by a zero of the same sign (FTZ/DAZ)."""
     values = np.asarray(values)
     tiny = np.finfo(values.dtype).tiny

@@ -16,13 +16,22 @@ dispatches to a SIMD kernel that differs from ``pow`` by one ULP in about 5% of 
 and TensorFlow's non-XLA kernel for vectors (Eigen's ``generic_pow``) differs in about 45%.
 TensorFlow's scalar kernel and XLA's kernel both call ``pow``, so a schedule evaluated one step at a
 time (as optimizers do) matches the reference bit for bit in float64, and therefore in float32 too.
+
+>>> import tensorflow as tf
+>>> from decaybench.schedule import ExponentialDecay  # the Keras class loads TensorFlow on first use
+>>> schedule = ExponentialDecay(0.2, 1, 0.99)
+>>> float(schedule(1)) == float(np.float32(0.2 * 0.99))
+True
+>>> ExponentialDecay.from_config(schedule.get_config()).get_config() == schedule.get_config()
+True
+>>> sgd = tf.keras.optimizers.SGD(learning_rate=schedule)
 """
 
 from __future__ import annotations
 
-import math
 import functools
-from typing import TYPE_CHECKING, Any
+import math
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
@@ -49,6 +58,16 @@ def _pow(base: float, exponent: float) -> float:
 
 
 _vector_pow = np.frompyfunc(_pow, 2, 1)
+
+
+@overload
+def exponential_decay(
+    step: np.ndarray, initial_learning_rate: float, decay_steps: int, decay_rate: float, staircase: bool = False
+) -> np.ndarray: ...
+
+
+@overload
+def exponential_decay(step: float, initial_learning_rate: float, decay_steps: int, decay_rate: float, staircase: bool = False) -> float: ...
 
 
 def exponential_decay(
@@ -93,7 +112,7 @@ def exponential_decay(
         if initial_learning_rate == 0.0:  # 0 * inf would be NaN; the schedule is 0
             return np.zeros(exponent.shape)
         with np.errstate(over="ignore"):  # overflow is inf, as documented
-            return initial_learning_rate * _vector_pow(decay_rate, exponent).astype(np.float64)
+            return initial_learning_rate * np.asarray(_vector_pow(decay_rate, exponent), dtype=np.float64)
     return 0.0 if initial_learning_rate == 0.0 else initial_learning_rate * _pow(decay_rate, exponent)
 
 
@@ -164,7 +183,7 @@ def _keras_exponential_decay() -> type:
         float64 from an int64 step (integer floor division when ``staircase``) and cast once to
         ``dtype``, so each value equals :func:`exponential_decay` correctly rounded to ``dtype``.
         Works with any ``tf.keras`` optimizer (Keras 2 or 3), in eager mode, inside
-        ``tf.function`` and under XLA. See ``__test__`` below for examples.
+        ``tf.function`` and under XLA. The module's docstring has examples.
         """
 
         def __init__(
@@ -186,6 +205,9 @@ def _keras_exponential_decay() -> type:
                 raise InvalidValue("name", name, "must be a string or None")
             self.name = name
 
+        # No tensor-dependent Python control flow to convert; and a class built inside a function
+        # closes over `tf`, which AutoGraph cannot re-parse (it would warn on every trace).
+        @tf.autograph.experimental.do_not_convert
         def __call__(self, step: Any) -> tf.Tensor:
             with tf.name_scope(self.name or "ExponentialDecay"):
                 step = tf.convert_to_tensor(step)
@@ -209,17 +231,3 @@ def _keras_exponential_decay() -> type:
     ExponentialDecay.__module__ = __name__
     ExponentialDecay.__qualname__ = "ExponentialDecay"
     return ExponentialDecay
-
-
-__test__ = {
-    "ExponentialDecay": """
-    >>> import tensorflow as tf
-    >>> from decaybench.schedule import ExponentialDecay
-    >>> schedule = ExponentialDecay(0.2, 1, 0.99)
-    >>> float(schedule(1)) == float(np.float32(0.2 * 0.99))
-    True
-    >>> ExponentialDecay.from_config(schedule.get_config()).get_config() == schedule.get_config()
-    True
-    >>> sgd = tf.keras.optimizers.SGD(learning_rate=schedule)
-    """
-}

@@ -96,7 +96,7 @@ class Trace:
 
     def lines(self) -> list[str]:
         """The seed's print format, one line per recorded epoch (w is the first element)."""
-        return [format_line(*row) for row in zip(self.epoch, self.w[:, 0], self.loss, self.lr)]
+        return [format_line(*row) for row in zip(self.epoch, self.w[:, 0], self.loss, self.lr, strict=True)]
 
     def to_json(self) -> str:
         """``{"mode", "config", "epoch", "w", "loss", "lr"}``; floats round-trip exactly.
@@ -135,7 +135,7 @@ class Trace:
         writer = csv.writer(buffer, lineterminator="\n")
         w_names = ["w"] if self.config.size == 1 else [f"w[{i}]" for i in range(self.config.size)]
         writer.writerow(["epoch", *w_names, "loss", "lr"])
-        for e, w, loss, lr in zip(self.epoch.tolist(), self.w.tolist(), self.loss.tolist(), self.lr.tolist()):
+        for e, w, loss, lr in zip(self.epoch.tolist(), self.w.tolist(), self.loss.tolist(), self.lr.tolist(), strict=True):
             writer.writerow([e, *map(repr, w), repr(loss), repr(lr)])
         return buffer.getvalue()
 
@@ -208,7 +208,7 @@ class SeedText:
 
     def by_epoch(self) -> dict[int, str]:
         """Map each epoch to its line."""
-        return dict(zip(self.epoch.tolist(), self.lines))
+        return dict(zip(self.epoch.tolist(), self.lines, strict=True))
 
 
 def parse_lines(lines: Iterable[str] | str, source: str = "<text>") -> SeedText:

@@ -4,10 +4,12 @@ For each mode in :data:`decaybench.loops.MODES` the report gives: the documented
 (and the full golden trace's lines) it reproduces when the configuration is the seed's; whether
 it is bit-identical to the NumPy emulation of record; its largest ULP distance to that emulation
 for w and the loss, against the mode's stated bound (0 for ``exact`` modes, the derived
-:func:`decaybench.oracle.fused_update_bound` for ``fused-update`` ones); its largest relative
+:func:`decaybench.oracle.fused_update_bound` for ``fused-update`` ones, 0 for w and
+:func:`summation_order_bound` for the loss of ``sharded-sum`` ones); its largest relative
 error against the exact oracle; whether its lr agrees with tf.keras's own ``ExponentialDecay``;
-how many times it traced or compiled; and whether a second run repeats the first bit for bit. tf.keras's own schedule is run beside the modes as a
-labelled reference row that has no bound. Comparisons stop before the first diverged epoch.
+how many times it traced or compiled; and whether a second run repeats the first bit for bit.
+tf.keras's own schedule is run beside the modes as a labelled reference row that has no bound.
+Comparisons stop before the first diverged epoch.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from decaybench.modes.emulation import emulate
 from decaybench.oracle import exact_trajectory, fused_update_bound, relative_error, ulp_distance
 from decaybench.trace import Trace
 
-__all__ = ["ModeReport", "VerifyReport", "verify"]
+__all__ = ["ModeReport", "VerifyReport", "summation_order_bound", "verify"]
 
 REFERENCE = "tf.keras"
 
@@ -80,11 +82,36 @@ def _compared(trace: Trace, emulated: Trace, stop: int | None) -> np.ndarray:
     return keep & (emulated.epoch == trace.epoch)
 
 
+def summation_order_bound(emulated: Trace, size: int) -> np.ndarray:
+    """Per epoch, the most ULPs apart two orders of summing the loss's ``size`` terms can land.
+
+    Every element of ``w`` follows ``emulated`` (``size=1``), so the loss adds ``n = size``
+    copies of one float ``s = fl(x**2) >= 0``: exactly ``S = n s``. Any order of the ``n - 1``
+    additions errs by at most ``gamma(n - 1) S`` with ``gamma(k) = k u / (1 - k u)`` (Higham,
+    *Accuracy and Stability of Numerical Algorithms*, (4.6)), so two orders differ by at most
+    ``2 gamma(n - 1) S``; both lie above ``m = S (1 - gamma(n - 1))``, where floats are at least
+    ``ulp(m)`` apart. The bound is ``2 gamma(n - 1) S / ulp(m)``, about ``4 (n - 1)`` ULPs.
+    """
+    dtype = np.finfo(emulated.config.dtype)
+    ku = (size - 1) * float(dtype.eps) / 2
+    gamma = ku / (1 - ku) if ku < 1 else np.inf
+    exact = size * emulated.loss.astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        floor = np.maximum(exact * (1 - gamma), float(dtype.tiny))
+        ulp = np.ldexp(1.0, np.frexp(floor)[1] - dtype.nmant - 1)
+        ulps = np.floor(2 * gamma * exact / ulp * (1 + 1e-6))
+    unbounded = ~np.isfinite(ulps) | (ulps >= 2.0**63)
+    return np.where(unbounded, np.iinfo(np.uint64).max, np.where(unbounded, 0, ulps).astype(np.uint64))
+
+
 def _bounds(config: DecayConfig, contract: str, emulated_full: Trace | None) -> tuple[np.ndarray, np.ndarray]:
     if contract == "exact":
         zeros = np.zeros(config.recorded_count, dtype=np.uint64)
         return zeros, zeros
     assert emulated_full is not None
+    if contract == "sharded-sum":  # w exact: each gradient element is one term plus exact zeros
+        zeros = np.zeros(config.recorded_count, dtype=np.uint64)
+        return zeros, summation_order_bound(emulated_full, config.size)[config.recorded()]
     w_bound, loss_bound = fused_update_bound(emulated_full, size=config.size)
     return w_bound[config.recorded()], loss_bound[config.recorded()]
 
@@ -94,7 +121,7 @@ def _seed_lines(trace: Trace, config: DecayConfig) -> tuple[str, str]:
         return "-", "-"
     checks = golden.check_documented(trace)
     stored = golden.read_golden_trace().lines()
-    same = sum(a == b for a, b in zip(trace.lines(), stored))
+    same = sum(a == b for a, b in zip(trace.lines(), stored, strict=False))
     return f"{sum(check.ok for check in checks)}/{len(checks)}", f"{same}/{len(stored)}"
 
 
@@ -124,7 +151,9 @@ def _reference_lr(config: DecayConfig) -> tuple[np.ndarray, str]:
     from decaybench.peers import PEERS, PeerUnavailable
 
     try:
-        values = PEERS[REFERENCE].schedule(config.recorded(), config.initial_learning_rate, config.decay_steps, config.decay_rate, config.staircase)
+        values = PEERS[REFERENCE].schedule(
+            config.recorded(), config.initial_learning_rate, config.decay_steps, config.decay_rate, config.staircase
+        )
     except PeerUnavailable as error:
         return np.array([]), error.reason
     return values, ""
@@ -153,7 +182,20 @@ def verify(config: DecayConfig | None = None, modes: tuple[str, ...] = MODES, re
         started = time.perf_counter()
         trace, traces, repeatable = _twice(mode, config)
         seconds = (time.perf_counter() - started) / 2
-        rows.append(_row(mode, REGISTRY[mode].contract, trace, emulated, emulated_full, exact, (reference_lr, reference_note), traces, repeatable, seconds))
+        rows.append(
+            _row(
+                mode,
+                REGISTRY[mode].contract,
+                trace,
+                emulated,
+                emulated_full,
+                exact,
+                (reference_lr, reference_note),
+                traces,
+                repeatable,
+                seconds,
+            )
+        )
     if reference:
         from decaybench.peers import PEERS, PeerUnavailable
 
@@ -162,7 +204,9 @@ def verify(config: DecayConfig | None = None, modes: tuple[str, ...] = MODES, re
             trace = PEERS[REFERENCE].train(config)
             seconds = time.perf_counter() - started
             repeatable = _same(trace, PEERS[REFERENCE].train(config))
-            rows.append(_row(REFERENCE, "reference", trace, emulated, None, exact, (reference_lr, reference_note), "-", repeatable, seconds))
+            rows.append(
+                _row(REFERENCE, "reference", trace, emulated, None, exact, (reference_lr, reference_note), "-", repeatable, seconds)
+            )
         except PeerUnavailable:
             pass
     return VerifyReport(config, tuple(rows))
@@ -197,7 +241,9 @@ def _row(
         contract=contract,
         documented=documented,
         golden=golden_lines,
-        bit_identical=bool(np.array_equal(trace.w[compared], emulated.w[compared]) and np.array_equal(trace.loss[compared], emulated.loss[compared])),
+        bit_identical=bool(
+            np.array_equal(trace.w[compared], emulated.w[compared]) and np.array_equal(trace.loss[compared], emulated.loss[compared])
+        ),
         max_ulp_w=int(w_ulp.max(initial=0)),
         max_ulp_loss=int(loss_ulp.max(initial=0)),
         bound_w=int(bound_w.max(initial=0)),

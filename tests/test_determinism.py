@@ -7,7 +7,6 @@ import json
 import subprocess
 import sys
 import textwrap
-
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ CONFIGS = {
     "threaded-reduction": DecayConfig(size=150_000, epochs=6, staircase=True, decay_steps=2, w0=-3.25),
 }
 
+
 def fingerprint(trace: Trace) -> str:
     """A hash of every bit of the trace's arrays (the JSON of 900,000 floats is slow to compare)."""
     digest = hashlib.sha256()
@@ -33,6 +33,8 @@ def fingerprint(trace: Trace) -> str:
 
 ALL_MODES = """
     import json, sys
+    from decaybench.modes.distributed import setup_devices
+    setup_devices()  # before any op, as the CLI does: mirrored runs in this process
     from decaybench import DecayConfig, MODES, run
     from tests.test_determinism import fingerprint
     config = DecayConfig.from_dict(json.loads(sys.argv[1]))

@@ -56,5 +56,5 @@ def test_fused_multiply_subtract_rounds_once() -> None:
     x, y = RNG.standard_normal(10_000), RNG.standard_normal(10_000)
     from fractions import Fraction
 
-    exact = [float(Fraction(float(p)) - Fraction(float(q)) * Fraction(float(r))) for p, q, r in zip(c[:200], x[:200], y[:200])]
+    exact = [float(Fraction(float(p)) - Fraction(float(q)) * Fraction(float(r))) for p, q, r in zip(c[:200], x[:200], y[:200], strict=True)]
     assert_array_equal(fused_multiply_subtract(c[:200], x[:200], y[:200]), exact)

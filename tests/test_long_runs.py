@@ -10,7 +10,6 @@ import textwrap
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
@@ -46,7 +45,11 @@ def test_compiled_loop_does_not_record_every_step(mode: str) -> None:
     # Recording all 3e7 epochs would take 3e7 * 24 bytes = 720 MB at least; recording every
     # 1e6th takes 31 rows. The peak memory of the process must not grow by anything like that.
     done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(MEMORY_PROBE), mode, str(30_000_000), str(1_000_000)], capture_output=True, text=True, timeout=600, check=True
+        [sys.executable, "-c", textwrap.dedent(MEMORY_PROBE), mode, str(30_000_000), str(1_000_000)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
     )
     rows, grown = map(int, done.stdout.split())
     assert rows == 31

@@ -19,6 +19,7 @@ from decaybench.modes import REGISTRY
 from decaybench.modes.compiled import tracing_counts
 from decaybench.modes.emulation import emulate
 from decaybench.oracle import fused_update_bound, ulp_distance
+from decaybench.xla_flags import XLA_NO_FMA
 
 EXACT_MODES = [mode for mode in MODES if REGISTRY[mode].contract == "exact"]
 
@@ -93,6 +94,9 @@ def _xla_compiles(tmp_path: Path, script: str) -> int:
     cache.mkdir()
     env = {**os.environ, "TF_XLA_FLAGS": f"--tf_xla_persistent_cache_directory={cache}", "TF_CPP_MIN_LOG_LEVEL": "2"}
     done = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], env=env, capture_output=True, text=True, timeout=300)
+    if "No available targets are compatible with triple" in done.stderr:
+        # TF 2.15's XLA cannot compile for the CPU with the persistent cache on (target triple "unknown").
+        pytest.skip("this XLA's persistent cache does not work on CPU, so compiles cannot be counted")
     assert done.returncode == 0, done.stderr[-2000:]
     return len(list(cache.iterdir()))
 
@@ -111,7 +115,11 @@ def test_xla_compiles_once_per_dtype_size_and_length(tmp_path: Path) -> None:
 def test_xla_is_the_fused_update_bit_for_bit() -> None:
     # The cause of XLA's difference, pinned: LLVM contracts w - lr*g into one FMA on CPUs that
     # have it. Emulating exactly that reproduces every w bit; size 1 makes the loss identical too.
-    for config in (DecayConfig(), DecayConfig(w0=-17.3, initial_learning_rate=0.37, decay_rate=0.97, epochs=60), DecayConfig(dtype="float64", w0=9.1)):
+    for config in (
+        DecayConfig(),
+        DecayConfig(w0=-17.3, initial_learning_rate=0.37, decay_rate=0.97, epochs=60),
+        DecayConfig(dtype="float64", w0=9.1),
+    ):
         xla, fused = run(config, "xla"), emulate(config, fused=cpu_has_fma())
         assert_array_equal(xla.w, fused.w)
         assert_array_equal(xla.loss, fused.loss)
@@ -129,7 +137,7 @@ def test_xla_on_the_seed_differs_by_one_ulp_within_its_bound() -> None:
 
 def test_xla_without_fma_is_bit_identical(tmp_path: Path) -> None:
     # The setting that makes XLA exact: cap the CPU ISA below FMA, so no contraction happens.
-    env = {**os.environ, "XLA_FLAGS": "--xla_cpu_max_isa=AVX", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {**os.environ, "XLA_FLAGS": XLA_NO_FMA, "TF_CPP_MIN_LOG_LEVEL": "2"}
     script = """
         import numpy as np
         from decaybench import DecayConfig, run

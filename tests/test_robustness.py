@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +99,9 @@ CLI_CASES: list[tuple[list[str], str, str]] = [
 
 
 @pytest.mark.parametrize(("args", "flag", "value"), CLI_CASES)
-def test_cli_refuses_bad_input_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], flag: str, value: str) -> None:
+def test_cli_refuses_bad_input_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], flag: str, value: str
+) -> None:
     output = tmp_path / "out"
     status = cli.main([*args, "--output", str(output)] if args[0] in ("run", "verify") else args)
     captured = capsys.readouterr()

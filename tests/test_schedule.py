@@ -44,7 +44,9 @@ def test_keras_staircase_values(step: int, power: int) -> None:
 @pytest.mark.parametrize("decay_steps", [1, 2, 3, 7, 1000])
 @pytest.mark.parametrize("k", [1, 2, 5, 40])
 def test_staircase_boundaries(decay_steps: int, k: int) -> None:
-    below, at, above = (exponential_decay(s, 0.3, decay_steps, 0.9, staircase=True) for s in (k * decay_steps - 1, k * decay_steps, k * decay_steps + 1))
+    below, at, above = (
+        exponential_decay(s, 0.3, decay_steps, 0.9, staircase=True) for s in (k * decay_steps - 1, k * decay_steps, k * decay_steps + 1)
+    )
     assert below == 0.3 * 0.9 ** float(k - 1)
     assert at == 0.3 * 0.9 ** float(k)
     assert above == (at if decay_steps > 1 else 0.3 * 0.9 ** float(k + 1))
@@ -105,7 +107,14 @@ def test_keras_schedule_in_tf_function_and_xla(jit_compile: bool) -> None:
 def test_keras_schedule_config_round_trip() -> None:
     schedule = ExponentialDecay(0.05, 10, 0.96, staircase=True, dtype="float64", name="decay")
     config = schedule.get_config()
-    assert config == {"initial_learning_rate": 0.05, "decay_steps": 10, "decay_rate": 0.96, "staircase": True, "dtype": "float64", "name": "decay"}
+    assert config == {
+        "initial_learning_rate": 0.05,
+        "decay_steps": 10,
+        "decay_rate": 0.96,
+        "staircase": True,
+        "dtype": "float64",
+        "name": "decay",
+    }
     clone = ExponentialDecay.from_config(config)
     assert clone.get_config() == config
     assert float(clone(7)) == float(schedule(7))

@@ -21,7 +21,9 @@ def make_trace(config: DecayConfig, w: np.ndarray, loss: np.ndarray) -> Trace:
 
 def test_format_is_the_seeds() -> None:
     # The course note: print("After %s epoch,w is %f,loss is %f,lr is %f" % (epoch, w.numpy(), loss, lr))
-    assert format_line(1, np.float32(1.1744), np.float32(12.959999), 0.198) == "After 1 epoch,w is 1.174400,loss is 12.959999,lr is 0.198000"
+    assert (
+        format_line(1, np.float32(1.1744), np.float32(12.959999), 0.198) == "After 1 epoch,w is 1.174400,loss is 12.959999,lr is 0.198000"
+    )
 
 
 def test_json_round_trip_is_exact() -> None:
@@ -48,7 +50,14 @@ def test_csv_round_trip_is_exact() -> None:
 
 
 def test_parser_reads_lines_and_elisions_back() -> None:
-    text = "\n".join(["After 0 epoch,w is 2.600000,loss is 36.000000,lr is 0.200000", "...", "After 5 epoch,w is -0.691392,loss is 0.248077,lr is 0.190198", "..."])
+    text = "\n".join(
+        [
+            "After 0 epoch,w is 2.600000,loss is 36.000000,lr is 0.200000",
+            "...",
+            "After 5 epoch,w is -0.691392,loss is 0.248077,lr is 0.190198",
+            "...",
+        ]
+    )
     parsed = parse_lines(text)
     assert parsed.epoch.tolist() == [0, 5]
     assert parsed.elided_after == (0, 5)
@@ -82,5 +91,5 @@ def test_diverged_at() -> None:
 
 
 def test_shapes_are_checked() -> None:
-    with pytest.raises(ValueError, match="Trace.loss has shape"):
+    with pytest.raises(ValueError, match=r"Trace\.loss has shape"):
         Trace(epoch=[0, 1], w=[[1.0], [2.0]], loss=[1.0], lr=[0.1, 0.2], config=DecayConfig(epochs=2), mode="x")

@@ -29,8 +29,10 @@ class ModeSpec:
         target: ``"module:function"`` of the runner, imported on first use so that a mode's
             framework (TensorFlow, ...) loads only when that mode runs.
         summary: one line for ``decaybench modes``.
-        contract: what it promises against the emulation of record: ``"exact"`` (bit for bit)
-            or ``"fused-update"`` (within :func:`decaybench.oracle.fused_update_bound`).
+        contract: what it promises against the emulation of record: ``"exact"`` (bit for bit),
+            ``"fused-update"`` (within :func:`decaybench.oracle.fused_update_bound`) or
+            ``"sharded-sum"`` (w bit for bit; the loss a sum of per-replica sums, within the
+            summation-order bound of :mod:`decaybench.verify`).
     """
 
     name: str
@@ -54,5 +56,17 @@ REGISTRY: dict[str, ModeSpec] = {
         ModeSpec("xla", "decaybench.modes.compiled:run_xla", "the whole loop with jit_compile=True", contract="fused-update"),
         ModeSpec("keras", "decaybench.modes.keras:run_keras", "tf.keras SGD with decaybench.ExponentialDecay as its learning rate"),
         ModeSpec("numpy", "decaybench.modes.emulation:run_numpy", "NumPy emulation rounding every operation as TensorFlow does"),
+        ModeSpec(
+            "mirrored",
+            "decaybench.modes.distributed:run_mirrored",
+            "MirroredStrategy over 2 logical CPUs (or the GPUs), w split across the replicas",
+            contract="sharded-sum",
+        ),
+        ModeSpec(
+            "multiworker",
+            "decaybench.modes.distributed:run_multiworker",
+            "MultiWorkerMirroredStrategy over 2 local worker processes, ring all-reduce over gRPC",
+            contract="sharded-sum",
+        ),
     )
 }

@@ -56,14 +56,18 @@ def test_killed_update_leaves_the_old_file_intact(tmp_path: Path) -> None:
 def test_golden_without_update_never_writes(tmp_path: Path) -> None:
     directory = _golden_copy(tmp_path, "After 0 epoch,w is 2.600001,loss is 36.000000,lr is 0.200000\n")
     before = {path.name: path.stat().st_mtime_ns for path in directory.iterdir()}
-    done = subprocess.run([sys.executable, "-m", "decaybench", "golden", "--dir", str(directory)], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "decaybench", "golden", "--dir", str(directory)], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 2 and "seed_trace.txt:1: does not match seed_trace.json" in done.stderr
     assert {path.name: path.stat().st_mtime_ns for path in directory.iterdir()} == before
 
 
 def test_update_writes_with_a_diff_summary(tmp_path: Path) -> None:
     directory = _golden_copy(tmp_path, (golden.golden_dir() / golden.TRACE_TEXT).read_text().replace("2.600000", "2.600001"))
-    done = subprocess.run([sys.executable, "-m", "decaybench", "golden", "--update", "--dir", str(directory)], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "decaybench", "golden", "--update", "--dir", str(directory)], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     assert f"{directory / golden.TRACE_TEXT}: updated, -1 +1 lines" in done.stdout
     assert f"{directory / golden.TRACE_JSON}: unchanged" in done.stdout

@@ -32,13 +32,16 @@ def schedules(draw: st.DrawFn, rate: st.SearchStrategy[float] = rates) -> dict[s
     }
 
 
+NEAR_ONE_RATES = st.floats(min_value=0.8, max_value=1.02)
+
+
 @st.composite
 def configs(
     draw: st.DrawFn,
     max_epochs: int = 60,
     max_size: int = 40,
     max_lr: float = 0.6,
-    rate: st.SearchStrategy[float] = st.floats(min_value=0.8, max_value=1.02),
+    rate: st.SearchStrategy[float] = NEAR_ONE_RATES,
     epochs: st.SearchStrategy[int] | None = None,
 ) -> DecayConfig:
     """Training configurations, both dtypes, vectors included; converging unless told otherwise."""

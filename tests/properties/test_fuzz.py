@@ -21,7 +21,9 @@ lines = st.one_of(
     st.just(SEED_LINE),
     st.just("..."),
     st.builds(lambda a, b: SEED_LINE[:a] + b + SEED_LINE[a:], st.integers(0, len(SEED_LINE)), st.text(max_size=5)),
-    st.from_regex(r"After [0-9]{1,30} epoch,w is -?[0-9]{1,50}\.[0-9]{6},loss is (nan|inf|[0-9]+\.[0-9]{6}),lr is [0-9]\.[0-9]{6}", fullmatch=True),
+    st.from_regex(
+        r"After [0-9]{1,30} epoch,w is -?[0-9]{1,50}\.[0-9]{6},loss is (nan|inf|[0-9]+\.[0-9]{6}),lr is [0-9]\.[0-9]{6}", fullmatch=True
+    ),
 )
 
 

@@ -64,17 +64,21 @@ def test_distance_to_minimum_never_grows_when_two_lr_at_most_one(config: DecayCo
 )
 @example(2.0, 1.0, "xla", "float32")
 @example(1.0000000000000002, 1.0, "eager", "float64")
+@example(1.0000000000000004, 1.5, "eager", "float32")
+@example(1.0000000000000004, 1.0000000000000002, "eager", "float32")
 def test_a_diverging_run_completes_and_says_so(initial: float, rate: float, mode: str, dtype: str) -> None:
     config = DecayConfig(initial_learning_rate=initial, decay_rate=rate, epochs=400, dtype=dtype)
     trace = run(config, mode)
     assert len(trace) == 400
-    if np.asarray(initial, dtype=dtype) == 1.0:
-        # 1 + 2**-52 rounds to 1.0 in float32: |1 - 2 lr| = 1 and |w + 1| stays 6 for ever.
-        assert trace.diverged_at is None and np.abs(trace.w[-1, 0] + 1) == 6
-        return
-    assert trace.diverged_at == first_unstable_epoch(config) == 0
-    grown = np.abs(trace.w[-1, 0].astype(np.float64) + 1.0)
-    assert not np.isfinite(grown) or grown > 6.0  # |1 - 2 lr| > 1 for 400 epochs: |w + 1| grew from 6
+    # The first epoch whose lr, in the run's dtype, exceeds 1. 1 + 2**-52 is 1.0 in float32, and
+    # so is (1 + 2**-52) * (1 + 2**-52)**399 (found by hypothesis): such a run never diverges.
+    unstable = first_unstable_epoch(config)
+    assert trace.diverged_at == unstable
+    distance = np.abs(trace.w[-1, 0].astype(np.float64) + 1.0)
+    if unstable is None:
+        assert distance == 6.0  # |1 - 2 lr| = 1 at every epoch: |w + 1| stays 6
+    else:
+        assert not np.isfinite(distance) or distance > 6.0  # |1 - 2 lr| > 1 from then on: it grew
 
 
 def test_an_overflowing_gradient_is_a_divergence_too() -> None:

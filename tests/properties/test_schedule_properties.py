@@ -57,7 +57,12 @@ def test_lr_at_multiples_is_initial_times_rate_to_the_k(initial: float, d: int, 
     assert exponential_decay(k * d, initial, d, rate, staircase=staircase) == initial * power
 
 
-@given(positive_lrs, st.floats(min_value=0.9, max_value=1.1), st.integers(min_value=0, max_value=3000), st.integers(min_value=0, max_value=3000))
+@given(
+    positive_lrs,
+    st.floats(min_value=0.9, max_value=1.1),
+    st.integers(min_value=0, max_value=3000),
+    st.integers(min_value=0, max_value=3000),
+)
 def test_product_rule_within_five_ulp(initial: float, rate: float, a: int, b: int) -> None:
     # With decay_steps 1 the exponents are exact. Each lr is within 1.02 ULP (relative 1.02u) of
     # the exact value: glibc pow 0.52 ULP, the product by initial 0.5 ULP. lr(a)*lr(b) adds one

@@ -1,0 +1,10 @@
+"""``python -m decaybench.bench``: regenerate ``docs/benchmarks.md`` (``make bench-docs``)."""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from decaybench.bench.report import main
+
+sys.exit(main())

@@ -1,0 +1,301 @@
+"""What is timed: our modes through the public API, the peers (other libraries) and the floors.
+
+Each builder returns a ``Call``; GPU work is placed with ``tf.device`` and synchronised by a host
+read before the clock stops."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from decaybench.bench.workload import SCHEDULE_STEPS, SEED, Call, Unavailable, _jax_device, _placed
+from decaybench.config import DecayConfig
+
+# ---- workloads: ours ---------------------------------------------------------------------------
+
+
+def _run(config: DecayConfig, mode: str) -> Callable[[], Call]:
+    def build() -> Call:
+        from decaybench.loops import run
+
+        return lambda: run(config, mode)
+
+    return build
+
+
+def _sweep_configs(count: int, epochs: int) -> list[DecayConfig]:
+    rng = np.random.default_rng(4)
+    return [
+        DecayConfig(initial_learning_rate=float(lr), decay_rate=float(rate), w0=float(w0), epochs=epochs)
+        for lr, rate, w0 in zip(rng.uniform(0.05, 0.45, count), rng.uniform(0.9, 0.999, count), rng.uniform(-10, 10, count), strict=True)
+    ]
+
+
+def _sweep(count: int, epochs: int) -> Call:
+    from decaybench.sweep import run_sweep
+
+    configs = _sweep_configs(count, epochs)
+    return lambda: run_sweep(configs, "xla")
+
+
+def _separate(count: int, epochs: int) -> Call:
+    from decaybench.loops import run
+
+    configs = _sweep_configs(count, epochs)
+    return lambda: [run(config, "xla") for config in configs]
+
+
+def _step(size: int, mode: str) -> Callable[[], Call]:
+    def build() -> Call:
+        import tensorflow as tf
+
+        from decaybench.modes.compiled import train_step, xla_step
+
+        # A tiny lr keeps w finite however many rounds run; the work is the same for any lr.
+        lr = tf.constant(1e-6, tf.float32)
+        if mode == "function":  # the function mode's step, on a tf.Variable
+            w = tf.Variable(tf.fill([size], tf.constant(SEED.w0, tf.float32)))
+            return lambda: train_step(w, lr).numpy()
+        state = [tf.fill([size], tf.constant(SEED.w0, tf.float32))]
+
+        def step() -> Any:  # the xla loop's step, carrying w as its loop does
+            state[0], loss = xla_step(state[0], lr)
+            return loss.numpy()
+
+        return step
+
+    return build
+
+
+def _schedule(jit: bool) -> Callable[[], Call]:
+    def build() -> Call:
+        import tensorflow as tf
+
+        from decaybench.schedule import ExponentialDecay
+
+        schedule = ExponentialDecay(SEED.initial_learning_rate, SEED.decay_steps, SEED.decay_rate, dtype="float64")
+        evaluate = tf.function(lambda steps: schedule(steps), jit_compile=jit, autograph=False)
+        steps = tf.range(SCHEDULE_STEPS, dtype=tf.int64)
+        return lambda: evaluate(steps).numpy()
+
+    return build
+
+
+def _reference_schedule() -> Call:
+    from decaybench.schedule import exponential_decay
+
+    steps = np.arange(SCHEDULE_STEPS)
+    return lambda: exponential_decay(steps, SEED.initial_learning_rate, SEED.decay_steps, SEED.decay_rate)
+
+
+def _fresh(mode: str) -> Callable[[], Call]:
+    def build() -> Call:
+        from decaybench.modes.compiled import fresh_runner
+
+        runner = fresh_runner(mode)
+        return lambda: runner(SEED)
+
+    return build
+
+
+_FIRST_CALL_WORKER = """
+import json, sys, time
+import tensorflow as tf
+from decaybench.config import DecayConfig
+from decaybench.loops import run
+device = sys.argv[1]
+tf.constant(0.0) + 1.0  # device start-up belongs to the import, not to the first call
+print("ready", flush=True)
+mode = sys.stdin.readline().strip()
+started = time.perf_counter()
+with tf.device(device):
+    run(DecayConfig(), mode)
+print(json.dumps({"first_s": time.perf_counter() - started}), flush=True)
+"""
+
+
+def _first_call_in_new_process(mode: str, device: str) -> Call:
+    """Start an interpreter that imports TensorFlow (untimed); the target asks it for its first run."""
+    environ = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    name = "/GPU:0" if device == "gpu" else "/CPU:0"
+    worker = subprocess.Popen(
+        [sys.executable, "-c", _FIRST_CALL_WORKER, name],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=environ,
+    )
+    assert worker.stdin is not None and worker.stdout is not None
+    if worker.stdout.readline().strip() != "ready":
+        worker.kill()
+        raise RuntimeError("the first-call worker did not start")
+
+    def ask() -> float:
+        assert worker.stdin is not None and worker.stdout is not None
+        worker.stdin.write(mode + "\n")
+        worker.stdin.flush()
+        answer = json.loads(worker.stdout.readline())
+        worker.wait(timeout=60)
+        return float(answer["first_s"])
+
+    return ask
+
+
+# ---- workloads: peers and floors -----------------------------------------------------------------
+
+
+def _peer(name: str, config: DecayConfig) -> Callable[[], Call]:
+    def build() -> Call:
+        from decaybench.peers import PEERS, PeerUnavailable
+
+        try:
+            PEERS[name].version()
+        except PeerUnavailable as error:
+            raise Unavailable(error.reason) from None
+        return lambda: PEERS[name].train(config)
+
+    return build
+
+
+def _optax_scan(config: DecayConfig, device: str) -> Call:
+    """decaybench.peers' optax run (optax.sgd + optax.exponential_decay in one jitted lax.scan),
+    jitted once here so that the steady state is timed: the peer re-jits on every call."""
+    jax_device = _jax_device(device)
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    schedule = optax.exponential_decay(config.initial_learning_rate, config.decay_steps, config.decay_rate, staircase=config.staircase)
+    optimizer = optax.sgd(schedule)
+
+    def epoch(carry: Any, _: Any) -> Any:
+        w, state = carry
+        lr = schedule(optax.tree_utils.tree_get(state, "count"))
+        loss, grads = jax.value_and_grad(lambda w: jnp.sum(jnp.square(w + 1)))(w)
+        updates, state = optimizer.update(grads, state, w)
+        w = optax.apply_updates(w, updates)
+        return (w, state), (w, loss, lr)
+
+    scan = jax.jit(lambda w: jax.lax.scan(epoch, (w, optimizer.init(w)), length=config.epochs)[1])
+    w0 = jax.device_put(jnp.full((config.size,), config.w0, dtype=config.dtype), jax_device)
+    return lambda: jax.device_get(scan(w0))
+
+
+def _optax_vmap(count: int, epochs: int, device: str) -> Call:
+    """``jax.vmap`` of the optax scan over (initial lr, decay rate, w0).
+
+    optax.exponential_decay tests ``decay_rate == 0`` in Python, which a vmapped rate cannot
+    answer, so the schedule is optax's own formula, ``init * rate ** (count / steps)``, inline.
+    """
+    jax_device = _jax_device(device)
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    def train(initial: Any, rate: Any, w0: Any) -> Any:
+        def schedule(count: Any) -> Any:
+            return jnp.where(count <= 0, initial, initial * jnp.power(rate, count / 1))
+
+        optimizer = optax.sgd(schedule)
+
+        def epoch(carry: Any, _: Any) -> Any:
+            w, state = carry
+            lr = schedule(optax.tree_utils.tree_get(state, "count"))
+            loss, grads = jax.value_and_grad(lambda w: jnp.sum(jnp.square(w + 1)))(w)
+            updates, state = optimizer.update(grads, state, w)
+            return (optax.apply_updates(w, updates), state), (w, loss, lr)
+
+        w = jnp.full((1,), w0)
+        return jax.lax.scan(epoch, (w, optimizer.init(w)), length=epochs)[1]
+
+    configs = _sweep_configs(count, epochs)
+    columns = [
+        jax.device_put(jnp.asarray([getattr(c, name) for c in configs], jnp.float32), jax_device)
+        for name in ("initial_learning_rate", "decay_rate", "w0")
+    ]
+    vmapped = jax.jit(jax.vmap(train))
+    return lambda: jax.device_get(vmapped(*columns))
+
+
+def _python_loop() -> Call:
+    """The seed in Python floats: the least a 40-epoch trace can cost in Python."""
+    config = SEED
+
+    def loop() -> tuple[list[float], list[float], list[float]]:
+        w, ws, losses, lrs = config.w0, [], [], []
+        for epoch in range(config.epochs):
+            lr = config.initial_learning_rate * config.decay_rate ** (epoch / config.decay_steps)
+            losses.append((w + 1.0) ** 2)
+            w = w - lr * (2.0 * (w + 1.0))
+            ws.append(w)
+            lrs.append(lr)
+        return ws, losses, lrs
+
+    return loop
+
+
+def _numpy_loop() -> Call:
+    """The seed in NumPy float32 scalars, rows into preallocated arrays."""
+    config = SEED
+    one, two = np.float32(1), np.float32(2)
+
+    def loop() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        ws, losses, lrs = np.empty(config.epochs, np.float32), np.empty(config.epochs, np.float32), np.empty(config.epochs)
+        w = np.float32(config.w0)
+        for epoch in range(config.epochs):
+            lr = config.initial_learning_rate * config.decay_rate ** (epoch / config.decay_steps)
+            x = w + one
+            losses[epoch] = x * x
+            w = w - np.float32(lr) * (x * two)
+            ws[epoch], lrs[epoch] = w, lr
+        return ws, losses, lrs
+
+    return loop
+
+
+def _closed_form(epochs: int) -> Call:
+    """Every epoch at once in float64: ``w + 1`` is ``(w0 + 1) * cumprod(1 - 2 lr)``. A floor, not exact."""
+    config = DecayConfig(epochs=epochs)
+
+    def trajectory() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        lr = config.initial_learning_rate * np.power(config.decay_rate, np.arange(epochs) / config.decay_steps)
+        x = (config.w0 + 1.0) * np.cumprod(1.0 - 2.0 * lr)
+        loss = np.empty(epochs)
+        loss[0] = (config.w0 + 1.0) ** 2
+        np.square(x[:-1], out=loss[1:])
+        return x - 1.0, loss, lr
+
+    return trajectory
+
+
+def _copy_floor(size: int, device: str) -> Callable[[], Call]:
+    """A copy of ``size`` float32: on the host ``np.copyto`` into a preallocated array; on a GPU
+    an XLA kernel that reads and writes the same bytes."""
+    if device == "cpu":
+
+        def host() -> Call:
+            source, target = np.full(size, np.float32(SEED.w0)), np.empty(size, np.float32)
+            return lambda: np.copyto(target, source)
+
+        return host
+
+    def gpu() -> Call:
+        import tensorflow as tf
+
+        copy = tf.function(lambda x: -x, jit_compile=True, autograph=False)
+        source = tf.fill([size], tf.constant(SEED.w0, tf.float32))
+        return lambda: copy(source)
+
+    return _placed(device, gpu)
+
+
+def _numpy_power() -> Call:
+    steps = np.arange(SCHEDULE_STEPS)
+    return lambda: SEED.initial_learning_rate * np.power(SEED.decay_rate, steps / SEED.decay_steps)

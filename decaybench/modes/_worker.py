@@ -1,0 +1,189 @@
+"""A worker process of ``multiworker`` (or of ``mirrored``'s fallback): ``python -m decaybench.modes._worker``.
+
+Started, fed and stopped by :class:`decaybench.modes.distributed.LocalCluster`; not for direct use.
+Role ``multiworker`` reads its place in the cluster from ``TF_CONFIG``; role ``mirrored`` splits
+its CPU into logical devices. The protocol, one line per message::
+
+    stdin   {"job": n, "config": {...}, "output": path}   one run per line; end of file: exit
+    stdout  @stage started|imported|joining|ready         while starting, in this order
+            @epoch <job> <epoch>                          before each epoch's step
+            @done <job> <sha256 of the trace>             the chief has written output (tmp + os.replace)
+            @error <job> <exception type> <message>       then the process exits with status 1
+
+A worker never exits on its own after a run: a peer may still be pulling its share of a
+collective from it. It waits on stdin, and leaves (``os._exit``, skipping TensorFlow's teardown)
+when the supervisor closes stdin. It dies with its supervisor (``PR_SET_PDEATHSIG``).
+
+**Fault injection, for tests only.** ``DECAYBENCH_WORKER_FAULT=<kind>:<worker>:<where>`` makes
+worker ``<worker>`` misbehave once, at ``<where>``: ``start`` (before importing TensorFlow),
+``join`` (after importing it, before joining the cluster) or ``epoch<N>`` (before the step of
+epoch N). ``<kind>`` is ``hang`` (the
+Python thread sleeps for ever, TensorFlow's threads stay alive), ``kill`` (SIGKILL to itself) or
+``exit`` (exit status 3 at once). Example: ``DECAYBENCH_WORKER_FAULT=hang:1:epoch3``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import os
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+FAULT_ENV = "DECAYBENCH_WORKER_FAULT"  # decaybench.modes.distributed.FAULT_ENV, without importing TensorFlow
+FAULT_KINDS = ("hang", "kill", "exit")
+PR_SET_PDEATHSIG = 1
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A test's request to misbehave: ``kind`` at ``where`` (``start``, ``join`` or ``epoch<N>``) on worker ``worker``."""
+
+    kind: str
+    worker: int
+    where: str
+
+    @classmethod
+    def parse(cls, spec: str) -> Fault | None:
+        """``"hang:1:epoch3"`` -> Fault("hang", 1, "epoch3"); empty -> None.
+
+        >>> Fault.parse("kill:0:join")
+        Fault(kind='kill', worker=0, where='join')
+        """
+        if not spec:
+            return None
+        kind, worker, where = [*spec.split(":"), "", ""][:3]
+        place = where in ("start", "join") or (where.startswith("epoch") and where[5:].isdigit())
+        if kind not in FAULT_KINDS or not worker.isdigit() or not place:
+            raise ValueError(f"{FAULT_ENV} must be <hang|kill|exit>:<worker>:<start|join|epochN>, got {spec!r}")
+        return cls(kind, int(worker), where)
+
+    def strike(self) -> None:
+        """Misbehave now."""
+        print(f"decaybench worker: injected fault {self}", file=sys.stderr, flush=True)
+        if self.kind == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        if self.kind == "exit":
+            os._exit(3)
+        while True:
+            time.sleep(3600)
+
+
+class Worker:
+    """What one worker process does: report, join, then run jobs until stdin closes."""
+
+    def __init__(self, role: str, index: int, fault: Fault | None) -> None:
+        self.role = role
+        self.index = index
+        self.fault = fault if fault is not None and fault.worker == index else None
+        self.job = 0
+
+    def report(self, *fields: object) -> None:
+        print("@" + " ".join(str(field) for field in fields), flush=True)
+
+    def maybe_fail(self, where: str) -> None:
+        fault = self.fault
+        if fault is not None and fault.where == where:
+            self.fault = None
+            fault.strike()
+
+    def join(self, intra_op_threads: int, collective_seconds: float) -> Any:
+        """Import TensorFlow, pin its thread pool, and make the strategy: the first op of the process."""
+        import tensorflow as tf
+
+        from decaybench.modes import distributed
+
+        self.report("stage", "imported")
+        self.maybe_fail("join")
+        self.report("stage", "joining")
+        # The parent's pool size: Eigen splits a sum of >= 108,388 float32 across the pool's
+        # threads, and the emulation assumes the parent's count.
+        tf.config.threading.set_intra_op_parallelism_threads(intra_op_threads)
+        if self.role == "multiworker":
+            return distributed.multiworker_strategy(collective_seconds)
+        devices = distributed.mirrored_devices()
+        if devices is None:
+            raise RuntimeError("could not split the CPU into logical devices in a fresh process")
+        return distributed.mirrored_strategy(tuple(devices))
+
+    def run_job(self, strategy: Any, request: dict[str, Any]) -> None:
+        """Train one configuration; the chief writes the trace; every worker reports its digest."""
+        from decaybench.config import DecayConfig
+        from decaybench.modes import distributed
+
+        self.job = int(request["job"])
+        config = DecayConfig.from_dict(request["config"])
+
+        def on_epoch(epoch: int) -> None:
+            self.maybe_fail(f"epoch{epoch}")
+            self.report("epoch", self.job, epoch)
+
+        trace = distributed.train(strategy, config, self.role, on_epoch)
+        if self.index == 0:
+            distributed.save_trace(trace, Path(request["output"]))
+        self.report("done", self.job, distributed.trace_digest(trace))
+
+
+def summary(error: BaseException) -> str:
+    r"""The gist of ``error`` on one line: for TensorFlow's errors, the cause without the node's traceback.
+
+    >>> summary(ValueError("Graph execution error:\n\nDetected at node X defined at:\n  File a\n\n  File b\n\nSocket closed\nmore"))
+    'Socket closed'
+    """
+    paragraphs = [part.strip() for part in str(getattr(error, "message", error)).split("\n\n") if part.strip()]
+    causes = [part for part in paragraphs if not part.startswith(("Graph execution error", "Detected at node", "File "))] or paragraphs
+    return " ".join(causes[0].splitlines()[0].split())[:300] if causes else ""
+
+
+def die_with_parent(parent: int) -> None:
+    """SIGKILL this process when its parent's thread that forked it ends (Linux), even by SIGKILL."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the supervisor's own clean-up must do
+        pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(70)
+
+
+def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m decaybench.modes._worker", description=__doc__.splitlines()[0])
+    parser.add_argument("--role", choices=("multiworker", "mirrored"), required=True)
+    parser.add_argument("--index", type=int, required=True, help="this worker's task index (0: the chief)")
+    parser.add_argument("--parent-pid", type=int, required=True)
+    parser.add_argument("--intra-op-threads", type=int, required=True)
+    parser.add_argument("--collective-seconds", type=float, required=True, help="0: no collective timeout")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Start, join, serve jobs from stdin; exit 0 at end of file, 1 after reporting an error."""
+    arguments = _arguments(argv)
+    die_with_parent(arguments.parent_pid)
+    worker = Worker(arguments.role, arguments.index, Fault.parse(os.environ.get(FAULT_ENV, "")))
+    worker.report("stage", "started")
+    try:
+        worker.maybe_fail("start")
+        strategy = worker.join(arguments.intra_op_threads, arguments.collective_seconds)
+        worker.report("stage", "ready")
+        for line in sys.stdin:
+            worker.run_job(strategy, json.loads(line))
+    except BaseException as error:  # report any failure, then leave at once
+        traceback.print_exc()
+        worker.report("error", worker.job, type(error).__name__, summary(error))
+        sys.stderr.flush()
+        # No interpreter teardown: after a failed collective, TensorFlow's shutdown can block for seconds.
+        os._exit(1)
+    sys.stderr.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""``run_sweep``: many configurations of one shape in one compiled call, vectorised over them.
+
+The configurations share ``epochs``, ``dtype``, ``size`` and ``record_every`` (the shape of the
+compiled loop) and may differ in everything else: ``initial_learning_rate``, ``decay_rate``,
+``decay_steps``, ``staircase`` and ``w0``. The sweep runs :func:`decaybench.modes.compiled.whole_loop`,
+the very loop of mode ``xla``, on a ``[configs, size]`` ``w``, so each configuration's trace is
+bit for bit the trace of ``run(config, "xla")`` (``tests/test_sweep.py``).
+
+Only ``xla`` is offered. Its ``pow`` on a vector is the C library's ``pow`` element by element,
+as on a scalar; TensorFlow's kernel outside XLA computes a vector ``pow`` with Eigen's
+``generic_pow``, which differs from ``pow`` in about 45% of float64 cases, so a ``graph`` sweep
+could not equal ``graph`` runs.
+
+>>> from decaybench.config import DecayConfig
+>>> run_sweep([DecayConfig(epochs=3), DecayConfig(epochs=4)])
+Traceback (most recent call last):
+...
+decaybench.validation.InvalidValue: configs[1].epochs must equal configs[0].epochs (3): a sweep shares epochs, dtype, size and ..., got 4
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from decaybench.config import DecayConfig
+from decaybench.loops import PEAK_COPIES, available_memory
+from decaybench.trace import Trace
+from decaybench.validation import InvalidType, InvalidValue
+
+__all__ = ["SHARED", "SWEEP_MODES", "run_sweep"]
+
+SWEEP_MODES = ("xla",)
+# The fields that fix the compiled loop's shapes.
+SHARED = ("epochs", "dtype", "size", "record_every")
+
+
+def _checked(configs: Sequence[DecayConfig], mode: str) -> tuple[DecayConfig, ...]:
+    if isinstance(configs, (str, bytes, DecayConfig)) or not isinstance(configs, Sequence):
+        raise InvalidType("configs", configs, "must be a sequence of DecayConfig")
+    if not configs:
+        raise InvalidValue("configs", configs, "must hold at least one DecayConfig")
+    for index, config in enumerate(configs):
+        if not isinstance(config, DecayConfig):
+            raise InvalidType(f"configs[{index}]", config, "must be a DecayConfig")
+    if mode not in SWEEP_MODES:
+        raise InvalidValue(
+            "mode", mode, "must be xla: only XLA's vector pow is the C library's pow, so only an xla sweep equals its single runs"
+        )
+    first = configs[0]
+    for index, config in enumerate(configs[1:], start=1):
+        for name in SHARED:
+            if getattr(config, name) != getattr(first, name):
+                raise InvalidValue(
+                    f"configs[{index}].{name}",
+                    getattr(config, name),
+                    f"must equal configs[0].{name} ({getattr(first, name)}): a sweep shares {', '.join(SHARED[:-1])} and {SHARED[-1]}",
+                )
+    needed = PEAK_COPIES * len(configs) * first.trace_bytes
+    if needed > available_memory():
+        raise InvalidValue(
+            "configs",
+            f"<{len(configs)} configs>",
+            f"need {needed:,} bytes for their traces, more than the {available_memory():,} available; record fewer with record_every",
+        )
+    return tuple(configs)
+
+
+def run_sweep(configs: Sequence[DecayConfig], mode: str = "xla") -> list[Trace]:
+    """Run every configuration of ``configs`` in one compiled call; one :class:`Trace` each.
+
+    Args:
+        configs: one or more :class:`DecayConfig` with equal ``epochs``, ``dtype``, ``size`` and
+            ``record_every``.
+        mode: ``"xla"`` (the only mode a sweep can reproduce exactly; see the module doc).
+
+    Returns:
+        ``traces[i]`` equal, bit for bit, to ``run(configs[i], "xla")``, mode ``"xla"`` included.
+
+    Raises:
+        InvalidType: ``configs`` is not a sequence of :class:`DecayConfig`.
+        InvalidValue: no configs, configs of different shapes, another mode, or traces that
+            cannot fit in memory; the message names the argument and the value.
+    """
+    configs = _checked(configs, mode)
+    import tensorflow as tf
+
+    from decaybench.modes.compiled import xla_sweep_loop
+
+    first = configs[0]
+    w0 = np.stack([np.full(first.size, config.w0, dtype=first.dtype) for config in configs])
+    integers = np.array([[config.decay_steps, int(config.staircase)] for config in configs], dtype=np.int64)
+    floats = np.array([[config.initial_learning_rate, config.decay_rate] for config in configs], dtype=np.float64)
+    lengths = np.array([first.epochs, first.record_every], dtype=np.int64)
+    w, loss, lr = xla_sweep_loop(tf.constant(w0), tf.constant(lengths), tf.constant(integers), tf.constant(floats), first.record_every == 1)
+    # Rows are [row, config, ...]: one transposing copy makes every config's rows contiguous.
+    w, loss, lr = (np.ascontiguousarray(np.moveaxis(array.numpy(), 1, 0)) for array in (w, loss, lr))
+    epoch = first.recorded()
+    return [Trace(epoch=epoch, w=w[i], loss=loss[i], lr=lr[i], config=config, mode="xla") for i, config in enumerate(configs)]

@@ -1,0 +1,34 @@
+"""The XLA setting that makes the ``xla`` mode bit-exact, and a check that this XLA knows it.
+
+XLA's CPU backend lets LLVM contract ``w - lr * g`` into a fused multiply-add. Capping the ISA
+below FMA stops that, and XLA then rounds exactly like the emulation of record. XLA reads
+``XLA_FLAGS`` once, when it starts, and aborts the process on a flag it does not know (XLA
+learned ``--xla_cpu_max_isa`` in TensorFlow 2.19), so the check runs in a fresh interpreter.
+
+>>> with_flag("--xla_dump_to=/tmp/x", XLA_NO_FMA)
+'--xla_dump_to=/tmp/x --xla_cpu_max_isa=AVX'
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+__all__ = ["XLA_NO_FMA", "with_flag", "xla_accepts"]
+
+XLA_NO_FMA = "--xla_cpu_max_isa=AVX"
+
+_PROBE = "import tensorflow as tf; tf.function(lambda: tf.constant(1.0) + 1.0, jit_compile=True)()"
+
+
+def with_flag(flags: str | None, flag: str) -> str:
+    """``flags`` (an ``XLA_FLAGS`` value) with ``flag`` appended."""
+    return f"{flags or ''} {flag}".strip()
+
+
+def xla_accepts(flag: str) -> bool:
+    """Whether this TensorFlow's XLA starts with ``flag`` in ``XLA_FLAGS`` (checked in a subprocess)."""
+    environ = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "XLA_FLAGS": with_flag(os.environ.get("XLA_FLAGS"), flag)}
+    done = subprocess.run([sys.executable, "-c", _PROBE], env=environ, capture_output=True, text=True, timeout=300)
+    return done.returncode == 0
