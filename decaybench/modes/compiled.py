@@ -23,11 +23,10 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-import numpy as np
 import tensorflow as tf
 
 from decaybench.config import DecayConfig
-from decaybench.progress import epoch_bar
+from decaybench.modes.recording import Recorder, epochs, initial_w
 from decaybench.schedule import exponential_decay, tf_exponential_decay
 from decaybench.trace import Trace
 
@@ -56,22 +55,16 @@ def train_step(w: tf.Variable, lr: tf.Tensor) -> tf.Tensor:
 
 def run_function(config: DecayConfig, progress: bool | None = None, step: Any = None) -> Trace:
     """The seed's loop in Python, each epoch one call of the compiled :func:`train_step` (or ``step``)."""
-    w = tf.Variable(tf.constant(np.full(config.size, config.w0, dtype=config.dtype)))
+    w = tf.Variable(initial_w(config))
     # The concrete function: a tf.function call spends most of a small step matching its arguments.
     step = (step if step is not None else train_step).get_concrete_function(w, tf.TensorSpec([], config.dtype))
-    recorded = config.recorded()
-    keep = set(recorded.tolist())
-    ws, losses, lrs = [], [], []
-    with epoch_bar(config.epochs, progress, "function") as bar:
-        for epoch in range(config.epochs):
-            lr = exponential_decay(epoch, config.initial_learning_rate, config.decay_steps, config.decay_rate, config.staircase)
-            loss = step(w, tf.constant(lr, config.dtype))
-            if epoch in keep:
-                ws.append(w.numpy())
-                losses.append(loss.numpy())
-                lrs.append(lr)
-            bar.update()
-    return Trace(epoch=recorded, w=np.stack(ws), loss=np.stack(losses), lr=np.asarray(lrs), config=config, mode="function")
+    record = Recorder(config)
+    for epoch in epochs(config, progress, "function"):
+        lr = exponential_decay(epoch, config.initial_learning_rate, config.decay_steps, config.decay_rate, config.staircase)
+        loss = step(w, tf.constant(lr, config.dtype))
+        if record.wants(epoch):
+            record.add(w.numpy(), loss.numpy(), lr)
+    return record.trace("function")
 
 
 def loss_and_gradient(w: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -192,7 +185,7 @@ def _loop_inputs(config: DecayConfig) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, 
     # Four tensors from NumPy rather than seven eager ops: on the seed, each op costs about as
     # much as the 40 steps, and tf.fill costs ten times a tf.constant.
     return (
-        tf.constant(np.full(config.size, config.w0, dtype=config.dtype)),
+        tf.constant(initial_w(config)),
         tf.constant([config.epochs, config.record_every], tf.int64),
         tf.constant([config.decay_steps, int(config.staircase)], tf.int64),
         tf.constant([config.initial_learning_rate, config.decay_rate], tf.float64),

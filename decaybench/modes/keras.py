@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from decaybench.config import DecayConfig
-from decaybench.progress import epoch_bar
+from decaybench.modes.recording import Recorder, epochs, initial_w
 from decaybench.schedule import ExponentialDecay, exponential_decay
 from decaybench.trace import Trace
 
@@ -33,23 +33,19 @@ def keras_loop(
     """
     optimizer_class = optimizer_class or tf.keras.optimizers.SGD
     optimizer = optimizer_class(learning_rate=learning_rate)
-    w = tf.Variable(tf.fill([config.size], tf.constant(config.w0, config.dtype)))
-    keep = set(config.recorded().tolist())
-    ws, losses, lrs = [], [], []
-    with epoch_bar(config.epochs, progress, "keras") as bar:
-        for epoch in range(config.epochs):
-            with tf.GradientTape() as tape:
-                loss = tf.reduce_sum(tf.square(w + 1))
-            grads = tape.gradient(loss, w)
-            if epoch in keep:
-                applied = learning_rate(optimizer.iterations) if callable(learning_rate) else learning_rate
-                lrs.append(float(applied))
-            optimizer.apply_gradients([(grads, w)])
-            if epoch in keep:
-                ws.append(w.numpy())
-                losses.append(loss.numpy())
-            bar.update()
-    return np.stack(ws), np.stack(losses), np.asarray(lrs)
+    w = tf.Variable(initial_w(config))
+    record = Recorder(config)
+    for epoch in epochs(config, progress, "keras"):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.square(w + 1))
+        grads = tape.gradient(loss, w)
+        wanted = record.wants(epoch)
+        # The lr this step applies: the schedule at the optimizer's counter, before it advances.
+        applied = float(learning_rate(optimizer.iterations) if callable(learning_rate) else learning_rate) if wanted else 0.0
+        optimizer.apply_gradients([(grads, w)])
+        if wanted:
+            record.add(w.numpy(), loss.numpy(), applied)
+    return record.arrays()
 
 
 def run_keras(config: DecayConfig, progress: bool | None = None) -> Trace:
