@@ -27,17 +27,10 @@ from numpy.testing import assert_array_equal
 from decaybench import golden
 from decaybench.config import DecayConfig
 from decaybench.loops import run
-from decaybench.modes import REGISTRY, distributed
+from decaybench.modes import REGISTRY, cluster, distributed
 from decaybench.modes._worker import Fault
-from decaybench.modes.distributed import (
-    GRACE_SECONDS,
-    POLL_SECONDS,
-    TIMEOUTS,
-    DistributedError,
-    LocalCluster,
-    Timeouts,
-    shard_bounds,
-)
+from decaybench.modes.cluster import GRACE_SECONDS, POLL_SECONDS, TIMEOUTS, DistributedError, LocalCluster, Timeouts
+from decaybench.modes.distributed import shard_bounds
 from decaybench.modes.emulation import emulate
 from decaybench.oracle import max_ulp, ulp_distance
 from decaybench.verify import summation_order_bound, verify
@@ -193,7 +186,7 @@ LONG = DecayConfig(epochs=20_000)  # minutes at a few ms per step: only a fault 
 def clashing_ports(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[int]]]:
     """The first cluster start gets a port already in use; yields the ports each start got."""
     starts: list[list[int]] = []
-    free_ports = distributed._free_ports
+    free_ports = cluster._free_ports
     with socket.socket() as squatter:
         squatter.bind((distributed.HOST, 0))
         squatter.listen()
@@ -205,7 +198,7 @@ def clashing_ports(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[int]]]
             starts.append(chosen)
             return chosen
 
-        monkeypatch.setattr(distributed, "_free_ports", ports)
+        monkeypatch.setattr(cluster, "_free_ports", ports)
         yield starts
 
 
@@ -298,12 +291,12 @@ def test_workers_die_with_their_parent() -> None:
 
 def test_a_real_cluster_runs_the_same_command_on_every_host() -> None:
     # What docs/distributed.md shows: TF_CONFIG per host, `decaybench run --mode multiworker` on each.
-    cluster = {"worker": [f"{distributed.HOST}:{port}" for port in distributed._free_ports(2)]}
+    spec = {"worker": [f"{distributed.HOST}:{port}" for port in cluster._free_ports(2)]}
     command = [sys.executable, "-m", "decaybench", "run", "--mode", "multiworker", "--size", "5", "--epochs", "4", "--format", "csv"]
     hosts = [
         subprocess.Popen(
             command,
-            env={**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})},
+            env={**os.environ, "TF_CONFIG": json.dumps({"cluster": spec, "task": {"type": "worker", "index": index}})},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -37,7 +37,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
-FAULT_ENV = "DECAYBENCH_WORKER_FAULT"  # decaybench.modes.distributed.FAULT_ENV, without importing TensorFlow
+from decaybench.modes import cluster
+from decaybench.modes.cluster import FAULT_ENV
+
 FAULT_KINDS = ("hang", "kill", "exit")
 PR_SET_PDEATHSIG = 1
 
@@ -127,8 +129,8 @@ class Worker:
 
         trace = distributed.train(strategy, config, self.role, on_epoch)
         if self.index == 0:
-            distributed.save_trace(trace, Path(request["output"]))
-        self.report("done", self.job, distributed.trace_digest(trace))
+            cluster.save_trace(trace, Path(request["output"]))
+        self.report("done", self.job, cluster.trace_digest(trace))
 
 
 def summary(error: BaseException) -> str:
