@@ -14,20 +14,34 @@ run: $(STAMP)
 	@echo
 	$(BIN)/decaybench verify
 
+# pytest-xdist's workers for `make test` (tests use temporary directories and free ports);
+# `make test PYTEST_XDIST=` runs the suite in one process.
+PYTEST_XDIST ?= -n 2
+# What `make test` runs again under TF 2.21 (Keras 3) and TF 2.15 (Keras 2): the tests whose outcome can
+# change with TensorFlow or Keras (modes, schedules, the Keras paths, XLA exactness, verify, golden, resume,
+# doctests). The rest (CLI, files, cluster supervision, benchmarks' plumbing) is version-independent and
+# runs once above; `make compat` runs everything in all five envs.
+TOX_TESTS ?= decaybench tests/test_modes.py tests/test_schedule.py tests/test_schedule_options.py \
+	tests/test_keras_paths.py tests/test_registration.py tests/properties tests/test_xla_exact.py \
+	tests/test_verify.py tests/golden tests/test_resume.py tests/test_emulation.py tests/test_sweep.py
+
 test: $(STAMP) $(TOX)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
-	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest
-	$(TOX) -e tf221,tf215
+	HYPOTHESIS_PROFILE=ci PYTHONDONTWRITEBYTECODE=1 $(BIN)/python -m pytest $(PYTEST_XDIST)
+	$(TOX) -e tf221,tf215 -- $(PYTEST_XDIST) $(TOX_TESTS)
 
 install: $(STAMP)
 
-# The TensorFlow matrix of tox.ini, then docs/compat.md from what each env wrote.
+# The TensorFlow matrix of tox.ini, then docs/compat.md (and docs/figures/compat_speed.png) from what each env wrote.
 .PHONY: compat
 compat: $(TOX)
 	rm -f $(COMPAT)/*.json
 	$(TOX)
+	for env in $$($(TOX) -l); do \
+		$(TOX) exec -e $$env -- decaybench bench --quick --group seed long compile --format json --output $(COMPAT)/$$env.bench.json || exit 1; \
+	done
 	$(BIN)/python -m decaybench.compat build --input $(COMPAT) --output docs/compat.md
 
 # tox-uv: uv builds a TF env 2-3x faster than virtualenv + pip here (cold caches), 5-10x with warm ones.
@@ -49,8 +63,9 @@ clean:
 docs: $(STAMP)
 	$(BIN)/python -m decaybench.docs --update
 
-# docs/benchmarks.md: every benchmark workload timed in one run, the targets, and the
+# docs/benchmarks.md (and the README's targets): every benchmark workload timed in one run, the targets, and the
 # measurements behind the missed ones. Several minutes; the machine should be otherwise idle.
 .PHONY: bench-docs
 bench-docs: $(STAMP)
 	$(BIN)/python -m decaybench.bench --notes docs/benchmarks.notes.md --output docs/benchmarks.md
+	$(BIN)/python -m decaybench.docs --update --blocks benchmarks

@@ -1,16 +1,45 @@
 """How every benchmark is timed: one workload of ``decaybench.bench``, through pytest-benchmark.
 
 Plain ``pytest`` runs each workload once, untimed (the root conftest.py disables timing), and
-skips the few that take seconds per call; ``pytest --benchmark-only`` times them all.
+skips the few that take seconds per call; ``pytest --benchmark-only`` times them all, and
+``decaybench bench`` runs this very suite (``decaybench.bench.engine``). pytest-benchmark chooses
+the rounds (``--benchmark-min-rounds``, ``--benchmark-max-time``); this file adds what it does not
+do: the untimed first call that traces and compiles (and that tells a call of milliseconds, timed
+in pedantic rounds, from a shorter one that pytest-benchmark calibrates), the marker ``slow`` (``-m "not slow"``
+leaves out the workloads of seconds per call), and the skipped workloads with their reasons
+under ``skipped`` in the JSON (``--benchmark-json``).
 """
 
 from __future__ import annotations
 
+import math
+import time
+from collections.abc import Generator
 from typing import Any
 
 import pytest
 
 from decaybench import bench
+
+# Above this many seconds a call, pytest-benchmark's calibration call would be one round more
+# of the same length: such a workload runs pedantic, its rounds from pytest-benchmark's options.
+CALIBRATED_BELOW = 0.02
+# A warm-up this long says the calls are long: no second call to measure one.
+LONG_WARMUP = 1.0
+_SKIPPED = pytest.StashKey[list[dict[str, Any]]]()
+
+
+def _seconds(target: bench.Call) -> float:
+    started = time.perf_counter()
+    target()
+    return time.perf_counter() - started
+
+
+def _rounds(benchmark: Any, seconds: float) -> int:
+    """``--benchmark-min-rounds``, or as many rounds as fit in ``--benchmark-max-time``, as pytest-benchmark counts."""
+    # The fixture keeps its options private; its defaults stand in where a version differs.
+    least, budget = getattr(benchmark, "_min_rounds", 5), getattr(benchmark, "_max_time", 1.0)
+    return max(least, math.ceil(budget / max(seconds, 1e-9)))
 
 
 def time_workload(benchmark: Any, workload: bench.Workload) -> None:
@@ -24,24 +53,55 @@ def time_workload(benchmark: Any, workload: bench.Workload) -> None:
     try:
         if workload.fresh:
             # Each round builds anew, untimed; the timed call is the first one.
-            benchmark.pedantic(
-                lambda target: target(), setup=lambda: ((workload.setup(),), {}), rounds=1 if workload.slow else 3, iterations=1
-            )
+            setup = lambda: ((workload.setup(),), {})  # noqa: E731
+            benchmark.pedantic(lambda target: target(), setup=setup, rounds=_rounds(benchmark, math.inf), iterations=1)
             return
         target = workload.setup()
         if benchmark.disabled:
-            benchmark.pedantic(target)
+            benchmark(target)
             return
-        iterations, rounds, warmup = bench.plan(bench.warm(target))
-        benchmark.pedantic(target, rounds=rounds, iterations=iterations, warmup_rounds=warmup)
+        seconds = _seconds(target)  # a warm-up: traces and compiles, or touches new memory
+        if not workload.slow and seconds < LONG_WARMUP:
+            seconds = min(_seconds(target), _seconds(target))  # steady-state calls (the faster: a load spike misleads)
+        if workload.slow or seconds > CALIBRATED_BELOW:
+            benchmark.pedantic(target, rounds=_rounds(benchmark, seconds), iterations=1)
+        else:
+            benchmark(target)
     except bench.Unavailable as error:
         pytest.skip(error.reason)
     if workload.steps > 1:
         benchmark.extra_info["ns_per_step"] = benchmark.stats.stats.median / workload.steps * 1e9
-    if workload.group == "vector" and workload.kind != "floor":
-        floor = bench.measure(
-            next(w for w in bench.workloads("vector", (workload.device,)) if w.kind == "floor" and w.size == workload.size)
-        )
-        if floor.median is not None:
-            benchmark.extra_info["copy_floor_s"] = floor.median
-            benchmark.extra_info["fraction_of_floor_bandwidth"] = floor.median / benchmark.stats.stats.median
+
+
+def _workload(item: pytest.Item) -> bench.Workload | None:
+    callspec = getattr(item, "callspec", None)
+    workload = callspec.params.get("workload") if callspec is not None else None
+    return workload if isinstance(workload, bench.Workload) else None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: a benchmark whose call takes seconds (decaybench bench --quick leaves it out)")
+    config.stash[_SKIPPED] = []
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # tryfirst: marked before `-m "not slow"` deselects by marker.
+    for item in items:
+        workload = _workload(item)
+        if workload is not None and workload.slow:
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    report = yield
+    workload = _workload(item)
+    if workload is not None and report.skipped and isinstance(report.longrepr, tuple):
+        reason = str(report.longrepr[2]).removeprefix("Skipped: ")
+        item.config.stash[_SKIPPED].append({**workload.info(), "reason": reason})
+    return report
+
+
+def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_json: dict[str, Any]) -> None:
+    output_json["skipped"] = config.stash.get(_SKIPPED, [])

@@ -20,10 +20,16 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from decaybench.config import DecayConfig
     from decaybench.loops import MODES, run
+    from decaybench.modes.exact import exact_update
     from decaybench.schedule import ExponentialDecay, exponential_decay
     from decaybench.trace import Trace
 
-__all__ = ["MODES", "DecayConfig", "ExponentialDecay", "Trace", "exponential_decay", "run"]
+from decaybench import keras_registration
+
+# Saved models using decaybench.ExponentialDecay then load without custom_objects; TensorFlow stays unloaded.
+keras_registration.install()
+
+__all__ = ["MODES", "DecayConfig", "ExponentialDecay", "Trace", "exact_update", "exponential_decay", "run"]
 __version__ = "0.1.0"
 
 _HOMES = {
@@ -32,6 +38,7 @@ _HOMES = {
     "run": "decaybench.loops",
     "ExponentialDecay": "decaybench.schedule",
     "exponential_decay": "decaybench.schedule",
+    "exact_update": "decaybench.modes.exact",
     "Trace": "decaybench.trace",
 }
 

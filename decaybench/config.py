@@ -2,7 +2,8 @@
 
 >>> DecayConfig()
 DecayConfig(initial_learning_rate=0.2, decay_rate=0.99, decay_steps=1, staircase=False, epochs=40,
-            w0=5.0, dtype='float32', size=1, record_every=1)
+            w0=5.0, dtype='float32', size=1, record_every=1, steps_per_epoch=1, transition_begin=0,
+            end_value=None)
 >>> DecayConfig(decay_steps=True)
 Traceback (most recent call last):
 ...
@@ -12,24 +13,35 @@ decaybench.validation.InvalidType: decay_steps must be a positive integer, got T
 from __future__ import annotations
 
 import dataclasses
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from decaybench.validation import (
-    check_choice,
-    check_decay_rate,
-    check_decay_steps,
-    check_finite,
-    check_initial_learning_rate,
-    check_positive_int,
-    check_staircase,
-)
+from decaybench.schedule import Schedule
+from decaybench.validation import check_choice, check_fields, check_finite, check_positive_int
 
 __all__ = ["DTYPES", "DecayConfig"]
 
 DTYPES = ("float32", "float64")
+
+# The schedule's own rules, so that a schedule argument is checked by one function everywhere.
+_SCHEDULE_RULES: dict[str, Callable[[Any], Any]] = {field.name: field.metadata["check"] for field in dataclasses.fields(Schedule)}
+
+
+def _field(
+    default: Any, check: Callable[[Any], Any], flag: str, help: str, metavar: str | None = None, choices: Any = None, type: Any = None
+) -> Any:
+    # The CLI builds each flag from this metadata: its name (also in error messages), help, metavar and
+    # choices; the default comes from the field and is added to the help of numeric flags.
+    metadata = {"check": check, "flag": flag, "help": help, "metavar": metavar, "choices": choices, "type": type}
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+# Fields added after the seed's nine, with the defaults that to_dict leaves out.
+_OPTIONAL: dict[str, Any] = {"steps_per_epoch": 1, "transition_begin": 0, "end_value": None}
 
 
 @dataclass(frozen=True)
@@ -44,32 +56,51 @@ class DecayConfig:
         dtype: ``"float32"`` (the seed's) or ``"float64"``.
         size: the number of elements of ``w``; the loss sums over them.
         record_every: keep every K-th epoch in the trace (plus the first and the last).
+        steps_per_epoch: optimizer steps per epoch on the same sample; only modes ``fit`` and
+            ``callback`` run more than 1 (:mod:`decaybench.steps`), the others refuse it.
+        transition_begin, end_value: optax's options of the schedule (:mod:`decaybench.schedule`).
     """
 
-    initial_learning_rate: float = 0.2
-    decay_rate: float = 0.99
-    decay_steps: int = 1
-    staircase: bool = False
-    epochs: int = 40
-    w0: float = 5.0
-    dtype: str = "float32"
-    size: int = 1
-    record_every: int = 1
+    initial_learning_rate: float = _field(0.2, _SCHEDULE_RULES["initial_learning_rate"], "--initial-lr", "lr at epoch 0")
+    decay_rate: float = _field(0.99, _SCHEDULE_RULES["decay_rate"], "--decay-rate", "factor per decay_steps epochs")
+    decay_steps: int = _field(1, _SCHEDULE_RULES["decay_steps"], "--decay-steps", "epochs per decay")
+    staircase: bool = _field(False, _SCHEDULE_RULES["staircase"], "--staircase", "decay in whole steps: epoch // decay_steps")
+    epochs: int = _field(40, functools.partial(check_positive_int, "epochs"), "--epochs", "number of updates")
+    w0: float = _field(5.0, functools.partial(check_finite, "w0"), "--w0", "initial value of every element of w")
+    dtype: str = _field(
+        "float32", functools.partial(check_choice, "dtype", choices=DTYPES), "--dtype", "float32 (the seed's) or float64", choices=DTYPES
+    )
+    size: int = _field(1, functools.partial(check_positive_int, "size"), "--size", "number of elements of w")
+    record_every: int = _field(
+        1, functools.partial(check_positive_int, "record_every"), "--record-every", "keep every K-th epoch, the first and the last", "K"
+    )
+    steps_per_epoch: int = _field(
+        1,
+        functools.partial(check_positive_int, "steps_per_epoch"),
+        "--steps-per-epoch",
+        "optimizer steps per epoch (modes fit, callback)",
+        "S",
+    )
+    transition_begin: int = _field(
+        0, _SCHEDULE_RULES["transition_begin"], "--transition-begin", "steps at the initial rate before decaying", "B"
+    )
+    end_value: float | None = _field(
+        None, _SCHEDULE_RULES["end_value"], "--end-value", "lowest rate when decaying, highest when growing", "V", type=float
+    )
 
     def __post_init__(self) -> None:
-        checked = {
-            "initial_learning_rate": check_initial_learning_rate(self.initial_learning_rate),
-            "decay_rate": check_decay_rate(self.decay_rate),
-            "decay_steps": check_decay_steps(self.decay_steps),
-            "staircase": check_staircase(self.staircase),
-            "epochs": check_positive_int("epochs", self.epochs),
-            "w0": check_finite("w0", self.w0),
-            "dtype": check_choice("dtype", self.dtype, DTYPES),
-            "size": check_positive_int("size", self.size),
-            "record_every": check_positive_int("record_every", self.record_every),
-        }
-        for name, value in checked.items():
-            object.__setattr__(self, name, value)
+        check_fields(self)
+
+    @property
+    def schedule(self) -> Schedule:
+        """The schedule fields as a :class:`~decaybench.schedule.Schedule`.
+
+        >>> DecayConfig(decay_steps=5).schedule
+        Schedule(initial_learning_rate=0.2, decay_steps=5, decay_rate=0.99, staircase=False, transition_begin=0, end_value=None)
+        """
+        return Schedule(
+            self.initial_learning_rate, self.decay_steps, self.decay_rate, self.staircase, self.transition_begin, self.end_value
+        )
 
     @property
     def recorded_count(self) -> int:
@@ -93,8 +124,10 @@ class DecayConfig:
         return self.recorded_count * (8 + (self.size + 1) * itemsize + 8)
 
     def to_dict(self) -> dict[str, Any]:
-        """The fields as a plain dict (JSON-ready)."""
-        return dataclasses.asdict(self)
+        """The fields as a plain dict (JSON-ready); fields added since the seed's nine only when set,
+        so the seed's JSON (golden files, ``run --format json``, ``verify``) stays what it was."""
+        fields = dataclasses.asdict(self)
+        return {name: value for name, value in fields.items() if name not in _OPTIONAL or value != _OPTIONAL[name]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DecayConfig:

@@ -18,17 +18,21 @@ from __future__ import annotations
 import difflib
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from decaybench.files import write_atomic
-from decaybench.trace import SeedText, Trace, parse_lines
+from decaybench.files import check_writable, update_texts
+from decaybench.trace import SeedText, Trace, TraceFormatError, parse_lines
 
 __all__ = [
     "DOCUMENTED",
+    "Drift",
     "GoldenError",
     "LineCheck",
     "check_documented",
+    "check_drift",
+    "check_update",
     "golden_dir",
     "read_documented",
     "read_golden_trace",
@@ -74,11 +78,16 @@ def golden_dir() -> Path:
 
 def _read(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise GoldenError(f"{path}: golden file is missing") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise GoldenError(f"{path}: cannot read golden file: {error}") from None
+    except OSError as error:
+        raise GoldenError(f"{path}: cannot read golden file: {error.strerror or error}") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise GoldenError(f"{path}:{line}: not UTF-8 text (byte {error.start} is {raw[error.start]:#04x})") from None
 
 
 def _parse(path: Path) -> SeedText:
@@ -110,21 +119,57 @@ def check_documented(trace: Trace, documented: SeedText | None = None) -> list[L
 
 
 def read_golden_trace(directory: Path | None = None) -> Trace:
-    """The generated full trace (JSON, exact floats), cross-checked with its text twin."""
+    """The generated full trace (JSON, exact floats), cross-checked with its text twin.
+
+    Any defect is a :class:`GoldenError` reading ``file:line: reason``: bad JSON (deep nesting
+    included), a field of the wrong kind, an epoch that is not an int64 integer, a value not
+    exact in the trace's dtype, or a text twin that differs.
+    """
     directory = directory or golden_dir()
     path = directory / TRACE_JSON
+    text = _read(path)
     try:
-        trace = Trace.from_json(_read(path))
-    except GoldenError:
-        raise
-    except (ValueError, KeyError, TypeError) as error:
-        raise GoldenError(f"{path}:1: malformed golden trace: {error}") from None
-    text = _parse(directory / TRACE_TEXT)
-    if list(text.lines) != trace.lines():
-        pairs = enumerate(zip(text.lines, trace.lines(), strict=False))
-        first = next((i for i, (a, b) in pairs if a != b), min(len(text.lines), len(trace)))
+        trace = Trace.from_json(text)
+    except TraceFormatError as error:
+        raise GoldenError(f"{path}:{error.line}: malformed golden trace: {error.reason}") from None
+    lines = _parse(directory / TRACE_TEXT)
+    if list(lines.lines) != trace.lines():
+        pairs = enumerate(zip(lines.lines, trace.lines(), strict=False))
+        first = next((i for i, (a, b) in pairs if a != b), min(len(lines.lines), len(trace)))
         raise GoldenError(f"{directory / TRACE_TEXT}:{first + 1}: does not match {TRACE_JSON} (truncated or edited)")
     return trace
+
+
+@dataclass(frozen=True)
+class Drift:
+    """A fresh trace against ``golden/``: which documented lines it misses, and whether the stored trace still matches it."""
+
+    failures: list[LineCheck]
+    documented: int
+    stored: Path
+    drifted: bool
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures and not self.drifted
+
+    def summary(self) -> list[str]:
+        """The two lines ``decaybench golden`` prints."""
+        state = "differs from this run" if self.drifted else "matches this run bit for bit"
+        return [f"documented lines reproduced: {self.documented - len(self.failures)}/{self.documented}", f"{self.stored}: {state}"]
+
+
+def check_drift(trace: Trace, documented: SeedText, directory: Path | None = None) -> Drift:
+    """Check ``trace`` (a fresh eager run of the seed) against the documented lines and the stored golden trace.
+
+    The stored trace drifted when its printed lines or its JSON (exact floats, the config, the mode)
+    differ from ``trace``'s.
+    """
+    directory = directory or golden_dir()
+    failures = [check for check in check_documented(trace, documented) if not check.ok]
+    stored = read_golden_trace(directory)
+    drifted = stored.lines() != trace.lines() or stored.to_json() != trace.to_json()
+    return Drift(failures, len(documented.lines), directory / TRACE_JSON, drifted)
 
 
 def render_golden(trace: Trace) -> dict[str, str]:
@@ -136,22 +181,43 @@ def render_golden(trace: Trace) -> dict[str, str]:
     return {TRACE_TEXT: "\n".join(trace.lines()) + "\n", TRACE_JSON: trace.to_json()}
 
 
-def update_golden(trace: Trace, directory: Path | None = None) -> list[str]:
-    """Write the generated golden files atomically; return a one-line diff summary per file."""
+def check_update(directory: Path | None = None) -> None:
+    """Refuse, before any work, a directory where :func:`update_golden` could not write both files."""
     directory = directory or golden_dir()
-    summary = []
-    for name, content in render_golden(trace).items():
-        path = directory / name
-        old = path.read_text(encoding="utf-8") if path.exists() else None
-        if old == content:
-            summary.append(f"{path}: unchanged")
-            continue
-        write_atomic(path, content)
-        if old is None:
-            summary.append(f"{path}: created, {len(content.splitlines())} lines")
-        else:
-            diff = list(difflib.unified_diff(old.splitlines(), content.splitlines(), lineterm="", n=0))
-            removed = sum(1 for line in diff if line.startswith("-") and not line.startswith("---"))
-            added = sum(1 for line in diff if line.startswith("+") and not line.startswith("+++"))
-            summary.append(f"{path}: updated, -{removed} +{added} lines")
-    return summary
+    for name in (TRACE_TEXT, TRACE_JSON):
+        check_writable(directory / name)
+
+
+def update_golden(trace: Trace, directory: Path | None = None) -> list[str]:
+    """Write the generated golden files, both or neither; return a one-line diff summary per file.
+
+    The old pair is validated first (:func:`read_golden_trace`). An invalid or unreadable pair is
+    treated as absent: both files are written anew and a first line says why. Nothing is written
+    until both files are rendered, both targets checked writable and both old texts read
+    (:func:`decaybench.files.update_texts`).
+    """
+    directory = directory or golden_dir()
+    files = render_golden(trace)
+    check_update(directory)
+    notes = []
+    if any((directory / name).exists() for name in files):
+        try:
+            read_golden_trace(directory)
+        except GoldenError as error:
+            notes.append(f"{directory}: the old golden trace is invalid, treated as absent ({error})")
+    lines = update_texts({directory / name: content for name, content in files.items()}, _describe(files))
+    return notes + lines
+
+
+def _describe(files: dict[str, str]) -> Callable[[Path, str | None], str]:
+    return lambda path, old: _line_changes(files[path.name], old)
+
+
+def _line_changes(new: str, old: str | None) -> str:
+    """What rewriting ``old`` (``None``: no file) as ``new`` changes, counted in lines."""
+    if old is None:
+        return f"created, {len(new.splitlines())} lines"
+    diff = list(difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=0))
+    removed = sum(1 for line in diff if line.startswith("-") and not line.startswith("---"))
+    added = sum(1 for line in diff if line.startswith("+") and not line.startswith("+++"))
+    return f"updated, -{removed} +{added} lines"

@@ -8,57 +8,44 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import inspect
 import os
+from typing import Any
 
+from decaybench.checkpoint import CheckpointOptions, Stopped, check_options
 from decaybench.config import DecayConfig
+from decaybench.memory import available_memory, check_memory  # re-exported: their home is decaybench.memory
 from decaybench.modes import REGISTRY
+from decaybench.steps import STEP_MODES
 from decaybench.trace import Trace
 from decaybench.validation import InvalidType, InvalidValue, check_choice
 
-__all__ = ["MODES", "DecayConfig", "available_memory", "check_memory", "run"]
+__all__ = ["MODES", "DecayConfig", "available_memory", "check_memory", "resumable", "run", "run_split", "stop_after"]
 
 MODES: tuple[str, ...] = tuple(REGISTRY)
 
-# A trace exists up to three times at the peak: the compiled loop's buffers, the stacked
-# result, and the NumPy copy the Trace keeps.
-PEAK_COPIES = 3
-# Below this many bytes no machine refuses a trace, so a run skips reading /proc/meminfo
-# (a tenth of a seed run's cost in the compiled modes).
-ALWAYS_FITS = 64 * 2**20
 
-
-def available_memory() -> int:
-    """Bytes the kernel says a new allocation can take (MemAvailable), else physical memory."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-
-
-def check_memory(config: DecayConfig) -> None:
-    """Refuse, before running, a trace that cannot fit in memory; suggest ``record_every``."""
-    needed = PEAK_COPIES * config.trace_bytes
-    if needed <= ALWAYS_FITS:
-        return
-    available = available_memory()
-    if needed > available:
-        raise InvalidValue(
-            "epochs",
-            config.epochs,
-            f"needs {needed:,} bytes to record {config.recorded_count:,} epochs of size {config.size}, more than the "
-            f"{available:,} bytes available; record fewer with record_every (--record-every)",
-        )
-
-
-def run(config: DecayConfig | None = None, mode: str = "eager", progress: bool | None = None) -> Trace:
+def run(
+    config: DecayConfig | None = None,
+    mode: str = "eager",
+    progress: bool | None = None,
+    *,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
+) -> Trace:
     """Train the seed problem described by ``config`` (default: the seed) in ``mode``.
 
-    ``progress`` draws a bar on stderr for per-epoch Python loops that run longer than ~2 s:
+    ``progress`` draws a bar on stderr for runs longer than ~2 s:
     ``None`` (the default) when stderr is a terminal, ``True`` always, ``False`` never.
+
+    With ``checkpoint_dir`` the run saves its state there every ``checkpoint_every`` epochs
+    (default: :func:`decaybench.checkpoint.default_every`, ten per run) and after the last;
+    ``resume=True`` continues from the latest complete checkpoint, and the trace is bit for bit
+    the uninterrupted run's (a finished run's checkpoint just gives its trace). Refusals name
+    the argument: see :mod:`decaybench.checkpoint`.
 
     Example:
         >>> trace = run()
@@ -70,5 +57,45 @@ def run(config: DecayConfig | None = None, mode: str = "eager", progress: bool |
     if not isinstance(config, DecayConfig):
         raise InvalidType("config", config, "must be a DecayConfig")
     check_choice("mode", mode, MODES)
-    check_memory(config)
-    return REGISTRY[mode].runner()(config, progress)
+    if config.steps_per_epoch > 1 and mode not in STEP_MODES:
+        only = " and ".join(STEP_MODES)
+        raise InvalidValue("steps_per_epoch", config.steps_per_epoch, f"must be 1 in mode {mode}: only {only} run several steps per epoch")
+    check_memory(config, mode)
+    options = check_options(config, mode, checkpoint_dir, checkpoint_every, resume)
+    return _run(config, mode, progress, options)
+
+
+def resumable(mode: str) -> bool:
+    """Whether ``mode`` saves and resumes checkpoints (its runner takes ``checkpoint``)."""
+    return "checkpoint" in inspect.signature(REGISTRY[mode].runner()).parameters
+
+
+def _run(config: DecayConfig, mode: str, progress: bool | None, options: CheckpointOptions | None) -> Trace:
+    runner: Any = REGISTRY[mode].runner()
+    if options is None:
+        return runner(config, progress)
+    if not resumable(mode):
+        raise InvalidValue("checkpoint_dir", str(options.directory), f"cannot be used in mode {mode}: it does not checkpoint")
+    trace: Trace = runner(config, progress, checkpoint=options)
+    return trace
+
+
+def stop_after(config: DecayConfig, mode: str, split: int, directory: str | os.PathLike[str]) -> None:
+    """Run ``config`` checkpointing every ``split`` epochs into the new ``directory`` and stop right after
+    the checkpoint of epoch ``split``, as a run killed there would (``split == epochs``: the run finishes)."""
+    options = check_options(config, mode, directory, split, False)
+    assert options is not None
+    with contextlib.suppress(Stopped):
+        _run(config, mode, False, dataclasses.replace(options, stop_after=split))
+
+
+def run_split(config: DecayConfig, mode: str, split: int, directory: str | os.PathLike[str]) -> Trace:
+    """:func:`stop_after` epoch ``split``, then resume in this process: the trace must be the uninterrupted run's.
+
+    >>> import tempfile, pathlib
+    >>> config = DecayConfig(epochs=7, record_every=3)
+    >>> run_split(config, "numpy", 2, pathlib.Path(tempfile.mkdtemp()) / "run").identical(run(config, "numpy"))
+    True
+    """
+    stop_after(config, mode, split, directory)
+    return run(config, mode, False, checkpoint_dir=directory, checkpoint_every=split, resume=True)

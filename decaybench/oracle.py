@@ -1,4 +1,4 @@
-r"""The exact oracle, ULP distances, and the derived bound for a fused update (XLA on CPU).
+r"""The exact oracle and ULP distances (the bounds they are held to live in :mod:`decaybench.bounds`).
 
 Exact trajectory. With :math:`x = w + 1`, one step is :math:`x \leftarrow x - \mathrm{lr}\cdot 2x`,
 so after epoch :math:`t`
@@ -19,16 +19,17 @@ configuration (``w0`` rounded to the run's dtype, as every mode starts from it).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import mpmath
 import numpy as np
 
+from decaybench.bounds import fused_update_bound  # re-exported: its home is decaybench.bounds
 from decaybench.config import DecayConfig
 from decaybench.trace import Trace
 
-__all__ = ["ExactTrajectory", "exact_trajectory", "fused_update_bound", "max_ulp", "relative_error", "ulp_distance"]
+__all__ = ["ExactTrajectory", "exact_lr", "exact_trajectory", "fused_update_bound", "max_ulp", "relative_error", "ulp_distance"]
 
 PRECISION_BITS = 128
 
@@ -43,19 +44,42 @@ class ExactTrajectory:
     lr: tuple[mpmath.mpf, ...]
 
 
-def exact_trajectory(config: DecayConfig) -> ExactTrajectory:
-    """The closed form, evaluated for every epoch of ``config`` in 128-bit precision."""
+def exact_lr(config: DecayConfig, step: int) -> mpmath.mpf:
+    """The schedule at ``step`` in the working precision, from the exact rational exponent.
+
+    optax's options included: the count is ``step - transition_begin`` (the initial rate when it
+    is <= 0), and ``end_value`` bounds the rate below when ``decay_rate < 1``, above otherwise.
+    """
+    initial, rate = mpmath.mpf(config.initial_learning_rate), mpmath.mpf(config.decay_rate)
+    count = step - config.transition_begin
+    if count <= 0:
+        lr = initial
+    else:
+        exponent = mpmath.mpf(count // config.decay_steps) if config.staircase else mpmath.mpf(count) / config.decay_steps
+        lr = initial * mpmath.power(rate, exponent)
+    end = config.end_value
+    if end is None:
+        return lr
+    return max(lr, mpmath.mpf(end)) if config.decay_rate < 1 else min(lr, mpmath.mpf(end))
+
+
+def exact_trajectory(config: DecayConfig, steps: Sequence[Sequence[int]] | None = None) -> ExactTrajectory:
+    """The closed form, evaluated for every epoch of ``config`` in 128-bit precision.
+
+    ``steps[e]`` lists the schedule steps whose rates epoch ``e``'s updates apply, in order
+    (default: one update at step ``e``; ``model.fit`` with S steps per epoch applies several). The
+    loss is the one before the epoch's first update; ``lr`` is that update's rate.
+    """
     with mpmath.workprec(PRECISION_BITS):
         x = mpmath.mpf(float(np.asarray(config.w0, dtype=config.dtype))) + 1
-        initial, rate = mpmath.mpf(config.initial_learning_rate), mpmath.mpf(config.decay_rate)
         ws, losses, lrs = [], [], []
         for epoch in range(config.epochs):
-            exponent = mpmath.mpf(epoch // config.decay_steps) if config.staircase else mpmath.mpf(epoch) / config.decay_steps
-            lr = initial * mpmath.power(rate, exponent)
+            rates = [exact_lr(config, step) for step in (steps[epoch] if steps is not None else (epoch,))]
             losses.append(config.size * x * x)
-            x = x * (1 - 2 * lr)
+            for lr in rates:
+                x = x * (1 - 2 * lr)
             ws.append(x - 1)
-            lrs.append(lr)
+            lrs.append(rates[0])
     return ExactTrajectory(config, tuple(ws), tuple(losses), tuple(lrs))
 
 
@@ -107,56 +131,3 @@ def max_ulp(a: np.ndarray, b: np.ndarray) -> int:
     """The largest :func:`ulp_distance` between two arrays (0 for empty ones)."""
     distance = ulp_distance(a, b)
     return int(distance.max()) if distance.size else 0
-
-
-def fused_update_bound(emulated: Trace, size: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Per epoch, the largest ULP distance a fused-update run can have from ``emulated``.
-
-    ``emulated`` is the emulation of record (two roundings per update) of a configuration with
-    ``size=1`` and ``record_every=1``; every element of a vector run follows that trajectory.
-    Let ``D_t`` bound ``|w_fused - w_emulated|`` after epoch ``t``. Writing both updates with
-    their rounding errors (``s`` of ``w + 1``, ``p`` of ``lr * g``, ``r`` of the subtraction; the
-    fused update has no ``p``), and ``u(v)`` for the spacing of floats at ``v``::
-
-        D_{t+1} <= |1 - 2 lr_t| D_t + 2 lr_t (s_E + s_F) + p_E + r_E + r_F,
-        s_E + s_F <= u(|x_t| + D_t),  p_E <= u(|lr_t g_t|) / 2,  r_E + r_F <= u(|w_{t+1}| + D_{t+1})
-
-    (``s`` vanishes when ``w_t`` lies in [-2, -0.5], where ``w + 1`` is exact by Sterbenz's
-    lemma). With ``dx = D_t + s_E + s_F``, the loss ``sum of size squares`` differs by at most
-    ``size (2|x| + dx) dx`` plus, on each side, the squares' roundings (``size u(x^2) / 2``) and
-    any summation order's error (``(size - 1) eps size x^2``, eps the unit roundoff). Each bound
-    becomes ULPs at the smallest spacing between the two values. Returns (w bounds, loss bounds).
-    """
-    config = emulated.config
-    if config.record_every != 1 or config.size != 1:
-        raise ValueError("fused_update_bound needs an emulated trace with record_every=1 and size=1")
-    dtype = np.dtype(config.dtype)
-    eps = float(np.finfo(dtype).eps) / 2
-
-    def spacing(value: float) -> float:
-        return float(np.spacing(dtype.type(min(abs(value), float(np.finfo(dtype).max)))))
-
-    w_prev = float(np.asarray(config.w0, dtype=dtype))
-    bound = 0.0
-    w_bounds, loss_bounds = [], []
-    for w_next, lr in zip(emulated.w[:, 0].astype(float), emulated.lr, strict=True):
-        lr_cast = float(dtype.type(lr))
-        x = w_prev + 1.0
-        add_error = 0.0 if -2.0 <= w_prev <= -0.5 else spacing(abs(x) + bound)
-        dx = bound + add_error
-        square = x * x
-        loss_error = size * (2 * abs(x) + dx) * dx + size * spacing(square + (2 * abs(x) + dx) * dx) + 2 * (size - 1) * eps * size * square
-        loss_bounds.append(_to_ulps(loss_error, size * square, spacing))
-        carried = abs(1.0 - 2.0 * lr_cast) * bound + 2.0 * lr_cast * add_error + spacing(abs(lr_cast * 2.0 * x)) / 2
-        bound = (carried + spacing(abs(w_next) + carried + spacing(abs(w_next) + carried))) * (1 + 1e-6)
-        w_bounds.append(_to_ulps(bound, w_next, spacing))
-        w_prev = w_next
-    return np.asarray(w_bounds, dtype=np.uint64), np.asarray(loss_bounds, dtype=np.uint64)
-
-
-def _to_ulps(error: float, value: float, spacing: Callable[[float], float]) -> int:
-    most = int(np.iinfo(np.uint64).max)
-    if not np.isfinite(error) or not np.isfinite(value):
-        return most
-    step = spacing(max(abs(value) - error, 0.0))
-    return min(int(error // step), most) if step > 0 else most

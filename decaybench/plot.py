@@ -13,12 +13,13 @@ and the figure has four panels, all against the epoch ``e``::
     2. w after each update, one line per mode
     3. the loss before each update, log scale, one line per mode (0 is not drawn, and said)
     4. per mode, ulp_distance(mode, emulation) for w and for the loss, symlog scale,
-       with fused_update_bound drawn for fused-update modes (xla)
+       with the bound of each mode's contract where it is not 0 (fused-update: xla)
 
-The ULP distance counts the floats between two values, so 0 means bit for bit; the emulation is
-:func:`decaybench.modes.emulation.emulate`. Identical modes overlap: each has its own colour,
-dashes, markers at its own epochs and line width, and the legend says which are bit-identical.
-Comparisons stop before the first diverged epoch, which is marked in red.
+Panel 4 draws what ``verify`` finds, :func:`decaybench.verify.compare` against the emulation of
+record under the contract of the trace's mode (:func:`decaybench.modes.contract_of`): the ULP
+distance counts the floats between two values, so 0 means bit for bit. Identical modes overlap:
+each has its own colour, dashes, markers at its own epochs and line width, and the legend says
+which are bit-identical. Comparisons stop before the first diverged epoch, marked in red.
 
 With ``decay_steps = 1`` the staircase equals the continuous schedule at every epoch, so panel 1
 draws, as a labelled illustration that is not run, the staircase with ``D`` epochs per stair and
@@ -60,16 +61,18 @@ try:
 except ModuleNotFoundError as error:  # pragma: no cover - the plot extra is missing
     raise ModuleNotFoundError(f"decaybench.plot needs matplotlib: pip install 'decaybench[plot]' ({error})", name=error.name) from error
 
+from decaybench.bounds import bound_emulation
 from decaybench.config import DecayConfig
 from decaybench.files import check_writable, write_atomic
 from decaybench.loops import MODES, run
-from decaybench.modes import REGISTRY
+from decaybench.memory import check_memory
+from decaybench.modes import Contract, contract_of
 from decaybench.modes.emulation import emulate
-from decaybench.oracle import fused_update_bound, ulp_distance
 from decaybench.report import format_count
 from decaybench.schedule import exponential_decay
 from decaybench.trace import Trace
 from decaybench.validation import check_choice
+from decaybench.verify import Comparison, compare
 
 __all__ = ["DPI", "FIGSIZE", "PIXELS", "PNG_SIGNATURE", "plot_modes", "plot_traces", "png_bytes", "png_size", "run_modes", "save_plot"]
 
@@ -78,14 +81,13 @@ DPI = 120
 PIXELS = (round(FIGSIZE[0] * DPI), round(FIGSIZE[1] * DPI))
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
-# fused_update_bound walks every epoch in Python (~15 µs each) on a full emulation: draw it only
-# while that stays around a second.
+# The bounds walk a full emulation, fused_update_bound every epoch in Python (~15 µs each): draw
+# them only while that stays around a second.
 BOUND_EPOCHS = 20_000
 # Points for the lr curves: smooth at any epoch count, and stairs still look vertical.
 CURVE_POINTS = 1000
-# Modes whose updates round once (fused multiply-subtract), bounded by fused_update_bound;
-# "numpy-fused" is the emulation's own fused variant.
-FUSED = frozenset({name for name, spec in REGISTRY.items() if spec.contract == "fused-update"} | {"numpy-fused"})
+# Why a contract's mode differs from the emulation, for its legend entry.
+_WHY: dict[Contract | None, str] = {"fused-update": "one rounding per update (FMA): "}
 
 # Identical modes draw on top of each other: each gets a colour, a dash pattern, a marker at
 # its own epochs, and a thinner line than the one before, so every one of them stays visible.
@@ -111,10 +113,8 @@ def plot_traces(traces: Mapping[str, Trace] | Sequence[Trace], *, title: str | N
     """
     labelled = _labelled(traces)
     config = next(iter(labelled.values())).config
-    # The numpy mode is the emulation of record (run_numpy is emulate); reuse it rather than run it twice.
-    numpy = [trace for trace in labelled.values() if trace.mode == "numpy"]
-    emulated = numpy[0] if numpy else emulate(config)
-    stop = min((t.diverged_at for t in (*labelled.values(), emulated) if t.diverged_at is not None), default=None)
+    comparisons = _compare(labelled)
+    stop = min((found.stop for found in comparisons.values() if found.stop is not None), default=None)
     with matplotlib.style.context("default"):
         figure = Figure(figsize=FIGSIZE, dpi=DPI, layout="constrained")
         FigureCanvasAgg(figure)
@@ -124,9 +124,8 @@ def plot_traces(traces: Mapping[str, Trace] | Sequence[Trace], *, title: str | N
         ulp_w_axes = figure.add_subplot(ulp_grid[0])
         ulp_loss_axes = figure.add_subplot(ulp_grid[1], sharex=ulp_w_axes)
         _draw_schedule(lr_axes, next(iter(labelled.values())))
-        distances = {label: _distances(trace, emulated, stop) for label, trace in labelled.items()}
-        _draw_modes(w_axes, loss_axes, labelled, distances)
-        _draw_ulps(ulp_w_axes, ulp_loss_axes, labelled, distances, emulated, stop)
+        _draw_modes(w_axes, loss_axes, labelled, comparisons)
+        _draw_ulps(ulp_w_axes, ulp_loss_axes, labelled, comparisons)
         last = config.epochs - 1
         margin = max(0.5, 0.02 * last)
         for axes in (lr_axes, w_axes, loss_axes, ulp_w_axes, ulp_loss_axes):
@@ -134,14 +133,8 @@ def plot_traces(traces: Mapping[str, Trace] | Sequence[Trace], *, title: str | N
             if stop is not None:
                 axes.axvline(stop, color="red", linewidth=1, alpha=0.6)
         if stop is not None:
-            w_axes.annotate(
-                f"diverged at epoch {stop}",
-                (stop, 0.0),
-                xycoords=("data", "axes fraction"),
-                xytext=(4, 6),
-                textcoords="offset points",
-                color="red",
-            )
+            offset: dict[str, Any] = {"xycoords": ("data", "axes fraction"), "xytext": (4, 6), "textcoords": "offset points"}
+            w_axes.annotate(f"diverged at epoch {stop}", (stop, 0.0), color="red", **offset)
         figure.suptitle(title if title is not None else _title(config), fontsize=13)
     return figure
 
@@ -158,6 +151,7 @@ def run_modes(config: DecayConfig | None = None, modes: Sequence[str] = MODES) -
         raise ValueError(f"modes must be a non-empty sequence of mode names, got {modes!r}")
     for mode in modes:
         check_choice("mode", mode, MODES)
+    check_memory(config, tuple(dict.fromkeys(modes)), "plot")
     return {mode: run(config, mode) for mode in dict.fromkeys(modes)}
 
 
@@ -212,6 +206,18 @@ def _labelled(traces: Mapping[str, Trace] | Sequence[Trace]) -> dict[str, Trace]
     return labelled
 
 
+def _compare(traces: Mapping[str, Trace]) -> dict[str, Comparison]:
+    """Each trace's :func:`decaybench.verify.compare` under its mode's contract."""
+    config = next(iter(traces.values())).config
+    # The numpy mode is the emulation of record (run_numpy is emulate); reuse it rather than run it twice.
+    numpy = [trace for trace in traces.values() if trace.mode == "numpy"]
+    emulated = numpy[0] if numpy else emulate(config)
+    contracts = {label: contract_of(trace.mode) for label, trace in traces.items()}
+    bounded = config.epochs <= BOUND_EPOCHS and any(contract is not None for contract in contracts.values())
+    full = bound_emulation(config) if bounded else None
+    return {label: compare(trace, emulated, contracts[label], full) for label, trace in traces.items()}
+
+
 def _number(value: float) -> str:
     return f"{value:g}"
 
@@ -258,26 +264,16 @@ def _draw_schedule(axes: Axes, trace: Trace) -> None:
     config = trace.config
     last = config.epochs - 1
     grid = np.linspace(0.0, float(last), CURVE_POINTS if last > 0 else 1)
-    continuous = exponential_decay(grid, config.initial_learning_rate, config.decay_steps, config.decay_rate)
+    continuous = dataclasses.replace(config.schedule, staircase=False).lr(grid)
     axes.plot(grid, continuous, color="C0", linewidth=2.2, label=rf"continuous: $p = {_exponent(config.decay_steps, False)}$")
     steps, rate = _stairs(config)
-    note = (
-        ""
-        if steps == config.decay_steps
-        else (f", rate {_number(config.decay_rate)}$^{{{steps}}}$\n(illustration, not run: at decay_steps=1 staircase = continuous)")
-    )
+    note = f", rate {_number(config.decay_rate)}$^{{{steps}}}$\n(illustration, not run: at decay_steps=1 staircase = continuous)"
     stairs = exponential_decay(grid, config.initial_learning_rate, steps, rate, staircase=True)
-    axes.plot(grid, stairs, color="C1", linewidth=1.6, linestyle="--", label=rf"staircase: $p = {_exponent(steps, True)}$" + note)
+    label = rf"staircase: $p = {_exponent(steps, True)}$" + (note if steps != config.decay_steps else "")
+    axes.plot(grid, stairs, color="C1", linewidth=1.6, linestyle="--", label=label)
     stride = max(1, len(trace) // 60)
-    axes.plot(
-        trace.epoch[::stride],
-        trace.lr[::stride],
-        linestyle="none",
-        marker="o",
-        markersize=3.5,
-        color="black",
-        label=f"lr(e) the runs applied ({'staircase' if config.staircase else 'continuous'})",
-    )
+    applied = f"lr(e) the runs applied ({'staircase' if config.staircase else 'continuous'})"
+    axes.plot(trace.epoch[::stride], trace.lr[::stride], linestyle="none", marker="o", markersize=3.5, color="black", label=applied)
     axes.set(title="1. learning rate", xlabel="epoch e", ylabel="lr(e)")
     axes.grid(alpha=0.3)
     axes.legend(loc="upper right", fontsize=8)
@@ -297,34 +293,21 @@ def _style(index: int, count: int, length: int) -> dict[str, Any]:
     }
 
 
-def _distances(trace: Trace, emulated: Trace, stop: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """ULP distances to the emulation per recorded epoch, for w (largest element) and the loss,
-    as float64 with NaN from the first diverged epoch on."""
-    kept = trace.epoch < stop if stop is not None else np.ones(len(trace), dtype=bool)
-    w_ulp, loss_ulp = ulp_distance(trace.w, emulated.w).max(axis=1), ulp_distance(trace.loss, emulated.loss)
-    return np.where(kept, w_ulp.astype(np.float64), np.nan), np.where(kept, loss_ulp.astype(np.float64), np.nan)
-
-
-def _identical(distances: tuple[np.ndarray, np.ndarray]) -> bool:
-    return not any(np.nansum(d) for d in distances)
-
-
-def _label(label: str, trace: Trace, distances: tuple[np.ndarray, np.ndarray]) -> str:
+def _label(label: str, trace: Trace, comparison: Comparison) -> str:
     if trace.mode == "numpy":
         return f"{label}: the emulation of record"
-    if _identical(distances):
+    if comparison.identical:
         return f"{label}: = emulation, bit for bit"
-    why = "one rounding per update (FMA): " if trace.mode in FUSED else ""
-    w_ulp, loss_ulp = (format_count(int(np.nanmax(d, initial=0.0))) for d in distances)
-    return f"{label}: {why}up to {w_ulp} ULP (w), {loss_ulp} ULP (loss)"
+    w_ulp, loss_ulp = map(format_count, comparison.worst)
+    return f"{label}: {_WHY.get(comparison.contract, '')}up to {w_ulp} ULP (w), {loss_ulp} ULP (loss)"
 
 
-def _draw_modes(w_axes: Axes, loss_axes: Axes, traces: Mapping[str, Trace], distances: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> None:
+def _draw_modes(w_axes: Axes, loss_axes: Axes, traces: Mapping[str, Trace], comparisons: Mapping[str, Comparison]) -> None:
     config = next(iter(traces.values())).config
     zero_from: list[int] = []
     for index, (label, trace) in enumerate(traces.items()):
         style = _style(index, len(traces), len(trace))
-        w_axes.plot(trace.epoch, trace.w[:, 0], label=_label(label, trace, distances[label]), **style)
+        w_axes.plot(trace.epoch, trace.w[:, 0], label=_label(label, trace, comparisons[label]), **style)
         with np.errstate(invalid="ignore"):
             shown = np.isfinite(trace.loss) & (trace.loss > 0)
         loss_axes.plot(trace.epoch, np.where(shown, trace.loss, np.nan), **style)
@@ -338,86 +321,30 @@ def _draw_modes(w_axes: Axes, loss_axes: Axes, traces: Mapping[str, Trace], dist
         ylabel="w" if config.size == 1 else "w[0] (every element alike)",
     )
     w_axes.grid(alpha=0.3)
-    identical = sum(map(_identical, distances.values()))
+    identical = sum(found.identical for found in comparisons.values())
     overlap = " (their lines overlap)" if identical > 1 else ""
-    w_axes.legend(
-        loc="upper right",
-        fontsize=8,
-        title_fontsize=8,
-        title=f"{len(traces)} modes, {identical} bit-identical to the NumPy emulation{overlap}",
-    )
+    title = f"{len(traces)} modes, {identical} bit-identical to the NumPy emulation{overlap}"
+    w_axes.legend(loc="upper right", fontsize=8, title_fontsize=8, title=title)
     loss_axes.set_yscale("log", nonpositive="mask")
     loss_name = "(w+1)$^2$" if config.size == 1 else r"$\Sigma_i$(w$_i$+1)$^2$"
     loss_axes.set(title=f"3. loss = {loss_name} before each update (log scale)", xlabel="epoch e", ylabel="loss")
     loss_axes.grid(alpha=0.3, which="both")
     if zero_from:
-        loss_axes.text(
-            0.98,
-            0.95,
-            f"loss = 0 (not drawn on a log scale) from epoch {min(zero_from)}",
-            transform=loss_axes.transAxes,
-            ha="right",
-            va="top",
-            fontsize=9,
-            bbox={"facecolor": "white", "edgecolor": "gray"},
-        )
+        loss_note = f"loss = 0 (not drawn on a log scale) from epoch {min(zero_from)}"
+        _note(loss_axes, (0.98, 0.95), loss_note, ha="right", fontsize=9, bbox={"facecolor": "white", "edgecolor": "gray"})
     if not np.any([np.isfinite(t.loss) & (t.loss > 0) for t in traces.values()]):
         loss_axes.set_ylim(1e-1, 1e1)
 
 
-def _draw_ulps(
-    w_axes: Axes,
-    loss_axes: Axes,
-    traces: Mapping[str, Trace],
-    distances: Mapping[str, tuple[np.ndarray, np.ndarray]],
-    emulated: Trace,
-    stop: int | None,
-) -> None:
-    config = emulated.config
-    kept = emulated.epoch < stop if stop is not None else np.ones(len(emulated), dtype=bool)
+def _draw_ulps(w_axes: Axes, loss_axes: Axes, traces: Mapping[str, Trace], comparisons: Mapping[str, Comparison]) -> None:
     for index, (label, trace) in enumerate(traces.items()):
         style = _style(index, len(traces), len(trace)) | {"drawstyle": "steps-mid"}
-        for axes, distance in zip((w_axes, loss_axes), distances[label], strict=True):
-            axes.plot(trace.epoch, distance, **style)
-    fused = FUSED & {trace.mode for trace in traces.values()}
-    if fused and config.epochs > BOUND_EPOCHS:
-        w_axes.text(
-            0.98,
-            0.92,
-            f"fused-update bound not drawn: over {BOUND_EPOCHS} epochs",
-            transform=w_axes.transAxes,
-            ha="right",
-            va="top",
-            fontsize=8,
-        )
-    elif fused:
-        full = emulate(dataclasses.replace(config, size=1, record_every=1))
-        with np.errstate(over="ignore", invalid="ignore"):  # an overflowing lr has no finite bound: uint64 max
-            bounds = fused_update_bound(full, size=config.size)
-        for axes, bound in zip((w_axes, loss_axes), bounds, strict=True):
-            recorded = bound[config.recorded()]
-            # The uint64 maximum means no finite bound (a value near 0 or not finite): say so, do not draw 1.8e19.
-            unbounded = kept & (recorded == np.iinfo(np.uint64).max)
-            if unbounded.any():
-                axes.text(
-                    0.5,
-                    0.92,
-                    f"from epoch {emulated.epoch[unbounded][0]} the bound is not finite",
-                    transform=axes.transAxes,
-                    ha="center",
-                    va="top",
-                    fontsize=8,
-                    color="dimgray",
-                )
-            axes.plot(
-                emulated.epoch,
-                np.where(kept & ~unbounded, recorded.astype(np.float64), np.nan),
-                color="gray",
-                linestyle=(0, (4, 2)),
-                linewidth=1.2,
-                drawstyle="steps-mid",
-                label="fused-update bound (xla)",
-            )
+        found = comparisons[label]
+        for axes, distance in ((w_axes, found.ulp_w), (loss_axes, found.ulp_loss)):
+            axes.plot(trace.epoch, found.shown(distance), **style)
+    if any(found.contract is not None and not found.bounds for found in comparisons.values()):
+        _note(w_axes, (0.98, 0.92), f"bounds not drawn: over {BOUND_EPOCHS} epochs", ha="right")
+    elif _draw_bounds(w_axes, loss_axes, comparisons):
         w_axes.legend(loc="upper right", fontsize=8)
     for axes, name in ((w_axes, "w"), (loss_axes, "loss")):
         _ulp_axis(axes)
@@ -426,6 +353,31 @@ def _draw_ulps(
     w_axes.set_title("4. ULP distance to the NumPy emulation (symlog)")
     w_axes.tick_params(labelbottom=False)
     loss_axes.set_xlabel("epoch e")
+
+
+def _draw_bounds(w_axes: Axes, loss_axes: Axes, comparisons: Mapping[str, Comparison]) -> bool:
+    """One dashed line per contract whose bound is not 0 (a 0 bound is bit for bit, which the
+    legend says); whether any was drawn."""
+    named: dict[Contract, list[str]] = {}
+    for label, found in comparisons.items():
+        if found.contract is not None and any(bound[found.compared].any() for bound in found.bounds):
+            named.setdefault(found.contract, []).append(label)
+    for contract, labels in named.items():
+        found = comparisons[labels[0]]
+        for axes, bound in zip((w_axes, loss_axes), found.bounds, strict=True):
+            # The uint64 maximum means no finite bound (a value near 0 or not finite): say so, do not draw 1.8e19.
+            unbounded = found.compared & (bound == np.iinfo(np.uint64).max)
+            if unbounded.any():
+                _note(axes, (0.5, 0.92), f"from epoch {found.epochs[unbounded][0]} the bound is not finite", ha="center", color="dimgray")
+            line = np.where(unbounded, np.nan, found.shown(bound))
+            dashes: dict[str, Any] = {"color": "gray", "linestyle": (0, (4, 2)), "linewidth": 1.2, "drawstyle": "steps-mid"}
+            axes.plot(found.epochs, line, **dashes, label=f"{contract} bound ({', '.join(labels)})")
+    return bool(named)
+
+
+def _note(axes: Axes, where: tuple[float, float], text: str, **style: Any) -> None:
+    """``text`` hanging from ``where`` in axes fractions, 8 points unless ``style`` says otherwise."""
+    axes.text(*where, text, transform=axes.transAxes, va="top", **({"fontsize": 8} | style))
 
 
 def _ulp_axis(axes: Axes) -> None:

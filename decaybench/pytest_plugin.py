@@ -12,22 +12,28 @@ The stored file is ``golden/<test module>/<test name>.json`` beside the test (or
 exact floats. Without ``--update-golden`` a missing or different file fails the test, naming the
 field, the first differing index and its ULP distance; with it, the file is (re)written
 atomically and a one-line diff summary is reported at the end of the session.
+
+The fixture ``resume_check`` checks that a loop which checkpoints resumes bit for bit
+(:mod:`decaybench.resume_check`)::
+
+    def test_my_loop_resumes(resume_check):
+        resume_check(train, epochs=20, split=7)  # train(epochs, checkpoint_dir, resume) -> arrays
 """
 
 from __future__ import annotations
 
 import json
-import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
-from decaybench.files import write_atomic
-from decaybench.trace import Trace
+from decaybench.files import read_old, update_text
+from decaybench.json_floats import decode_array, encode_array
+from decaybench.trace import ARRAYS, Trace
 
 __all__ = ["GoldenTrace"]
 
@@ -51,32 +57,45 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             terminalreporter.write_line(line)
 
 
-def _fields(data: Trace | Mapping[str, Any]) -> dict[str, np.ndarray]:
+def _fields(data: Trace | Mapping[str, Any], target: Path) -> dict[str, np.ndarray]:
     if isinstance(data, Trace):
-        return {"epoch": data.epoch, "w": data.w, "loss": data.loss, "lr": data.lr}
+        return {name: getattr(data, name) for name in ARRAYS}
+    if not isinstance(data, Mapping):
+        raise TypeError(f"{target}: golden_trace.check takes a Trace or a mapping of arrays, got {type(data).__name__}")
     arrays = {str(name): np.asarray(values) for name, values in data.items()}
     for name, values in arrays.items():
         if values.dtype.kind not in "fiu":
-            raise TypeError(f"golden field {name!r} must be numeric, got dtype {values.dtype}")
+            raise TypeError(f"{target}: golden field {name!r} must be an integer or float array, got dtype {values.dtype}")
     return arrays
 
 
-def _encode(value: float) -> float | str:
-    if math.isfinite(value):
-        return value
-    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+def _wide(dtype: np.dtype[Any]) -> bool:
+    # longdouble (80-bit extended on x86-64) holds more than float64: its values are stored as text.
+    return dtype.kind == "f" and np.finfo(dtype).nmant > np.finfo(np.float64).nmant
+
+
+def _encode(values: np.ndarray) -> Any:
+    if values.dtype.kind != "f":
+        return values.ravel().tolist()
+    if _wide(values.dtype):
+        return [np.format_float_scientific(value, unique=True) if np.isfinite(value) else str(value) for value in values.ravel()]
+    return encode_array(values.astype(np.float64).ravel())  # float16 and float32 are exact in float64
+
+
+def _decode(values: Any, dtype: np.dtype[Any]) -> np.ndarray:
+    if dtype.kind != "f":
+        return np.asarray(values)
+    if not _wide(dtype):
+        return decode_array(values)
+    if not isinstance(values, list) or not all(isinstance(value, str) for value in values):
+        raise TypeError(f"{dtype} values must be a list of strings")
+    finite = [value.lstrip("-") not in ("inf", "nan") for value in values]
+    return np.array([np.longdouble(value) if ok else float(value) for value, ok in zip(values, finite, strict=True)], dtype=dtype)
 
 
 def _to_document(fields: dict[str, np.ndarray]) -> str:
     document = {
-        name: {
-            "dtype": str(values.dtype),
-            "shape": list(values.shape),
-            "values": [_encode(v) for v in values.astype(np.float64).ravel().tolist()],
-        }
-        if values.dtype.kind == "f"
-        else {"dtype": str(values.dtype), "shape": list(values.shape), "values": values.ravel().tolist()}
-        for name, values in fields.items()
+        name: {"dtype": str(values.dtype), "shape": list(values.shape), "values": _encode(values)} for name, values in fields.items()
     }
     return json.dumps(document, indent=1, allow_nan=False) + "\n"
 
@@ -84,14 +103,44 @@ def _to_document(fields: dict[str, np.ndarray]) -> str:
 def _from_document(text: str, path: Path) -> dict[str, np.ndarray]:
     try:
         document = json.loads(text)
+        if not isinstance(document, dict):
+            raise TypeError(f"expected a JSON object of fields, got a {type(document).__name__}")
+        for name, entry in document.items():
+            if not isinstance(entry, dict) or sorted(entry) != ["dtype", "shape", "values"]:
+                raise TypeError(f"field {name!r} must be an object of dtype, shape and values")
         return {
-            name: np.asarray([float(v) for v in entry["values"]] if np.dtype(entry["dtype"]).kind == "f" else entry["values"])
-            .astype(entry["dtype"])
-            .reshape(entry["shape"])
+            name: _decode(entry["values"], np.dtype(entry["dtype"])).astype(entry["dtype"]).reshape(entry["shape"])
             for name, entry in document.items()
         }
-    except (ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"{path}: malformed golden trace: {error}") from None
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as error:
+        raise ValueError(f"{path}: malformed golden trace: {type(error).__name__}: {error}") from None
+
+
+def _read(path: Path) -> str:
+    text, problem = read_old(path)
+    if text is None:
+        raise ValueError(f"{path}: malformed golden trace: {problem or 'missing'}")
+    return text
+
+
+def _ulps(values: np.ndarray, want: np.ndarray) -> np.ndarray:
+    """ULP distances for every float dtype: exact for float16/32/64, from the spacing for longdouble."""
+    from decaybench.oracle import ulp_distance
+
+    if values.dtype in (np.float32, np.float64):
+        return ulp_distance(values, want)
+    nan = np.isnan(values) | np.isnan(want)
+    if values.dtype == np.float16:  # sign-magnitude bits to a signed order, adjacent floats adjacent integers
+        raw = np.stack([values, want]).view(np.uint16).astype(np.int64)
+        ordered = np.where(raw & 0x8000, -(raw & 0x7FFF), raw & 0x7FFF)
+        steps = np.abs(ordered[0] - ordered[1]).astype(np.float64)
+        steps = np.where(nan, np.where(np.isnan(values) & np.isnan(want), 0, np.inf), steps)
+        return np.where(np.isfinite(steps), steps, 2**64 - 1).astype(np.uint64)
+    with np.errstate(all="ignore"):
+        spacing = np.spacing(np.minimum(np.abs(values), np.abs(want)))
+        steps = np.where(values == want, 0, np.ceil(np.abs(values - want) / spacing))
+    steps = np.where(nan, np.where(np.isnan(values) & np.isnan(want), 0, np.inf), steps)
+    return np.where(np.isfinite(steps), np.minimum(steps, 2**63), 2**64 - 1).astype(np.uint64)
 
 
 class GoldenTrace:
@@ -120,16 +169,19 @@ class GoldenTrace:
         ``maxulp`` is the stated bound, one int for every field or per field (default 0: bit for
         bit). Integer fields always compare exactly.
         """
-        from decaybench.oracle import ulp_distance
-
         target = Path(path) if path is not None else self.path_for(key)
-        fields = _fields(data)
+        fields = _fields(data, target)
         if self.update:
             self._write(target, fields)
             return
         if not target.exists():
             pytest.fail(f"golden trace {target} is missing; create it with pytest --update-golden", pytrace=False)
-        stored = _from_document(target.read_text(encoding="utf-8"), target)
+        try:
+            stored, problem = _from_document(_read(target), target), ""
+        except ValueError as error:
+            stored, problem = {}, str(error)
+        if problem:
+            pytest.fail(f"{problem}; rewrite it with pytest --update-golden", pytrace=False)
         if sorted(stored) != sorted(fields):
             pytest.fail(f"{target}: fields {sorted(stored)} stored, {sorted(fields)} given", pytrace=False)
         for name, values in fields.items():
@@ -138,7 +190,7 @@ class GoldenTrace:
                 pytest.fail(f"{target}: {name} is {values.dtype}{list(values.shape)}, stored {want.dtype}{list(want.shape)}", pytrace=False)
             bound = maxulp.get(name, 0) if isinstance(maxulp, Mapping) else maxulp
             if values.dtype.kind == "f":
-                distance = ulp_distance(values, want)
+                distance = _ulps(values, want)
                 bad = np.flatnonzero(distance.ravel() > bound)
             else:
                 distance = np.zeros(values.shape, dtype=np.uint64)
@@ -152,23 +204,21 @@ class GoldenTrace:
                 )
 
     def _write(self, target: Path, fields: dict[str, np.ndarray]) -> None:
-        text = _to_document(fields)
-        old = target.read_text(encoding="utf-8") if target.exists() else None
-        if old == text:
-            self._summary.append(f"{target}: unchanged")
-            return
-        target.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(target, text)
-        if old is None:
-            self._summary.append(f"{target}: created")
-        else:
+        def describe(old: str | None) -> str:
+            if old is None:
+                return "created"
+            try:
+                stored = _from_document(old, target)
+            except ValueError as error:
+                return f"replaced a malformed file ({str(error).split(': ', 2)[-1]})"
             changed = [
-                name
-                for name, values in _from_document(old, target).items()
-                if name not in fields or not np.array_equal(values, fields[name], equal_nan=True)
+                name for name, values in stored.items() if name not in fields or not np.array_equal(values, fields[name], equal_nan=True)
             ]
-            added = sorted(set(fields) - set(_from_document(old, target)))
-            self._summary.append(f"{target}: updated ({', '.join(changed + added) or 'formatting'})")
+            added = sorted(set(fields) - set(stored))
+            return f"updated ({', '.join(changed + added) or 'formatting'})"
+
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self._summary.append(update_text(target, _to_document(fields), describe))
 
 
 @pytest.fixture
@@ -182,3 +232,19 @@ def golden_trace(request: pytest.FixtureRequest) -> GoldenTrace:
         update=bool(request.config.getoption("update_golden")),
         summary=request.config.stash[_SUMMARY_KEY],
     )
+
+
+@pytest.fixture
+def resume_check(tmp_path: Path) -> Callable[..., None]:
+    """``resume_check(train, epochs, split)``: ``train(epochs, checkpoint_dir, resume)`` run whole and split at
+    ``split`` (an epoch or several) must return the same arrays bit for bit; else the test fails naming the
+    first differing field and index (:func:`decaybench.resume_check.check_resume`)."""
+    from decaybench.resume_check import ResumeMismatch, check_resume
+
+    def check(train: Callable[[int, Path, bool], Any], epochs: int, split: int | Iterable[int]) -> None:
+        try:
+            check_resume(train, epochs, split, tmp_path / "resume-check")
+        except ResumeMismatch as error:
+            pytest.fail(str(error), pytrace=False)
+
+    return check

@@ -1,5 +1,7 @@
 """Plain-text tables for the CLI: aligned columns that read well in a terminal and in a log.
 
+The layout and the cell formats live in :mod:`decaybench.tables`; this module holds verify's table.
+
 >>> print(table(["mode", "ok"], [["eager", "yes"], ["xla", "no"]]))
 mode   ok
 -----  ---
@@ -9,32 +11,10 @@ xla    no
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
+from decaybench.tables import format_count, table
 from decaybench.verify import VerifyReport
 
 __all__ = ["format_count", "table", "verify_table"]
-
-UINT64_MAX = 2**64 - 1
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Left-aligned columns separated by two spaces, with a rule under the header."""
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=True)]
-    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip() for line in (header, *rows)]
-    lines.insert(1, "  ".join("-" * width for width in widths))
-    return "\n".join(lines)
-
-
-def format_count(value: int) -> str:
-    """An integer, in scientific notation when long; the uint64 maximum reads ``inf``.
-
-    >>> format_count(27), format_count(27680460), format_count(2**64 - 1)
-    ('27', '2.8e+07', 'inf')
-    """
-    if value >= UINT64_MAX:
-        return "inf"
-    return str(value) if value < 100_000 else f"{value:.1e}"
 
 
 def verify_table(report: VerifyReport) -> str:
@@ -52,6 +32,7 @@ def verify_table(report: VerifyReport) -> str:
         "lr vs tf.keras",
         "traces",
         "repeatable",
+        "resume",
         "diverged",
         "ok",
     ]
@@ -72,9 +53,11 @@ def verify_table(report: VerifyReport) -> str:
                 row.lr_vs_tf_keras,
                 row.traces,
                 "yes" if row.repeatable else "NO",
+                row.resume,
                 "-" if row.diverged_at is None else f"epoch {row.diverged_at}",
                 ("yes" if row.within_bound else "NO") if bounded else "-",
             ]
         )
     verdict = "every mode meets its bound" if report.ok else "some mode misses its bound"
-    return table(header, rows) + f"\n\n{verdict}; bounds are per epoch (the largest is shown), compared before any divergence"
+    notes = "".join(f"\n{line}" for line in ("", *report.notes)) if report.notes else ""
+    return table(header, rows) + f"\n\n{verdict}; bounds are per epoch (the largest is shown), compared before any divergence" + notes

@@ -6,8 +6,9 @@ compiled loop) and may differ in everything else: ``initial_learning_rate``, ``d
 the very loop of mode ``xla``, on a ``[configs, size]`` ``w``, so each configuration's trace is
 bit for bit the trace of ``run(config, "xla")`` (``tests/test_sweep.py``).
 
-Only ``xla`` is offered. Its ``pow`` on a vector is the C library's ``pow`` element by element,
-as on a scalar; TensorFlow's kernel outside XLA computes a vector ``pow`` with Eigen's
+Only ``xla`` and ``xla-exact`` (the same loop with the products kept rounded and the loss
+summed in Eigen's order, :mod:`decaybench.modes.exact`) are offered. XLA's ``pow`` on a vector
+is the C library's ``pow`` element by element, as on a scalar; TensorFlow's kernel outside XLA computes a vector ``pow`` with Eigen's
 ``generic_pow``, which differs from ``pow`` in about 45% of float64 cases, so a ``graph`` sweep
 could not equal ``graph`` runs.
 
@@ -25,13 +26,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from decaybench.config import DecayConfig
-from decaybench.loops import PEAK_COPIES, available_memory
+from decaybench.memory import footprint, require_memory
 from decaybench.trace import Trace
 from decaybench.validation import InvalidType, InvalidValue
 
 __all__ = ["SHARED", "SWEEP_MODES", "run_sweep"]
 
-SWEEP_MODES = ("xla",)
+SWEEP_MODES = ("xla", "xla-exact")
 # The fields that fix the compiled loop's shapes.
 SHARED = ("epochs", "dtype", "size", "record_every")
 
@@ -46,7 +47,9 @@ def _checked(configs: Sequence[DecayConfig], mode: str) -> tuple[DecayConfig, ..
             raise InvalidType(f"configs[{index}]", config, "must be a DecayConfig")
     if mode not in SWEEP_MODES:
         raise InvalidValue(
-            "mode", mode, "must be xla: only XLA's vector pow is the C library's pow, so only an xla sweep equals its single runs"
+            "mode",
+            mode,
+            "must be xla or xla-exact: only XLA's vector pow is the C library's pow, so only an xla sweep equals its single runs",
         )
     first = configs[0]
     for index, config in enumerate(configs[1:], start=1):
@@ -57,13 +60,8 @@ def _checked(configs: Sequence[DecayConfig], mode: str) -> tuple[DecayConfig, ..
                     getattr(config, name),
                     f"must equal configs[0].{name} ({getattr(first, name)}): a sweep shares {', '.join(SHARED[:-1])} and {SHARED[-1]}",
                 )
-    needed = PEAK_COPIES * len(configs) * first.trace_bytes
-    if needed > available_memory():
-        raise InvalidValue(
-            "configs",
-            f"<{len(configs)} configs>",
-            f"need {needed:,} bytes for their traces, more than the {available_memory():,} available; record fewer with record_every",
-        )
+    needed = len(configs) * footprint(first, (mode,)).total  # each cell's trace copies, as one run of the mode
+    require_memory(needed, "configs", f"<{len(configs)} configs>", "for their traces", "record fewer with record_every")
     return tuple(configs)
 
 
@@ -73,10 +71,11 @@ def run_sweep(configs: Sequence[DecayConfig], mode: str = "xla") -> list[Trace]:
     Args:
         configs: one or more :class:`DecayConfig` with equal ``epochs``, ``dtype``, ``size`` and
             ``record_every``.
-        mode: ``"xla"`` (the only mode a sweep can reproduce exactly; see the module doc).
+        mode: ``"xla"`` or ``"xla-exact"`` (the modes a sweep can reproduce exactly; see the module
+            doc). ``"xla-exact"`` cells also equal ``run(configs[i], "eager")`` bit for bit.
 
     Returns:
-        ``traces[i]`` equal, bit for bit, to ``run(configs[i], "xla")``, mode ``"xla"`` included.
+        ``traces[i]`` equal, bit for bit, to ``run(configs[i], mode)``, mode included.
 
     Raises:
         InvalidType: ``configs`` is not a sequence of :class:`DecayConfig`.
@@ -86,15 +85,23 @@ def run_sweep(configs: Sequence[DecayConfig], mode: str = "xla") -> list[Trace]:
     configs = _checked(configs, mode)
     import tensorflow as tf
 
+    from decaybench.modes import exact
     from decaybench.modes.compiled import xla_sweep_loop
+    from decaybench.schedule import loop_columns
 
     first = configs[0]
     w0 = np.stack([np.full(first.size, config.w0, dtype=first.dtype) for config in configs])
-    integers = np.array([[config.decay_steps, int(config.staircase)] for config in configs], dtype=np.int64)
-    floats = np.array([[config.initial_learning_rate, config.decay_rate] for config in configs], dtype=np.float64)
+    columns = [loop_columns(config.schedule) for config in configs]
+    integers = np.array([integer for integer, _ in columns], dtype=np.int64)
+    floats = np.array([real for _, real in columns], dtype=np.float64)
     lengths = np.array([first.epochs, first.record_every], dtype=np.int64)
-    w, loss, lr = xla_sweep_loop(tf.constant(w0), tf.constant(lengths), tf.constant(integers), tf.constant(floats), first.record_every == 1)
+    if mode == "xla-exact":
+        w, loss, lr = exact.sweep(tf.constant(w0), first, tf.constant(integers), tf.constant(floats))
+    else:
+        w, loss, lr = xla_sweep_loop(
+            tf.constant(w0), tf.constant(lengths), tf.constant(integers), tf.constant(floats), first.record_every == 1
+        )
     # Rows are [row, config, ...]: one transposing copy makes every config's rows contiguous.
     w, loss, lr = (np.ascontiguousarray(np.moveaxis(array.numpy(), 1, 0)) for array in (w, loss, lr))
     epoch = first.recorded()
-    return [Trace(epoch=epoch, w=w[i], loss=loss[i], lr=lr[i], config=config, mode="xla") for i, config in enumerate(configs)]
+    return [Trace(epoch=epoch, w=w[i], loss=loss[i], lr=lr[i], config=config, mode=mode) for i, config in enumerate(configs)]

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import csv
 import functools
+import hashlib
 import io
 import json
-import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,16 +25,20 @@ from typing import Any
 import numpy as np
 
 from decaybench.config import DecayConfig
-from decaybench.schedule import exponential_decay
+from decaybench.json_floats import encode_array
+from decaybench.metrics import diverged_at, first_unstable_epoch
+from decaybench.validation import INT64_MAX
 
-__all__ = ["SEED_FORMAT", "SeedText", "Trace", "first_unstable_epoch", "format_line", "parse_lines"]
+__all__ = ["SEED_FORMAT", "SeedText", "Trace", "TraceFormatError", "first_unstable_epoch", "format_line", "parse_lines"]
 
 SEED_FORMAT = "After %s epoch,w is %f,loss is %f,lr is %f"
 ELISION = "..."
+# What a run computed: two traces are the same run when these agree (config and mode aside).
+ARRAYS = ("epoch", "w", "loss", "lr")
 
 # What %f can print: digits with six decimals, or nan/inf with a sign.
 _NUMBER = r"([-+]?(?:[0-9]+\.[0-9]{6}|nan|inf))"
-_LINE = re.compile(rf"After ([0-9]{{1,18}}) epoch,w is {_NUMBER},loss is {_NUMBER},lr is {_NUMBER}", re.ASCII)
+_LINE = re.compile(rf"After ([0-9]+) epoch,w is {_NUMBER},loss is {_NUMBER},lr is {_NUMBER}", re.ASCII)
 
 
 def format_line(epoch: int, w: float, loss: float, lr: float) -> str:
@@ -77,22 +81,41 @@ class Trace:
     def __len__(self) -> int:
         return len(self.epoch)
 
+    def identical(self, other: Trace) -> bool:
+        """Whether ``other`` holds the same numbers: epoch, w, loss and lr, dtype, shape and value.
+
+        Values compare as ``np.array_equal(a, b, equal_nan=True)``: a NaN equals a NaN, as a
+        repeated run that diverged the same way should; config and mode are not compared.
+
+        >>> trace = Trace([0], [[np.nan]], [1.0], [0.2], DecayConfig(epochs=1), "eager")
+        >>> trace.identical(Trace([0], [[np.nan]], [1.0], [0.2], DecayConfig(epochs=1), "numpy"))
+        True
+        >>> trace.identical(Trace([0], [[np.nan]], [1.0], [0.3], DecayConfig(epochs=1), "eager"))
+        False
+        """
+        pairs = [(getattr(self, name), getattr(other, name)) for name in ARRAYS]
+        return all(a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True) for a, b in pairs)
+
+    def digest(self) -> str:
+        """SHA-256 (hex) of every byte of epoch, w, loss and lr, in that order: equal digests, equal bits.
+
+        >>> len(Trace([0], [[2.6]], [36.0], [0.2], DecayConfig(epochs=1), "eager").digest())
+        64
+        """
+        digest = hashlib.sha256()
+        for name in ARRAYS:
+            digest.update(np.ascontiguousarray(getattr(self, name)).tobytes())
+        return digest.hexdigest()
+
     @functools.cached_property
     def diverged_at(self) -> int | None:
         """The first epoch whose step expands ``|w + 1|`` or whose values are not finite.
 
         A step expands when ``|1 - 2 lr| > 1``, that is ``lr > 1``; the schedule is monotone, so
         that epoch is found exactly even between recorded epochs. Non-finite values are seen at
-        the recorded epochs. ``None`` when neither happens.
+        the recorded epochs. ``None`` when neither happens. The rule is :func:`decaybench.metrics.diverged_at`.
         """
-        candidates = []
-        unstable = first_unstable_epoch(self.config)
-        if unstable is not None:
-            candidates.append(unstable)
-        finite = np.isfinite(self.loss) & np.isfinite(self.w).all(axis=1)
-        if not finite.all():
-            candidates.append(int(self.epoch[np.argmin(finite)]))
-        return min(candidates) if candidates else None
+        return diverged_at(self.config, self.epoch, self.loss, self.w)
 
     def lines(self) -> list[str]:
         """The seed's print format, one line per recorded epoch (w is the first element)."""
@@ -102,32 +125,51 @@ class Trace:
         """``{"mode", "config", "epoch", "w", "loss", "lr"}``; floats round-trip exactly.
 
         Each float32 value is written as the float64 repr of its exact value, and non-finite
-        values as the strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"`` (strict JSON).
+        values as the strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"`` (strict JSON; the
+        codec is :mod:`decaybench.json_floats`).
         """
         w = self.w[:, 0] if self.config.size == 1 else self.w
         document = {
             "mode": self.mode,
             "config": self.config.to_dict(),
             "epoch": self.epoch.tolist(),
-            "w": _json_floats(w),
-            "loss": _json_floats(self.loss),
-            "lr": _json_floats(self.lr),
+            "w": encode_array(w),
+            "loss": encode_array(self.loss),
+            "lr": encode_array(self.lr),
         }
         return json.dumps(document, allow_nan=False) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> Trace:
-        """Inverse of :meth:`to_json`, bit for bit."""
-        document = json.loads(text)
-        config = DecayConfig.from_dict(document["config"])
-        return cls(
-            epoch=document["epoch"],
-            w=_from_json_floats(document["w"]),
-            loss=_from_json_floats(document["loss"]),
-            lr=_from_json_floats(document["lr"]),
-            config=config,
-            mode=document["mode"],
-        )
+        """Inverse of :meth:`to_json`, bit for bit; anything else is a :class:`TraceFormatError`.
+
+        The reader is strict: the six keys exactly, epochs that are increasing int64 integers (an
+        epoch of ``0.7`` is refused, not truncated), and values that are exact in the trace's
+        dtype (a float32 trace holds float32 values only).
+
+        >>> Trace.from_json('{"epoch": [0.7]}')
+        Traceback (most recent call last):
+        ...
+        decaybench.trace.TraceFormatError: line 1: missing keys ['config', 'loss', 'lr', 'mode', 'w']
+        """
+        document = _load_json(text)
+        missing, unknown = sorted(set(_KEYS) - set(document)), sorted(set(document) - set(_KEYS))
+        if missing or unknown:
+            raise TraceFormatError(f"missing keys {missing}" if missing else f"unknown keys {unknown}")
+        if not isinstance(document["mode"], str) or not isinstance(document["config"], dict):
+            raise TraceFormatError("mode must be a string and config an object", _line_of(text, "mode"))
+        try:
+            config = DecayConfig.from_dict(document["config"])
+        except (ValueError, TypeError) as error:
+            raise TraceFormatError(f"config: {error}", _line_of(text, "config")) from None
+        dtype = np.dtype(config.dtype)
+        epoch = _epochs(document["epoch"], _line_of(text, "epoch"))
+        dtypes = {"w": dtype, "loss": dtype, "lr": np.dtype(np.float64)}  # lr is the float64 reference
+        arrays = {name: _floats(name, document[name], dtypes[name], _line_of(text, name)) for name in dtypes}
+        try:
+            return cls(epoch=epoch, **arrays, config=config, mode=document["mode"])
+        except ValueError as error:
+            raise TraceFormatError(str(error), _line_of(text, "w")) from None
 
     def to_csv(self) -> str:
         """A header ``epoch,w,loss,lr`` (``w[0]``, ``w[1]``, ... when size > 1), exact floats."""
@@ -140,52 +182,73 @@ class Trace:
         return buffer.getvalue()
 
 
-def first_unstable_epoch(config: DecayConfig) -> int | None:
-    """The first epoch whose lr, in the run's dtype, exceeds 1 (``|1 - 2 lr| > 1``); ``None`` if none.
+class TraceFormatError(ValueError):
+    """A trace's JSON that :meth:`Trace.from_json` refuses: ``line`` (1-based) and ``reason``."""
 
-    The schedule is monotone in the epoch, so bisection finds it with O(log epochs) evaluations.
-
-    >>> first_unstable_epoch(DecayConfig(initial_learning_rate=0.5, decay_rate=2.0))
-    2
-    >>> first_unstable_epoch(DecayConfig()) is None
-    True
-    """
-
-    def unstable(epoch: int) -> bool:
-        lr = exponential_decay(epoch, config.initial_learning_rate, config.decay_steps, config.decay_rate, config.staircase)
-        # The lr the run applies, in its dtype: 1 + 2**-52 is 1.0 in float32, a step that
-        # keeps |w + 1| exactly (found by hypothesis).
-        with np.errstate(over="ignore"):
-            return bool(np.asarray(lr, dtype=config.dtype) > 1.0)
-
-    last = config.epochs - 1
-    if not unstable(last if config.decay_rate >= 1.0 else 0):
-        return None
-    low, high = 0, (last if config.decay_rate >= 1.0 else 0)
-    while low < high:
-        middle = (low + high) // 2
-        if unstable(middle):
-            high = middle
-        else:
-            low = middle + 1
-    return low
+    def __init__(self, reason: str, line: int = 1) -> None:
+        self.reason = reason
+        self.line = line
+        super().__init__(f"line {line}: {reason}")
 
 
-def _json_floats(values: np.ndarray) -> Any:
-    return [_json_floats(row) for row in values] if values.ndim > 1 else [_json_float(v) for v in values.tolist()]
+_KEYS = ("mode", "config", "epoch", "w", "loss", "lr")
+# The spellings json_floats writes for the values JSON has no number for.
+_NON_FINITE = ("NaN", "Infinity", "-Infinity")
 
 
-def _json_float(value: float) -> float | str:
-    if math.isfinite(value):
-        return value
-    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+def _line_of(text: str, key: str) -> int:
+    found = text.find(f'"{key}"')
+    return text.count("\n", 0, found) + 1 if found >= 0 else 1
 
 
-def _from_json_floats(values: list[Any]) -> np.ndarray:
-    def convert(item: Any) -> Any:
-        return [convert(x) for x in item] if isinstance(item, list) else float(item)
+def _load_json(text: str) -> dict[str, Any]:
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise TraceFormatError(f"not JSON: {error.msg} (column {error.colno})", error.lineno) from None
+    except RecursionError:
+        raise TraceFormatError("not JSON: nested too deeply") from None
+    if not isinstance(document, dict):
+        raise TraceFormatError(f"expected a JSON object, got a {type(document).__name__}")
+    return document
 
-    return np.asarray(convert(values), dtype=np.float64)
+
+def _epochs(values: Any, line: int) -> np.ndarray:
+    if not isinstance(values, list) or not all(type(value) is int for value in values):
+        bad = next((value for value in values if type(value) is not int), values) if isinstance(values, list) else values
+        raise TraceFormatError(f"epoch must be a list of integers, found {bad!r}", line)
+    for previous, value in zip([-1, *values], values, strict=False):
+        if not previous < value <= INT64_MAX:
+            reason = "out of range (an int64 >= 0)" if not 0 <= value <= INT64_MAX else f"does not follow epoch {previous}"
+            raise TraceFormatError(f"epoch {value} {reason}", line)
+    return np.asarray(values, dtype=np.int64)
+
+
+def _floats(name: str, values: Any, dtype: np.dtype[Any], line: int) -> np.ndarray:
+    """``values`` (nested lists of numbers and :data:`_NON_FINITE` names) as float64, each exact in ``dtype``."""
+
+    def convert(item: Any, depth: int) -> Any:
+        if isinstance(item, list) and depth < 2:
+            return [convert(value, depth + 1) for value in item]
+        if isinstance(item, str) and item in _NON_FINITE:
+            return float(item)
+        if isinstance(item, bool) or not isinstance(item, (int, float)):
+            raise TraceFormatError(f"{name} holds {item!r}, not a number", line)
+        try:
+            return float(item)
+        except OverflowError:
+            raise TraceFormatError(f"{name} holds {item!r}, out of range", line) from None
+
+    converted = convert(values, 0)
+    try:
+        array = np.asarray(converted, dtype=np.float64)
+    except ValueError:  # ragged rows
+        raise TraceFormatError(f"{name} has rows of different lengths", line) from None
+    with np.errstate(over="ignore"):
+        inexact = ~((array.astype(dtype).astype(np.float64) == array) | np.isnan(array))
+    if inexact.any():
+        raise TraceFormatError(f"{name} holds {array[inexact].flat[0].item()!r}, not a {dtype} value", line)
+    return array
 
 
 @dataclass(frozen=True)
@@ -234,7 +297,9 @@ def parse_lines(lines: Iterable[str] | str, source: str = "<text>") -> SeedText:
         match = _LINE.fullmatch(line)
         if match is None:
             raise ValueError(f"{source}:{number}: not a seed line: {line[:80]!r}")
-        epoch = int(match.group(1))
+        epoch = int(match.group(1)) if len(match.group(1)) <= 19 else INT64_MAX + 1
+        if epoch > INT64_MAX:
+            raise ValueError(f"{source}:{number}: epoch {match.group(1)[:40]} is out of range (an int64)")
         if epochs and epoch <= epochs[-1]:
             raise ValueError(f"{source}:{number}: epoch {epoch} does not follow epoch {epochs[-1]}")
         epochs.append(epoch)

@@ -3,33 +3,51 @@
 For each mode in :data:`decaybench.loops.MODES` the report gives: the documented seed lines
 (and the full golden trace's lines) it reproduces when the configuration is the seed's; whether
 it is bit-identical to the NumPy emulation of record; its largest ULP distance to that emulation
-for w and the loss, against the mode's stated bound (0 for ``exact`` modes, the derived
-:func:`decaybench.oracle.fused_update_bound` for ``fused-update`` ones, 0 for w and
-:func:`summation_order_bound` for the loss of ``sharded-sum`` ones); its largest relative
+for w and the loss, against the bound of the mode's contract (:data:`decaybench.bounds.BOUNDS`:
+0 for ``exact`` modes, :func:`~decaybench.bounds.fused_update_bound` for ``fused-update`` ones,
+0 for w and :func:`~decaybench.bounds.summation_order_bound` for the loss of ``sharded-sum``
+ones); its largest relative
 error against the exact oracle; whether its lr agrees with tf.keras's own ``ExponentialDecay``;
-how many times it traced or compiled; and whether a second run repeats the first bit for bit.
+how many times it traced or compiled; whether a second run repeats the first bit for bit; and
+whether the run stopped after its middle epoch and resumed from its checkpoint is the same run,
+bit for bit (``resume``, :mod:`decaybench.checkpoint`).
 tf.keras's own schedule is run beside the modes as a labelled reference row that has no bound.
-Comparisons stop before the first diverged epoch.
+
+The numbers behind each row are one :class:`Comparison` (:func:`compare`): per recorded epoch,
+the ULP distances to the emulation and the bounds, and the epoch where the comparison stops,
+the first at which either run diverged (:attr:`decaybench.trace.Trace.diverged_at`).
+:mod:`decaybench.plot` draws the same object.
+
+>>> from decaybench.modes.emulation import emulate
+>>> config = DecayConfig(epochs=6)
+>>> found = compare(emulate(config, fused=True), emulate(config), "fused-update", bound_emulation(config))
+>>> found.ulp_w.tolist(), found.bound_w.tolist(), found.stop, found.within_bound
+([0, 0, 0, 1, 1, 1], [2, 5, 17, 27, 5, 4], None, True)
 """
 
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from decaybench import golden
+from decaybench.bounds import bound_emulation, recorded_bounds, summation_order_bound  # the last re-exported
 from decaybench.config import DecayConfig
-from decaybench.loops import MODES, run
-from decaybench.modes import REGISTRY
+from decaybench.loops import MODES, resumable, run, run_split
+from decaybench.memory import check_memory
+from decaybench.modes import REGISTRY, Contract
 from decaybench.modes.emulation import emulate
-from decaybench.oracle import exact_trajectory, fused_update_bound, relative_error, ulp_distance
+from decaybench.oracle import exact_trajectory, relative_error, ulp_distance
 from decaybench.trace import Trace
 
-__all__ = ["ModeReport", "VerifyReport", "summation_order_bound", "verify"]
+__all__ = ["Comparison", "ModeReport", "VerifyReport", "compare", "summation_order_bound", "verify"]
 
 REFERENCE = "tf.keras"
 
@@ -55,65 +73,118 @@ class ModeReport:
     diverged_at: int | None
     seconds: float
     within_bound: bool
+    resume: str = "-"  # "yes": stopped at the middle epoch and resumed, bit for bit the run; "NO"; "-": no checkpoints
 
 
 @dataclass(frozen=True)
 class VerifyReport:
-    """All rows for one configuration; ``ok`` when every mode meets its bound and repeats itself."""
+    """All rows for one configuration; ``ok`` when every mode meets its bound and repeats itself.
+
+    ``comparisons`` holds, by mode, the per-epoch :class:`Comparison` behind each row (not in
+    :meth:`to_dict`: the JSON has the rows only).
+    """
 
     config: DecayConfig
     rows: tuple[ModeReport, ...]
+    comparisons: Mapping[str, Comparison] = field(default_factory=dict, compare=False, repr=False)
+    notes: tuple[str, ...] = ()  # lines after the table: fit and callback side by side when steps_per_epoch > 1
 
     @property
     def ok(self) -> bool:
-        return all(row.within_bound and row.repeatable for row in self.rows)
+        return all(row.within_bound and row.repeatable and row.resume != "NO" for row in self.rows)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "config": self.config.to_dict(),
             "ok": self.ok,
             "modes": [dataclasses.asdict(row) for row in self.rows],
+            **({"notes": list(self.notes)} if self.notes else {}),
         }
 
 
-def _compared(trace: Trace, emulated: Trace, stop: int | None) -> np.ndarray:
-    """Recorded rows before the first diverged epoch."""
-    keep = trace.epoch < stop if stop is not None else np.ones(len(trace), dtype=bool)
-    return keep & (emulated.epoch == trace.epoch)
+@dataclass(frozen=True, eq=False)
+class Comparison:
+    """A run against the emulation of record, per recorded epoch.
 
-
-def summation_order_bound(emulated: Trace, size: int) -> np.ndarray:
-    """Per epoch, the most ULPs apart two orders of summing the loss's ``size`` terms can land.
-
-    Every element of ``w`` follows ``emulated`` (``size=1``), so the loss adds ``n = size``
-    copies of one float ``s = fl(x**2) >= 0``: exactly ``S = n s``. Any order of the ``n - 1``
-    additions errs by at most ``gamma(n - 1) S`` with ``gamma(k) = k u / (1 - k u)`` (Higham,
-    *Accuracy and Stability of Numerical Algorithms*, (4.6)), so two orders differ by at most
-    ``2 gamma(n - 1) S``; both lie above ``m = S (1 - gamma(n - 1))``, where floats are at least
-    ``ulp(m)`` apart. The bound is ``2 gamma(n - 1) S / ulp(m)``, about ``4 (n - 1)`` ULPs.
+    Attributes:
+        contract: what the run promises; ``None`` for one that promises nothing (tf.keras's own
+            schedule, a foreign trace), which has no bound.
+        epochs: int64, the recorded epochs.
+        ulp_w: uint64, the ULP distance of w (its largest element) at each epoch.
+        ulp_loss: uint64, the ULP distance of the loss at each epoch.
+        bound_w: uint64, the contract's bound for ``ulp_w`` at each epoch; ``None`` without one.
+        bound_loss: the same for ``ulp_loss``.
+        stop: the first epoch at which either run diverged; it and later epochs are not compared.
     """
-    dtype = np.finfo(emulated.config.dtype)
-    ku = (size - 1) * float(dtype.eps) / 2
-    gamma = ku / (1 - ku) if ku < 1 else np.inf
-    exact = size * emulated.loss.astype(np.float64)
-    with np.errstate(invalid="ignore", over="ignore"):
-        floor = np.maximum(exact * (1 - gamma), float(dtype.tiny))
-        ulp = np.ldexp(1.0, np.frexp(floor)[1] - dtype.nmant - 1)
-        ulps = np.floor(2 * gamma * exact / ulp * (1 + 1e-6))
-    unbounded = ~np.isfinite(ulps) | (ulps >= 2.0**63)
-    return np.where(unbounded, np.iinfo(np.uint64).max, np.where(unbounded, 0, ulps).astype(np.uint64))
+
+    contract: Contract | None
+    epochs: np.ndarray
+    ulp_w: np.ndarray
+    ulp_loss: np.ndarray
+    bound_w: np.ndarray | None
+    bound_loss: np.ndarray | None
+    stop: int | None
+
+    @property
+    def compared(self) -> np.ndarray:
+        """Which recorded epochs are compared: those before :attr:`stop`."""
+        return self.epochs < self.stop if self.stop is not None else np.ones(len(self.epochs), dtype=bool)
+
+    @property
+    def worst(self) -> tuple[int, int]:
+        """The largest compared ULP distance of w and of the loss (0 when nothing is compared)."""
+        kept = self.compared
+        return int(self.ulp_w[kept].max(initial=0)), int(self.ulp_loss[kept].max(initial=0))
+
+    @property
+    def bounds(self) -> tuple[np.ndarray, ...]:
+        """``(bound_w, bound_loss)``, or ``()`` without a bound."""
+        return () if self.bound_w is None or self.bound_loss is None else (self.bound_w, self.bound_loss)
+
+    @property
+    def worst_bound(self) -> tuple[int, int]:
+        """The largest compared bound of w and of the loss (0 without a bound)."""
+        kept = self.compared
+        w, loss = (int(bound[kept].max(initial=0)) for bound in self.bounds) if self.bounds else (0, 0)
+        return w, loss
+
+    @property
+    def identical(self) -> bool:
+        """No compared epoch is even one ULP apart."""
+        return self.worst == (0, 0)
+
+    @property
+    def within_bound(self) -> bool:
+        """Every compared epoch within that epoch's bound (true without a bound)."""
+        # Per epoch, not max against max: a bound is only as good as the epoch it bounds.
+        kept = self.compared
+        pairs = zip((self.ulp_w, self.ulp_loss), self.bounds, strict=False)
+        return all(bool(np.all(ulps[kept] <= bound[kept])) for ulps, bound in pairs)
+
+    def shown(self, values: np.ndarray) -> np.ndarray:
+        """``values`` (per recorded epoch) as float64, NaN from :attr:`stop` on: what a plot draws."""
+        return np.where(self.compared, np.asarray(values).astype(np.float64), np.nan)
 
 
-def _bounds(config: DecayConfig, contract: str, emulated_full: Trace | None) -> tuple[np.ndarray, np.ndarray]:
-    if contract == "exact":
-        zeros = np.zeros(config.recorded_count, dtype=np.uint64)
-        return zeros, zeros
-    assert emulated_full is not None
-    if contract == "sharded-sum":  # w exact: each gradient element is one term plus exact zeros
-        zeros = np.zeros(config.recorded_count, dtype=np.uint64)
-        return zeros, summation_order_bound(emulated_full, config.size)[config.recorded()]
-    w_bound, loss_bound = fused_update_bound(emulated_full, size=config.size)
-    return w_bound[config.recorded()], loss_bound[config.recorded()]
+def compare(trace: Trace, emulated: Trace, contract: Contract | None, full: Trace | None = None) -> Comparison:
+    """``trace`` against ``emulated`` (the emulation of record of the same epochs), per epoch.
+
+    ``full`` is :func:`decaybench.bounds.bound_emulation` of the configuration; the bounds of
+    ``contract`` are computed when it is given (and ``contract`` is not ``None``).
+    """
+    if not np.array_equal(trace.epoch, emulated.epoch):
+        raise ValueError(f"compare needs the same recorded epochs, got {len(trace)} and {len(emulated)} rows")
+    stop = min((epoch for epoch in (trace.diverged_at, emulated.diverged_at) if epoch is not None), default=None)
+    bound_w, bound_loss = recorded_bounds(contract, trace.config, full) if contract is not None and full is not None else (None, None)
+    return Comparison(
+        contract=contract,
+        epochs=trace.epoch,
+        ulp_w=ulp_distance(trace.w, emulated.w).max(axis=1, initial=0),
+        ulp_loss=ulp_distance(trace.loss, emulated.loss),
+        bound_w=bound_w,
+        bound_loss=bound_loss,
+        stop=stop,
+    )
 
 
 def _seed_lines(trace: Trace, config: DecayConfig) -> tuple[str, str]:
@@ -125,10 +196,6 @@ def _seed_lines(trace: Trace, config: DecayConfig) -> tuple[str, str]:
     return f"{sum(check.ok for check in checks)}/{len(checks)}", f"{same}/{len(stored)}"
 
 
-def _same(first: Trace, second: Trace) -> bool:
-    return all(np.array_equal(getattr(first, name), getattr(second, name), equal_nan=True) for name in ("epoch", "w", "loss", "lr"))
-
-
 def _twice(mode: str, config: DecayConfig) -> tuple[Trace, str, bool]:
     """Run twice: the traces of the first run and of the repeat, and whether both agree bit for bit."""
     counts = _tracing_counts
@@ -138,22 +205,21 @@ def _twice(mode: str, config: DecayConfig) -> tuple[Trace, str, bool]:
     repeat = run(config, mode)
     after = counts().get(mode)
     traces = "-" if before is None or middle is None or after is None else f"{middle - before} then {after - middle}"
-    return trace, traces, _same(trace, repeat)
+    return trace, traces, trace.identical(repeat)
 
 
 def _tracing_counts() -> dict[str, int]:
     from decaybench.modes.compiled import tracing_counts
+    from decaybench.modes.exact import tracing_count
 
-    return tracing_counts()
+    return {**tracing_counts(), "xla-exact": tracing_count()}
 
 
 def _reference_lr(config: DecayConfig) -> tuple[np.ndarray, str]:
     from decaybench.peers import PEERS, PeerUnavailable
 
     try:
-        values = PEERS[REFERENCE].schedule(
-            config.recorded(), config.initial_learning_rate, config.decay_steps, config.decay_rate, config.staircase
-        )
+        values = PEERS[REFERENCE].schedule(config.schedule, config.recorded())
     except PeerUnavailable as error:
         return np.array([]), error.reason
     return values, ""
@@ -169,33 +235,35 @@ def _lr_agreement(trace: Trace, reference: np.ndarray, note: str) -> str:
     return f"{same}/{len(cast)} equal" + (f", max {worst} ULP" if worst else "")
 
 
+def _resume(mode: str, config: DecayConfig, trace: Trace) -> str:
+    """Whether ``mode`` stopped after its middle epoch and resumed in this process gives ``trace`` bit for bit."""
+    if not resumable(mode):
+        return "-"
+    with tempfile.TemporaryDirectory(prefix="decaybench-resume-") as directory:
+        resumed = run_split(config, mode, max(1, config.epochs // 2), Path(directory) / "run")
+    return "yes" if resumed.identical(trace) else "NO"
+
+
 def verify(config: DecayConfig | None = None, modes: tuple[str, ...] = MODES, reference: bool = True) -> VerifyReport:
     """Run ``modes`` (default: all) and tf.keras's own schedule on ``config``; see the module doc."""
     config = config if config is not None else DecayConfig()
+    check_memory(config, modes, "verify")
+    if config.steps_per_epoch > 1:  # only fit and callback run several steps per epoch
+        from decaybench.steps import verify_steps
+
+        return verify_steps(config, modes)
     emulated = emulate(config)
-    needs_full = any(REGISTRY[mode].contract != "exact" for mode in modes)
-    emulated_full = emulate(dataclasses.replace(config, size=1, record_every=1)) if needs_full else None
+    full = bound_emulation(config)
     exact = exact_trajectory(config)
-    reference_lr, reference_note = _reference_lr(config)
-    rows = []
+    reference_lr = _reference_lr(config)
+    rows, comparisons = [], {}
     for mode in modes:
         started = time.perf_counter()
         trace, traces, repeatable = _twice(mode, config)
         seconds = (time.perf_counter() - started) / 2
-        rows.append(
-            _row(
-                mode,
-                REGISTRY[mode].contract,
-                trace,
-                emulated,
-                emulated_full,
-                exact,
-                (reference_lr, reference_note),
-                traces,
-                repeatable,
-                seconds,
-            )
-        )
+        comparisons[mode] = compare(trace, emulated, REGISTRY[mode].contract, full)
+        row = _row(mode, trace, emulated, comparisons[mode], exact, reference_lr, traces, repeatable, seconds)
+        rows.append(dataclasses.replace(row, resume=_resume(mode, config, trace)))
     if reference:
         from decaybench.peers import PEERS, PeerUnavailable
 
@@ -203,51 +271,41 @@ def verify(config: DecayConfig | None = None, modes: tuple[str, ...] = MODES, re
             started = time.perf_counter()
             trace = PEERS[REFERENCE].train(config)
             seconds = time.perf_counter() - started
-            repeatable = _same(trace, PEERS[REFERENCE].train(config))
-            rows.append(
-                _row(REFERENCE, "reference", trace, emulated, None, exact, (reference_lr, reference_note), "-", repeatable, seconds)
-            )
+            repeatable = trace.identical(PEERS[REFERENCE].train(config))
+            comparisons[REFERENCE] = compare(trace, emulated, None)
+            rows.append(_row(REFERENCE, trace, emulated, comparisons[REFERENCE], exact, reference_lr, "-", repeatable, seconds))
         except PeerUnavailable:
             pass
-    return VerifyReport(config, tuple(rows))
+    return VerifyReport(config, tuple(rows), comparisons)
 
 
 def _row(
     mode: str,
-    contract: str,
     trace: Trace,
     emulated: Trace,
-    emulated_full: Trace | None,
+    comparison: Comparison,
     exact: Any,
     reference: tuple[np.ndarray, str],
     traces: str,
     repeatable: bool,
     seconds: float,
 ) -> ModeReport:
-    config = trace.config
-    stop = min((epoch for epoch in (trace.diverged_at, emulated.diverged_at) if epoch is not None), default=None)
-    compared = _compared(trace, emulated, stop)
-    w_ulp = ulp_distance(trace.w[compared], emulated.w[compared]).max(axis=1, initial=0)
-    loss_ulp = ulp_distance(trace.loss[compared], emulated.loss[compared])
-    if contract == "reference":
-        bound_w = bound_loss = np.zeros(0, dtype=np.uint64)
-    else:
-        bounds = _bounds(config, contract, emulated_full)
-        bound_w, bound_loss = bounds[0][compared], bounds[1][compared]
-    documented, golden_lines = _seed_lines(trace, config)
+    compared = comparison.compared
+    (max_ulp_w, max_ulp_loss), (bound_w, bound_loss) = comparison.worst, comparison.worst_bound
+    documented, golden_lines = _seed_lines(trace, trace.config)
     errors = relative_error(trace, exact)
     return ModeReport(
         mode=mode,
-        contract=contract,
+        contract=comparison.contract or "reference",
         documented=documented,
         golden=golden_lines,
         bit_identical=bool(
             np.array_equal(trace.w[compared], emulated.w[compared]) and np.array_equal(trace.loss[compared], emulated.loss[compared])
         ),
-        max_ulp_w=int(w_ulp.max(initial=0)),
-        max_ulp_loss=int(loss_ulp.max(initial=0)),
-        bound_w=int(bound_w.max(initial=0)),
-        bound_loss=int(bound_loss.max(initial=0)),
+        max_ulp_w=max_ulp_w,
+        max_ulp_loss=max_ulp_loss,
+        bound_w=bound_w,
+        bound_loss=bound_loss,
         oracle_rel_w=errors["w"],
         oracle_rel_loss=errors["loss"],
         lr_vs_tf_keras=_lr_agreement(trace, *reference),
@@ -255,6 +313,5 @@ def _row(
         repeatable=repeatable,
         diverged_at=trace.diverged_at,
         seconds=seconds,
-        # Per epoch, not max against max: a bound is only as good as the epoch it bounds.
-        within_bound=contract == "reference" or bool(np.all(w_ulp <= bound_w) and np.all(loss_ulp <= bound_loss)),
+        within_bound=comparison.within_bound,
     )

@@ -65,3 +65,25 @@ def test_modes_and_help() -> None:
     for command in ([], ["run"], ["modes"], ["golden"]):
         done = decaybench(*command, "--help")
         assert done.returncode == 0 and "examples:" in done.stdout
+
+
+def test_config_flags_come_from_decay_config() -> None:
+    import dataclasses
+
+    from decaybench.cli import build_parser
+    from decaybench.cli.parsing import config_from
+    from decaybench.config import DecayConfig
+
+    assert config_from(build_parser().parse_args(["run"])) == DecayConfig()
+    args = build_parser().parse_args(["verify", "--initial-lr", "0.5", "--staircase", "--record-every", "3", "--dtype", "float64"])
+    assert config_from(args) == DecayConfig(initial_learning_rate=0.5, staircase=True, record_every=3, dtype="float64")
+    help_text = decaybench("plot", "--help").stdout
+    for field in dataclasses.fields(DecayConfig):
+        assert field.metadata["flag"] in help_text, field.name
+
+
+def test_internal_tools_parse_with_the_same_code() -> None:
+    from decaybench.cli.tools import compat_main, docs_main
+
+    assert docs_main(["--help"]) == 0
+    assert compat_main(["build"]) == 2  # --input and --output are required: one line, status 2

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from decaybench.compat import ENV_SUFFIX, VERIFY_SUFFIX, build, collect, load, main, markdown, version_key
+from decaybench.cli.tools import compat_main as main
+from decaybench.compat import BENCH_SUFFIX, ENV_SUFFIX, VERIFY_SUFFIX, build, collect, load, markdown, version_key
 
 DIFFERS = "## What differs"
 SAME = "## The same in every env"
@@ -187,3 +188,42 @@ def test_collect_describes_the_installed_tensorflow() -> None:
     assert facts["xla"] == {"no_fma": None, "first_call": {}}
     with pytest.raises(ValueError, match="compile_runs"):
         collect("here", compile_runs=-1)
+
+
+def bench_json(scale: float, modes: tuple[str, ...] = ("graph", "xla")) -> dict[str, Any]:
+    """A pytest-benchmark document as `decaybench bench --quick --group seed long compile` writes it."""
+
+    def entry(group: str, mode: str, seconds: float, **shape: Any) -> dict[str, Any]:
+        info = {"group": group, "implementation": mode, "kind": "mode", "device": "cpu", "mode": mode, **shape}
+        return {"name": f"{group}-{mode}", "extra_info": info, "stats": {"data": [seconds * f for f in (1.0, 1.1, 0.9, 1.05, 0.95)]}}
+
+    benchmarks = [entry("seed", mode, scale * 1e-3, epochs=40, size=1, steps=40) for mode in modes]
+    benchmarks += [entry("long", "xla", scale * 2e-2, epochs=1_000_000, size=1, steps=1_000_000)]
+    benchmarks += [entry("compile", "xla", scale * 0.2, epochs=40, size=1)]
+    peer = {"group": "seed", "implementation": "optax float32", "kind": "peer", "device": "cpu", "epochs": 40, "size": 1}
+    benchmarks.append({"name": "peer", "extra_info": peer, "stats": {"data": [1e-5] * 5}})
+    return {"machine_info": {}, "benchmarks": benchmarks, "skipped": []}
+
+
+def test_the_speed_per_tf_version_is_a_table_of_medians_and_ratios_to_the_newest(matrix: Path, tmp_path: Path) -> None:
+    for name, scale in (("tf215", 2.0), ("tf216-keras2", 1.0), ("tf221", 1.0)):  # tf216 wrote none
+        (matrix / f"{name}{BENCH_SUFFIX}").write_text(json.dumps(bench_json(scale)))
+    page = markdown(load(matrix))
+    speed = section(page, "## Speed per TensorFlow version")
+    assert speed[""] == ["shape", "mode", "tf215 median", "tf216-keras2 median", "tf221 median", "tf215 / tf221", "tf216-keras2 / tf221"]
+    seed_xla = next(cells for first, cells in speed.items() if first == "seed" and cells[1] == "xla")
+    assert seed_xla[2:5] == ["2 ms [1.8 ms, 2.2 ms]", "1 ms [900 us, 1.1 ms]", "1 ms [900 us, 1.1 ms]"]
+    assert seed_xla[5].startswith("2x [") and seed_xla[6].startswith("1x [")  # tf215 twice as slow as the newest
+    assert "optax float32" not in page  # peers do not depend on TensorFlow
+    assert "No benchmark file from: tf216." in page and "figures/compat_speed.png" in page
+    output = tmp_path / "out" / "compat.md"
+    output.parent.mkdir()
+    build(matrix, output)
+    figure = output.parent / "figures" / "compat_speed.png"
+    assert figure.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_without_benchmark_files_the_page_has_no_speed_section(matrix: Path, tmp_path: Path) -> None:
+    assert "Speed per TensorFlow version" not in markdown(load(matrix))
+    build(matrix, tmp_path / "compat.md")
+    assert not (tmp_path / "figures").exists()

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from decaybench.config import DecayConfig
+from decaybench.schedule import Schedule
 from decaybench.validation import InvalidType, InvalidValue
 
 
@@ -57,3 +58,22 @@ def test_recorded_epochs_keep_first_and_last(epochs: int, every: int) -> None:
         kept = config.recorded().tolist()
         assert kept[0] == 0 and kept[-1] == epochs - 1
         assert set(kept) == set(range(0, epochs, every)) | {epochs - 1}
+
+
+def test_schedule_is_the_four_schedule_fields() -> None:
+    config = DecayConfig(initial_learning_rate=0.5, decay_rate=0.9, decay_steps=4, staircase=True, epochs=7)
+    assert config.schedule == Schedule(initial_learning_rate=0.5, decay_steps=4, decay_rate=0.9, staircase=True)
+
+
+def test_fields_are_checked_in_field_order() -> None:
+    # decay_rate comes before decay_steps in DecayConfig: with both wrong, the error names decay_rate.
+    with pytest.raises(InvalidValue) as raised:
+        DecayConfig(decay_rate=0.0, decay_steps=0)
+    assert raised.value.argument == "decay_rate"
+
+
+def test_every_field_declares_its_flag() -> None:
+    import dataclasses
+
+    for field in dataclasses.fields(DecayConfig):
+        assert field.metadata["flag"].startswith("--") and field.metadata["help"] and field.metadata["check"], field.name

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from decaybench.files import OutputError, write_atomic
+from decaybench.files import OutputError, atomic_writer, update_text, write_atomic
 
 
 def test_replaces_whole_and_keeps_mode(tmp_path: Path) -> None:
@@ -36,3 +36,77 @@ def test_failure_leaves_old_file_and_no_temporary(tmp_path: Path, monkeypatch: p
     with pytest.raises(KeyboardInterrupt):
         write_atomic(target, "new")
     assert target.read_text() == "old" and os.listdir(tmp_path) == ["out.txt"]
+
+
+def test_a_writer_without_fsync_is_still_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The distributed workers' traces skip fsync: the file only lives until the supervisor reads it.
+    def no_fsync(descriptor: int) -> None:
+        raise AssertionError("fsync called")
+
+    monkeypatch.setattr(os, "fsync", no_fsync)
+    target = tmp_path / "trace.npz"
+    with atomic_writer(target, fsync=False) as handle:
+        handle.write(b"bytes")
+        assert not target.exists()
+    assert target.read_bytes() == b"bytes" and os.listdir(tmp_path) == ["trace.npz"]
+
+
+def test_update_text_says_what_happened(tmp_path: Path) -> None:
+    target = tmp_path / "golden.txt"
+
+    def describe(old: str | None) -> str:
+        return "created" if old is None else f"updated from {old!r}"
+
+    assert update_text(target, "a\n", describe) == f"{target}: created"
+    assert update_text(target, "a\n", describe) == f"{target}: unchanged"
+    assert update_text(target, "b\n", describe) == f"{target}: updated from 'a\\n'" and target.read_text() == "b\n"
+
+
+def test_only_regular_files_and_missing_paths_are_replaced(tmp_path: Path) -> None:
+    import stat
+    import threading
+
+    write_atomic("/dev/null", "x")  # written in place: still the character device
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    if Path("/dev/full").exists():
+        with pytest.raises(OutputError, match="No space left on device"):
+            write_atomic("/dev/full", "x" * 10_000)
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    write_atomic(fifo, "through the pipe")
+    reader.join(timeout=30)
+    assert received == [b"through the pipe"] and stat.S_ISFIFO(fifo.stat().st_mode)
+
+
+def test_a_symlink_keeps_its_link_and_its_target_is_replaced(tmp_path: Path) -> None:
+    (tmp_path / "target.txt").write_text("old")
+    (tmp_path / "target.txt").chmod(0o600)
+    (tmp_path / "link").symlink_to("target.txt")
+    write_atomic(tmp_path / "link", "new")
+    assert (tmp_path / "link").is_symlink() and (tmp_path / "target.txt").read_text() == "new"
+    assert (tmp_path / "target.txt").stat().st_mode & 0o777 == 0o600
+    assert sorted(os.listdir(tmp_path)) == ["link", "target.txt"]
+
+
+def test_an_empty_path_is_refused() -> None:
+    with pytest.raises(OutputError, match="cannot write '': the path is empty"):
+        write_atomic("", "x")
+
+
+def test_update_texts_is_all_or_nothing(tmp_path: Path) -> None:
+    from decaybench.files import read_old, update_texts
+
+    (tmp_path / "a.txt").write_text("old a")
+    (tmp_path / "b.txt").mkdir()  # cannot be written: nothing is, not even a.txt
+    with pytest.raises(OutputError, match="it is a directory"):
+        update_texts({tmp_path / "a.txt": "new a", tmp_path / "b.txt": "new b"}, lambda path, old: "updated")
+    assert (tmp_path / "a.txt").read_text() == "old a"
+    (tmp_path / "b.txt").rmdir()
+    (tmp_path / "b.txt").write_bytes(b"\n\xff")
+    assert read_old(tmp_path / "b.txt") == (None, "not UTF-8 (line 2, byte 1)")
+    lines = update_texts({tmp_path / "a.txt": "new a", tmp_path / "b.txt": "new b"}, lambda path, old: f"was {old!r}")
+    assert lines == [f"{tmp_path / 'a.txt'}: was 'old a'", f"{tmp_path / 'b.txt'}: replaced a file that was not UTF-8 (line 2, byte 1)"]
+    assert sorted(os.listdir(tmp_path)) == ["a.txt", "b.txt"]

@@ -20,7 +20,7 @@ from decaybench.golden import read_golden_trace
 from decaybench.oracle import ulp_distance
 from decaybench.peers import PEERS, Peer, PeerUnavailable, compare, conformance, explain, reference_trace, running_product
 from decaybench.rounding import flush_subnormals, fused_multiply_subtract
-from decaybench.schedule import exponential_decay
+from decaybench.schedule import Schedule, exponential_decay
 from decaybench.trace import Trace
 from decaybench.validation import InvalidType, InvalidValue
 
@@ -69,7 +69,7 @@ def peer_values(name: str, case: str) -> np.ndarray:
 
 @functools.cache
 def _peer_values(name: str, case: str) -> np.ndarray:
-    return PEERS[name].schedule(GRID, *CASES[case])
+    return PEERS[name].schedule(Schedule(*CASES[case]), GRID)
 
 
 def reference(case: str) -> np.ndarray:
@@ -185,9 +185,9 @@ def test_optax_staircase_is_off_by_one_below_2_24() -> None:
     quotient = (OPTAX_FIRST_OFF - 1) // 3
     assert quotient == OPTAX_FIRST_OFF // 3 == 4_194_304
     assert f32(f32(OPTAX_FIRST_OFF) * (f32(1) / f32(3))) == 4_194_305
-    got = peer.schedule(np.array([OPTAX_FIRST_OFF - 1, OPTAX_FIRST_OFF]), *CASES["near_one_staircase"])
+    got = peer.schedule(Schedule(*CASES["near_one_staircase"]), np.array([OPTAX_FIRST_OFF - 1, OPTAX_FIRST_OFF]))
     assert got.tolist() == [float(f32(math.pow(NEAR_ONE, quotient))), float(f32(math.pow(NEAR_ONE, quotient + 1)))]
-    keras = available("tf.keras").schedule(np.array([OPTAX_FIRST_OFF]), *CASES["near_one_staircase"])
+    keras = available("tf.keras").schedule(Schedule(*CASES["near_one_staircase"]), np.array([OPTAX_FIRST_OFF]))
     assert keras[0] == f32(math.pow(NEAR_ONE, quotient))
 
 
@@ -495,12 +495,12 @@ def test_keras2_is_skipped_when_tf_keras_is_keras_2(monkeypatch: pytest.MonkeyPa
 )
 def test_schedule_refuses_bad_steps(steps: np.ndarray, error: type[Exception]) -> None:
     with pytest.raises(error):
-        PEERS["torch"].schedule(steps, 0.2, 1, 0.99)
+        PEERS["torch"].schedule(Schedule(0.2, 1, 0.99), steps)
 
 
 def test_schedule_checks_its_arguments_first() -> None:
     with pytest.raises(InvalidValue, match="decay_steps"):
-        PEERS["optax"].schedule(np.array([1]), 0.2, 0, 0.99)
+        PEERS["optax"].schedule(Schedule(0.2, 0, 0.99), np.array([1]))
 
 
 def test_conformance_refuses_unknown_peers() -> None:
@@ -510,4 +510,4 @@ def test_conformance_refuses_unknown_peers() -> None:
 
 def test_optax_refuses_steps_past_int32() -> None:
     with pytest.raises(InvalidValue, match="int32"):
-        available("optax").schedule(np.array([2**31]), 0.2, 1, 0.99)
+        available("optax").schedule(Schedule(0.2, 1, 0.99), np.array([2**31]))

@@ -14,13 +14,16 @@ pytest.importorskip("matplotlib", reason="the plot extra is not installed")
 
 import matplotlib
 import matplotlib.image
+import numpy as np
 
+from decaybench.bounds import bound_emulation
 from decaybench.config import DecayConfig
 from decaybench.files import OutputError
 from decaybench.modes.emulation import emulate
 from decaybench.plot import PIXELS, PNG_SIGNATURE, plot_traces, png_bytes, png_size, save_plot
 from decaybench.trace import Trace
 from decaybench.validation import InvalidValue
+from decaybench.verify import compare
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -106,6 +109,22 @@ def test_seed_figure_says_what_it_shows() -> None:
     # Identical lines are told apart by their styles.
     styles = {(line.get_linestyle(), line.get_marker(), line.get_linewidth()) for line in w_panel.get_lines()[:3]}
     assert len(styles) == 3
+
+
+def test_panel_four_draws_what_verify_compares() -> None:
+    config = DecayConfig(initial_learning_rate=0.9, decay_rate=1.05, epochs=30)  # diverges at epoch 3
+    traces = both(config)
+    figure = plot_traces(traces)
+    # The emulation's fused variant keeps xla's contract, and so its bound.
+    found = compare(traces["fused"], traces["numpy"], "fused-update", bound_emulation(config))
+    assert found.stop == 3 and legend(figure, 3) == ["fused-update bound (fused)"]
+    for axes, ulps, bound in ((figure.axes[3], found.ulp_w, found.bound_w), (figure.axes[4], found.ulp_loss, found.bound_loss)):
+        numpy_line, fused_line, bound_line, stop_line = axes.get_lines()
+        np.testing.assert_array_equal(numpy_line.get_ydata(), np.where(np.arange(30) < 3, 0.0, np.nan))
+        np.testing.assert_array_equal(fused_line.get_ydata(), found.shown(ulps))
+        assert bound is not None
+        np.testing.assert_array_equal(bound_line.get_ydata(), found.shown(bound))
+        assert list(stop_line.get_xdata()) == [3, 3]
 
 
 def test_zero_loss_and_divergence_are_said() -> None:

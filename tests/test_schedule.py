@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import subprocess
+import sys
 
 import mpmath
 import numpy as np
@@ -10,7 +13,7 @@ import pytest
 import tensorflow as tf
 from numpy.testing import assert_array_equal, assert_array_max_ulp
 
-from decaybench.schedule import ExponentialDecay, exponential_decay
+from decaybench.schedule import ExponentialDecay, Schedule, exponential_decay
 from decaybench.validation import InvalidType, InvalidValue
 
 mpmath.mp.prec = 200
@@ -201,3 +204,42 @@ def test_steps_of_the_wrong_type_are_refused(step: object) -> None:
             ExponentialDecay(0.2, 1, 0.99)(step)
         else:
             exponential_decay(step, 0.2, 1, 0.99)
+
+
+def test_schedule_value_is_the_reference_and_its_tf_twin() -> None:
+    schedule = Schedule(0.1, 3, 0.96, staircase=True)
+    steps = np.arange(0, 500, 7)
+    assert_array_equal(schedule.lr(steps), exponential_decay(steps, 0.1, 3, 0.96, staircase=True))
+    # One step at a time: TensorFlow's scalar pow is libm's, so the twins agree bit for bit.
+    assert [float(schedule.tf_lr(int(s))) for s in steps[:20]] == [schedule.lr(int(s)) for s in steps[:20]]
+    assert schedule.tf_lr(5).dtype == tf.float64
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        schedule.decay_rate = 0.5  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("argument", "value", "error"), BAD_ARGUMENTS)
+def test_schedule_refuses_what_the_reference_refuses(argument: str, value: object, error: type[Exception]) -> None:
+    arguments = {"initial_learning_rate": 0.2, "decay_steps": 1, "decay_rate": 0.99, "staircase": False, argument: value}
+    with pytest.raises(error) as raised:
+        Schedule(**arguments)  # type: ignore[arg-type]
+    assert raised.value.argument == argument  # type: ignore[attr-defined]
+
+
+def test_schedule_checks_once_and_converts() -> None:
+    schedule = Schedule(1, 2, 1)  # integers are real numbers: stored as floats
+    assert (type(schedule.initial_learning_rate), type(schedule.decay_rate)) == (float, float)
+    assert ExponentialDecay(1, 2, 1).schedule == schedule
+
+
+def test_keras_class_is_defined_at_module_level_and_registered() -> None:
+    from decaybench import keras_schedule
+
+    assert ExponentialDecay is keras_schedule.ExponentialDecay
+    assert (ExponentialDecay.__module__, ExponentialDecay.__qualname__) == ("decaybench.keras_schedule", "ExponentialDecay")
+    assert tf.keras.utils.get_registered_object("decaybench>ExponentialDecay") is ExponentialDecay
+
+
+def test_the_reference_does_not_load_tensorflow() -> None:
+    code = "import sys, decaybench.schedule, decaybench.config; print('tensorflow' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "False", done.stderr

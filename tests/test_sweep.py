@@ -85,7 +85,7 @@ def test_configs_of_different_shapes_are_refused(field: str) -> None:
 
 @pytest.mark.parametrize("mode", ["graph", "eager", "warp"])
 def test_modes_other_than_xla_are_refused_with_the_reason(mode: str) -> None:
-    with pytest.raises(InvalidValue, match="mode must be xla: only XLA's vector pow is the C library's pow"):
+    with pytest.raises(InvalidValue, match="mode must be xla or xla-exact: only XLA's vector pow is the C library's pow"):
         run_sweep([DecayConfig()], mode)
 
 

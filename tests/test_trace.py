@@ -93,3 +93,19 @@ def test_diverged_at() -> None:
 def test_shapes_are_checked() -> None:
     with pytest.raises(ValueError, match=r"Trace\.loss has shape"):
         Trace(epoch=[0, 1], w=[[1.0], [2.0]], loss=[1.0], lr=[0.1, 0.2], config=DecayConfig(epochs=2), mode="x")
+
+
+def test_identical_and_digest_see_every_bit_of_every_array() -> None:
+    config = DecayConfig(epochs=3, size=2)
+    w = np.array([[1.0, 2.0], [np.nan, 3.0], [4.0, 5.0]], dtype=np.float32)
+    trace = make_trace(config, w, np.array([1.0, 2.0, 3.0], dtype=np.float32))
+    again = Trace(trace.epoch, trace.w.copy(), trace.loss.copy(), trace.lr.copy(), config, "another mode")
+    assert trace.identical(again) and trace.digest() == again.digest()  # NaN equals NaN; the mode is no number
+    for name in ("w", "loss", "lr"):
+        changed = {field: getattr(trace, field).copy() for field in ("w", "loss", "lr")}
+        changed[name].flat[-1] = np.nextafter(changed[name].flat[-1], np.inf)
+        other = Trace(trace.epoch, config=config, mode="test", **changed)
+        assert not trace.identical(other) and trace.digest() != other.digest(), name
+    float64 = DecayConfig(epochs=3, size=2, dtype="float64")
+    wider = Trace(trace.epoch, trace.w.astype(np.float64), trace.loss.astype(np.float64), trace.lr, float64, "test")
+    assert not trace.identical(wider)  # the same values in another dtype are another run

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
+
+from decaybench.bounds import bound_emulation
 from decaybench.config import DecayConfig
 from decaybench.loops import MODES
 from decaybench.modes import REGISTRY
+from decaybench.modes.emulation import emulate
 from decaybench.report import verify_table
-from decaybench.verify import verify
+from decaybench.verify import ModeReport, compare, verify
 
 
 def test_seed_every_mode_reproduces_and_meets_its_bound() -> None:
@@ -58,3 +64,43 @@ def test_cli_json_and_exit_status(tmp_path: Path) -> None:
     document = json.loads(output.read_text())
     assert document["ok"] is True and [row["mode"] for row in document["modes"]][: len(MODES)] == list(MODES)
     assert document["config"]["epochs"] == 5
+
+
+def test_compare_the_fused_emulation_on_the_seed() -> None:
+    config = DecayConfig()
+    found = compare(emulate(config, fused=True), emulate(config), "fused-update", bound_emulation(config))
+    assert found.stop is None and found.compared.all()
+    assert found.worst == (1, 5) and found.worst_bound == (27, 27680460)
+    assert not found.identical and found.within_bound
+    # Per epoch: the largest distance against the largest bound would hide an epoch over its own bound.
+    tight = dataclasses.replace(found, bound_w=found.ulp_w.copy())
+    tight.bound_w[np.argmax(found.ulp_w)] -= 1
+    assert tight.worst_bound[0] >= tight.worst[0] and not tight.within_bound
+
+
+def test_compare_stops_at_the_first_diverged_epoch() -> None:
+    config = DecayConfig(initial_learning_rate=0.9, decay_rate=1.05, epochs=30)
+    found = compare(emulate(config, fused=True), emulate(config), "fused-update", bound_emulation(config))
+    assert found.stop == 3 and found.compared.tolist() == [epoch < 3 for epoch in range(30)]
+    shown = found.shown(found.ulp_loss)
+    assert np.isnan(shown[3:]).all() and np.isfinite(shown[:3]).all()
+
+
+def test_compare_without_a_contract_or_the_full_emulation_has_no_bound() -> None:
+    config = DecayConfig(epochs=5)
+    for contract, full in ((None, bound_emulation(config)), ("exact", None)):
+        found = compare(emulate(config), emulate(config), contract, full)
+        assert found.bound_w is found.bound_loss is None and found.bounds == ()
+        assert found.identical and found.within_bound and found.worst_bound == (0, 0)
+    with pytest.raises(ValueError, match="same recorded epochs"):
+        compare(emulate(config), emulate(DecayConfig(epochs=4)), "exact")
+
+
+def test_the_report_carries_each_rows_comparison_but_the_json_does_not() -> None:
+    report = verify(DecayConfig(epochs=3), modes=("numpy",), reference=False)
+    found = report.comparisons["numpy"]
+    (row,) = report.rows
+    assert (row.max_ulp_w, row.max_ulp_loss) == found.worst and (row.bound_w, row.bound_loss) == found.worst_bound
+    assert found.contract == row.contract == "exact" and found.epochs.tolist() == [0, 1, 2]
+    assert list(report.to_dict()) == ["config", "ok", "modes"]
+    assert list(report.to_dict()["modes"][0]) == [field.name for field in dataclasses.fields(ModeReport)]

@@ -1,10 +1,11 @@
-"""Benchmarks: workloads, peers and floors, timing, ratios and targets, for ``benchmarks/`` and ``decaybench bench``.
+"""Benchmarks: workloads, peers and floors, ratios with intervals and targets, for ``benchmarks/`` and ``decaybench bench``.
 
 A :class:`Workload` is one thing to time: a mode through the public API (``run``, ``run_sweep``,
 the schedule, one compiled step), another library doing the same job (a *peer*), or the least
-work the job needs (a *floor*). ``benchmarks/`` hands each workload to pytest-benchmark;
-:func:`run_benchmarks` times the very same workloads for the command line and the docs, and
-:func:`ratios` and :func:`targets` compare results measured in the same run.
+work the job needs (a *floor*). ``benchmarks/`` hands each workload to pytest-benchmark, the one
+timing engine: :func:`run_benchmarks` runs that suite and reads pytest-benchmark's JSON back
+(:mod:`decaybench.bench.engine`), and :func:`ratios` and :func:`targets` compare results measured
+in the same run, each ratio with its 95% interval (:mod:`decaybench.intervals`).
 
 Groups, one question each (see ``docs/benchmarks.md``)::
 
@@ -17,27 +18,30 @@ Groups, one question each (see ``docs/benchmarks.md``)::
 
 >>> [w.name for w in workloads("seed", devices=("cpu",))][:3]
 ['eager', 'function', 'graph']
->>> plan(2e-5, quick=True)
-(50, 200, 1)
 """
 
 from __future__ import annotations
 
 from decaybench.bench.compare import Target, ratios, targets
+from decaybench.bench.diagnose import diagnose
+from decaybench.bench.engine import BenchmarkError, load, pytest_args, run_benchmarks
 from decaybench.bench.groups import workloads
-from decaybench.bench.report import Report, diagnose, machine, main, markdown, run_benchmarks, table
+from decaybench.bench.report import EXPLAINED, Report, machine, markdown, table, target_rows
+from decaybench.bench.results import Result, results_of
 from decaybench.bench.subjects import _sweep_configs
-from decaybench.bench.timing import Result, measure, plan, warm
 from decaybench.bench.workload import (
     DEVICES,
     GROUPS,
     KINDS,
     LONG_EPOCHS,
+    OPTAX_FLOAT32,
+    OPTAX_FLOAT64,
     SCHEDULE_STEPS,
     STEP_PASSES,
     SWEEP_CONFIGS,
     SWEEP_EPOCHS,
     VECTOR_SIZES,
+    XLA_CALL,
     Call,
     Unavailable,
     Workload,
@@ -46,14 +50,19 @@ from decaybench.bench.workload import (
 
 __all__ = [
     "DEVICES",
+    "EXPLAINED",
     "GROUPS",
     "KINDS",
     "LONG_EPOCHS",
+    "OPTAX_FLOAT32",
+    "OPTAX_FLOAT64",
     "SCHEDULE_STEPS",
     "STEP_PASSES",
     "SWEEP_CONFIGS",
     "SWEEP_EPOCHS",
     "VECTOR_SIZES",
+    "XLA_CALL",
+    "BenchmarkError",
     "Call",
     "Report",
     "Result",
@@ -62,16 +71,16 @@ __all__ = [
     "Workload",
     "_sweep_configs",
     "diagnose",
+    "load",
     "machine",
-    "main",
     "markdown",
-    "measure",
-    "plan",
+    "pytest_args",
     "ratios",
+    "results_of",
     "run_benchmarks",
     "table",
+    "target_rows",
     "targets",
     "unavailable",
-    "warm",
     "workloads",
 ]

@@ -5,6 +5,6 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from decaybench.bench.report import main
+from decaybench.cli.tools import bench_docs_main
 
-sys.exit(main())
+sys.exit(bench_docs_main())

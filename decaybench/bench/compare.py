@@ -1,117 +1,170 @@
-"""Comparing results measured in the same run: ratios against eager, peers, floors and baselines; the targets."""
+"""Comparing results measured in the same run: ratios against eager, peers, floors and baselines; the targets.
+
+Every ratio is ``median(reference rounds) / median(rounds)`` with its 95% interval
+(:func:`decaybench.intervals.ratio_interval`); every target compares the whole interval with its
+threshold (:func:`decaybench.intervals.verdict`): met, missed or inconclusive.
+"""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from decaybench.bench.timing import Result
-from decaybench.bench.workload import LONG_EPOCHS, VECTOR_SIZES
+from decaybench.bench.results import Result
+from decaybench.bench.workload import LONG_EPOCHS, OPTAX_FLOAT32, OPTAX_FLOAT64, SWEEP_CONFIGS, VECTOR_SIZES, XLA_CALL
+from decaybench.intervals import Interval, ratio_interval, verdict
 from decaybench.modes import REGISTRY
 
-# ---- comparing ----------------------------------------------------------------------------------
+__all__ = ["REFERENCES", "Target", "ratios", "targets"]
+
+# Each ratio column: the kind (and name) of the reference it divides by.
+REFERENCES = {"vs_eager": ("mode", "eager"), "vs_peer": ("peer", None), "vs_floor": ("floor", None), "vs_baseline": ("baseline", None)}
 
 
-def ratios(results: Iterable[Result]) -> dict[str, dict[str, float | None]]:
+def _fastest(case: Sequence[Result], kind: str, name: str | None) -> Result | None:
+    found = [r for r in case if r.workload.kind == kind and (name is None or r.workload.name == name) and r.median]
+    return min(found, key=lambda r: r.median or 0.0, default=None)
+
+
+def ratios(results: Iterable[Result]) -> dict[str, dict[str, Interval | None]]:
     """For each workload id: how many times faster it is than eager, than the fastest peer, than
-    the fastest floor and than the baseline of its case (values below 1 are slower)."""
+    the fastest floor and than the baseline of its case (below 1 is slower), each with its interval."""
     by_case: dict[tuple[Any, ...], list[Result]] = {}
     for result in results:
         if result.median is not None:
             by_case.setdefault(result.workload.case, []).append(result)
-    table: dict[str, dict[str, float | None]] = {}
+    table: dict[str, dict[str, Interval | None]] = {}
     for case in by_case.values():
-
-        def fastest(kind: str, name: str | None = None, case: list[Result] = case) -> float | None:
-            times = [r.median for r in case if r.workload.kind == kind and (name is None or r.workload.name == name) and r.median]
-            return min(times) if times else None
-
-        eager, peer, floor, baseline = fastest("mode", "eager"), fastest("peer"), fastest("floor"), fastest("baseline")
+        references = {column: _fastest(case, kind, name) for column, (kind, name) in REFERENCES.items()}
         for result in case:
-            assert result.median is not None
             table[result.workload.id] = {
-                "vs_eager": eager / result.median if eager else None,
-                "vs_peer": peer / result.median if peer else None,
-                "vs_floor": floor / result.median if floor else None,
-                "vs_baseline": baseline / result.median if baseline else None,
+                column: None if reference is None else ratio_interval(reference.seconds, result.seconds)
+                for column, reference in references.items()
             }
     return table
 
 
 @dataclass(frozen=True)
 class Target:
-    """One target of issue 4, as measured: ``measured`` against ``threshold`` (a ratio or seconds)."""
+    """One target, as measured: ``interval`` (estimate, low, high) against ``threshold``.
+
+    ``higher_is_better``: the estimate is a speed-up and must reach the threshold; otherwise it
+    is a time or a slowdown and must stay at or below it.
+    """
 
     name: str
     claim: str
-    measured: float | None
+    interval: Interval | None
     threshold: float
     higher_is_better: bool = True
     detail: str = ""
+    unit: str = "x"
 
     @property
-    def met(self) -> bool | None:
-        if self.measured is None:
-            return None
-        return self.measured >= self.threshold if self.higher_is_better else self.measured <= self.threshold
+    def measured(self) -> float | None:
+        return None if self.interval is None else self.interval[0]
+
+    @property
+    def verdict(self) -> str:
+        """``met``, ``missed``, ``inconclusive`` or ``not run``."""
+        bounds = None if self.interval is None else self.interval[1:]
+        return verdict(bounds, self.threshold, self.higher_is_better)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "claim": self.claim,
+            "measured": self.measured,
+            "interval": None if self.interval is None else list(self.interval[1:]),
+            "threshold": self.threshold,
+            "higher_is_better": self.higher_is_better,
+            "unit": self.unit,
+            "verdict": self.verdict,
+            "detail": self.detail,
+        }
+
+
+def _finder(results: Sequence[Result], device: str) -> Callable[..., Result | None]:
+    def find(group: str, name: str, **shape: Any) -> Result | None:
+        for result in results:
+            w = result.workload
+            if w.group == group and w.name == name and w.device == device and result.median is not None:
+                if all(getattr(w, key) == value for key, value in shape.items()):
+                    return result
+        return None
+
+    return find
+
+
+def _ratio(reference: Result | None, this: Result | None) -> Interval | None:
+    return None if reference is None or this is None else ratio_interval(reference.seconds, this.seconds)
+
+
+def _seed_targets(find: Callable[..., Result | None]) -> list[Target]:
+    seed = [r for r in (find("seed", mode) for mode in REGISTRY if mode != "numpy") if r is not None]
+    fastest = min(seed, key=lambda r: r.median or 0.0, default=None)
+    detail = f"fastest TF mode: {fastest.workload.name}" if fastest else ""
+    xla = find("seed", "xla")
+    return [
+        Target("seed vs eager", "fastest TF mode >= 200x faster than eager", _ratio(find("seed", "eager"), fastest), 200.0, detail=detail),
+        Target("seed vs keras", "fastest TF mode >= 600x faster than keras", _ratio(find("seed", "keras"), fastest), 600.0, detail=detail),
+        Target(
+            "seed run overhead",
+            "run(seed, 'xla') within 1.5x of its bare compiled call: t(run) / t(call) <= 1.5",
+            _ratio(xla, find("seed", XLA_CALL)),
+            1.5,
+            higher_is_better=False,
+        ),
+        Target(
+            "seed vs optax (stretch)",
+            "xla within 3x of optax's jitted scan (float32 schedule): t(xla) / t(optax) <= 3",
+            _ratio(xla, find("seed", OPTAX_FLOAT32)),
+            3.0,
+            higher_is_better=False,
+        ),
+    ]
 
 
 def targets(results: Sequence[Result], device: str = "cpu") -> list[Target]:
-    """The five targets, each a ratio of results measured in the same run (``None`` if not run)."""
-
-    def median(group: str, name: str, **shape: Any) -> float | None:
-        for result in results:
-            w = result.workload
-            if w.group == group and w.name == name and w.device == device and all(getattr(w, k) == v for k, v in shape.items()):
-                return result.median
-        return None
-
-    def ratio(a: float | None, b: float | None) -> float | None:
-        return a / b if a is not None and b else None
-
-    compiled_modes = [m for m in REGISTRY if m != "numpy"]
-    timed = {m: median("seed", m) for m in compiled_modes}
-    fastest = min((m for m in timed if timed[m] is not None), key=lambda m: timed[m] or math.inf, default=None)
-    best = timed.get(fastest) if fastest else None
-    long_xla, long_optax, long_closed = (median("long", name, epochs=LONG_EPOCHS[-1]) for name in ("xla", "optax", "numpy closed form"))
-    big = VECTOR_SIZES[-1]
+    """The targets, each a ratio (or a time) of results measured in the same run (``not run`` if absent)."""
+    find = _finder(results, device)
+    epochs, big = LONG_EPOCHS[-1], VECTOR_SIZES[-1]
+    long_xla = find("long", "xla", epochs=epochs)
+    compile_xla = find("compile", "xla")
     return [
+        *_seed_targets(find),
         Target(
-            "seed vs eager",
-            "fastest TF mode >= 100x faster than eager",
-            ratio(median("seed", "eager"), best),
-            100.0,
-            detail=f"fastest TF mode: {fastest}",
+            "long vs optax",
+            "xla at 1e6 epochs no slower than optax computing the same float64 schedule",
+            _ratio(find("long", OPTAX_FLOAT64, epochs=epochs), long_xla),
+            1.0,
         ),
         Target(
-            "seed vs keras",
-            "fastest TF mode >= 400x faster than keras",
-            ratio(median("seed", "keras"), best),
-            400.0,
-            detail=f"fastest TF mode: {fastest}",
+            "long vs closed form",
+            "xla at 1e6 epochs >= 2x faster than the NumPy closed form",
+            _ratio(find("long", "numpy closed form", epochs=epochs), long_xla),
+            2.0,
         ),
-        Target("long vs optax", "xla per step at 1e6 epochs no slower than optax scan", ratio(long_optax, long_xla), 1.0),
-        Target("long vs closed form", "xla at 1e6 epochs >= 2x faster than the NumPy closed form", ratio(long_closed, long_xla), 2.0),
         Target(
             "vector vs copy",
             "xla step of 1e7 float32 >= 80% of the copy floor's bandwidth",
-            ratio(median("vector", "copy", size=big), median("vector", "xla", size=big)),
+            _ratio(find("vector", "copy", size=big), find("vector", "xla", size=big)),
             0.8,
         ),
         Target(
             "compile xla",
             "xla first call on the seed <= 0.3 s",
-            median("compile", "xla"),
+            None if compile_xla is None else compile_xla.interval,
             0.3,
             higher_is_better=False,
             detail="a new tf.function",
+            unit="s",
         ),
         Target(
             "sweep vs runs",
             "run_sweep >= 10x the config-steps/s of separate xla runs",
-            ratio(median("sweep", "xla runs"), median("sweep", "xla sweep")),
+            _ratio(find("sweep", "xla runs", configs=SWEEP_CONFIGS), find("sweep", "xla sweep", configs=SWEEP_CONFIGS)),
             10.0,
         ),
     ]

@@ -6,8 +6,12 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from decaybench.bench.checkpoint_subjects import checkpoint_group
+from decaybench.bench.exact_step import exact_step
+from decaybench.bench.grid_subjects import GRID_SHAPES, grid_metrics, grid_runs
 from decaybench.bench.subjects import (
     _closed_form,
+    _compiled_call,
     _copy_floor,
     _first_call_in_new_process,
     _fresh,
@@ -28,17 +32,21 @@ from decaybench.bench.workload import (
     DEVICES,
     GROUPS,
     LONG_EPOCHS,
+    OPTAX_FLOAT32,
+    OPTAX_FLOAT64,
     SCHEDULE_STEPS,
     SEED,
     STEP_PASSES,
     SWEEP_CONFIGS,
     SWEEP_EPOCHS,
     VECTOR_SIZES,
+    XLA_CALL,
     Workload,
     _placed,
 )
 from decaybench.config import DecayConfig
 from decaybench.modes import REGISTRY
+from decaybench.sweep import SWEEP_MODES
 
 # ---- the list -----------------------------------------------------------------------------------
 
@@ -70,8 +78,11 @@ def _seed_group(device: str) -> list[Workload]:
         )
     )
     rows.append(Workload("seed", "torch", "peer", device, _peer("torch", SEED), host_only=True, note="eager, SGD + ExponentialLR", **shape))
+    rows += _optax_rows("seed", SEED, device, shape)
     rows.append(
-        Workload("seed", "optax", "peer", device, lambda: _optax_scan(SEED, device), note="optax.sgd, jax.jit of lax.scan", **shape)
+        Workload(
+            "seed", XLA_CALL, "floor", device, _placed(device, _compiled_call(SEED, "xla")), note="run()'s compiled call, bare", **shape
+        )
     )
     rows.append(Workload("seed", "python floats", "floor", device, _python_loop, host_only=True, **shape))
     rows.append(Workload("seed", "numpy loop", "floor", device, _numpy_loop, host_only=True, note="float32 scalars", **shape))
@@ -85,9 +96,8 @@ def _long_group(device: str) -> list[Workload]:
         shape: dict[str, Any] = {"epochs": epochs, "size": 1, "steps": epochs}
         rows.append(Workload("long", "graph", "mode", device, _placed(device, _run(config, "graph")), slow=epochs >= 100_000, **shape))
         rows.append(Workload("long", "xla", "mode", device, _placed(device, _run(config, "xla")), **shape))
-        rows.append(
-            Workload("long", "optax", "peer", device, functools.partial(_optax_scan, config, device), note="jax.jit of lax.scan", **shape)
-        )
+        rows.append(Workload("long", "xla-exact", "mode", device, _placed(device, _run(config, "xla-exact")), **shape))
+        rows += _optax_rows("long", config, device, shape)
         rows.append(
             Workload(
                 "long",
@@ -103,12 +113,27 @@ def _long_group(device: str) -> list[Workload]:
     return rows
 
 
+def _optax_rows(group: str, config: DecayConfig, device: str, shape: dict[str, Any]) -> list[Workload]:
+    """optax's own float32 schedule, and the same float64 schedule as ours (jax x64, rounded once to float32)."""
+    return [
+        Workload(
+            group, OPTAX_FLOAT32, "peer", device, functools.partial(_optax_scan, config, device),
+            note="optax's float32 schedule; jax.jit of lax.scan", **shape,
+        ),
+        Workload(
+            group, OPTAX_FLOAT64, "peer", device, functools.partial(_optax_scan, config, device, True),
+            note="the float64 schedule (jax x64), rounded once to float32", **shape,
+        ),
+    ]  # fmt: skip
+
+
 def _vector_group(device: str) -> list[Workload]:
     rows = []
     for size in VECTOR_SIZES:
         shape: dict[str, Any] = {"epochs": 1, "size": size, "steps": size, "bytes_moved": STEP_PASSES * 4 * size}
         rows.append(Workload("vector", "function", "mode", device, _placed(device, _step(size, "function")), note="train_step", **shape))
         rows.append(Workload("vector", "xla", "mode", device, _placed(device, _step(size, "xla")), note="xla_step", **shape))
+        rows.append(Workload("vector", "xla-exact", "mode", device, _placed(device, exact_step(size)), note="xla_exact_step", **shape))
         rows.append(
             Workload(
                 "vector", "copy", "floor", device, _copy_floor(size, device), note="np.copyto" if device == "cpu" else "XLA negate", **shape
@@ -128,13 +153,22 @@ def _schedule_group(device: str) -> list[Workload]:
             _reference_schedule,
             host_only=True,
             note="exponential_decay: libm pow per element",
-            warmup=False,
+            slow=True,
             **shape,
         ),
-        Workload("schedule", "graph", "mode", device, _placed(device, _schedule(False)), note="ExponentialDecay in tf.function", **shape),
+        Workload(
+            "schedule",
+            "graph",
+            "mode",
+            device,
+            _placed(device, _schedule(False)),
+            note="ExponentialDecay in tf.function",
+            slow=True,
+            **shape,
+        ),
         Workload("schedule", "xla", "mode", device, _placed(device, _schedule(True)), note="ExponentialDecay, jit_compile", **shape),
         Workload(
-            "schedule", "numpy power", "floor", device, _numpy_power, host_only=True, note="np.power: SIMD, not libm", warmup=False, **shape
+            "schedule", "numpy power", "floor", device, _numpy_power, host_only=True, note="np.power: SIMD, not libm", slow=True, **shape
         ),
     ]
 
@@ -183,6 +217,7 @@ def _sweep_group(device: str) -> list[Workload]:
             _placed(device, lambda: _separate(SWEEP_CONFIGS, SWEEP_EPOCHS)),
             note="one run() per config",
             mode="xla",
+            slow=True,
             **shape,
         ),
         Workload(
@@ -194,7 +229,29 @@ def _sweep_group(device: str) -> list[Workload]:
             note="jax.jit(jax.vmap(scan))",
             **shape,
         ),
+        *_grid_rows(device),
     ]
+
+
+def _grid_rows(device: str) -> list[Workload]:
+    # decaybench sweep's engine (issue 16) on its two shapes, against separate runs and optax.
+    rows = []
+    for cells, epochs in GRID_SHAPES:
+        # A call of the larger shape, or of a run() per cell, takes a second or more: not in --quick.
+        big = cells * epochs > 1_000_000
+        shape: dict[str, Any] = {"epochs": epochs, "size": 1, "configs": cells, "steps": cells * epochs, "slow": big}
+        for mode in SWEEP_MODES:
+            build = functools.partial(grid_metrics, cells, epochs, mode)
+            rows.append(Workload("sweep", f"{mode} grid", "mode", device, _placed(device, build), note="run_grid", mode=mode, **shape))
+        sweep = functools.partial(_sweep, cells, epochs)
+        rows.append(Workload("sweep", "xla sweep", "mode", device, _placed(device, sweep), note="run_sweep", mode="xla", **shape))
+        runs = functools.partial(grid_runs, cells, epochs)
+        rows.append(
+            Workload("sweep", "xla runs", "baseline", device, _placed(device, runs), note="one run() per cell", **{**shape, "slow": True})
+        )
+        vmap = functools.partial(_optax_vmap, cells, epochs, device)
+        rows.append(Workload("sweep", "optax vmap", "peer", device, vmap, note="jax.jit(jax.vmap(scan))", **shape))
+    return rows
 
 
 _BUILDERS: dict[str, Callable[[str], list[Workload]]] = {
@@ -204,4 +261,5 @@ _BUILDERS: dict[str, Callable[[str], list[Workload]]] = {
     "schedule": _schedule_group,
     "compile": _compile_group,
     "sweep": _sweep_group,
+    "checkpoint": checkpoint_group,
 }

@@ -5,6 +5,7 @@ read before the clock stops."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -16,6 +17,7 @@ import numpy as np
 
 from decaybench.bench.workload import SCHEDULE_STEPS, SEED, Call, Unavailable, _jax_device, _placed
 from decaybench.config import DecayConfig
+from decaybench.peers.optax import optax_scan, optax_schedule, optax_x64_scan
 
 # ---- workloads: ours ---------------------------------------------------------------------------
 
@@ -25,6 +27,18 @@ def _run(config: DecayConfig, mode: str) -> Callable[[], Call]:
         from decaybench.loops import run
 
         return lambda: run(config, mode)
+
+    return build
+
+
+def _compiled_call(config: DecayConfig, mode: str) -> Callable[[], Call]:
+    """The one compiled call that ``run(config, mode)`` makes, and its read-back, bare
+    (:func:`decaybench.modes.compiled.compiled_call`): what ``run`` adds to it is ``run``'s overhead."""
+
+    def build() -> Call:
+        from decaybench.modes.compiled import compiled_call
+
+        return compiled_call(config, mode)
 
     return build
 
@@ -79,7 +93,7 @@ def _schedule(jit: bool) -> Callable[[], Call]:
 
         from decaybench.schedule import ExponentialDecay
 
-        schedule = ExponentialDecay(SEED.initial_learning_rate, SEED.decay_steps, SEED.decay_rate, dtype="float64")
+        schedule = ExponentialDecay(**dataclasses.asdict(SEED.schedule), dtype="float64")
         evaluate = tf.function(lambda steps: schedule(steps), jit_compile=jit, autograph=False)
         steps = tf.range(SCHEDULE_STEPS, dtype=tf.int64)
         return lambda: evaluate(steps).numpy()
@@ -88,10 +102,9 @@ def _schedule(jit: bool) -> Callable[[], Call]:
 
 
 def _reference_schedule() -> Call:
-    from decaybench.schedule import exponential_decay
-
     steps = np.arange(SCHEDULE_STEPS)
-    return lambda: exponential_decay(steps, SEED.initial_learning_rate, SEED.decay_steps, SEED.decay_rate)
+    schedule = SEED.schedule
+    return lambda: schedule.lr(steps)
 
 
 def _fresh(mode: str) -> Callable[[], Call]:
@@ -164,26 +177,18 @@ def _peer(name: str, config: DecayConfig) -> Callable[[], Call]:
     return build
 
 
-def _optax_scan(config: DecayConfig, device: str) -> Call:
+def _optax_scan(config: DecayConfig, device: str, x64: bool = False) -> Call:
     """decaybench.peers' optax run (optax.sgd + optax.exponential_decay in one jitted lax.scan),
-    jitted once here so that the steady state is timed: the peer re-jits on every call."""
+    jitted once here so that the steady state is timed: the peer re-jits on every call.
+
+    ``x64``: the schedule in float64 under jax x64, rounded once to float32
+    (:func:`decaybench.peers.optax.optax_x64_scan`); otherwise optax's own float32 schedule.
+    """
     jax_device = _jax_device(device)
     import jax
     import jax.numpy as jnp
-    import optax
 
-    schedule = optax.exponential_decay(config.initial_learning_rate, config.decay_steps, config.decay_rate, staircase=config.staircase)
-    optimizer = optax.sgd(schedule)
-
-    def epoch(carry: Any, _: Any) -> Any:
-        w, state = carry
-        lr = schedule(optax.tree_utils.tree_get(state, "count"))
-        loss, grads = jax.value_and_grad(lambda w: jnp.sum(jnp.square(w + 1)))(w)
-        updates, state = optimizer.update(grads, state, w)
-        w = optax.apply_updates(w, updates)
-        return (w, state), (w, loss, lr)
-
-    scan = jax.jit(lambda w: jax.lax.scan(epoch, (w, optimizer.init(w)), length=config.epochs)[1])
+    scan = optax_x64_scan(config) if x64 else jax.jit(optax_scan(optax_schedule(config.schedule), config.epochs))
     w0 = jax.device_put(jnp.full((config.size,), config.w0, dtype=config.dtype), jax_device)
     return lambda: jax.device_get(scan(w0))
 
@@ -197,23 +202,12 @@ def _optax_vmap(count: int, epochs: int, device: str) -> Call:
     jax_device = _jax_device(device)
     import jax
     import jax.numpy as jnp
-    import optax
 
     def train(initial: Any, rate: Any, w0: Any) -> Any:
         def schedule(count: Any) -> Any:
             return jnp.where(count <= 0, initial, initial * jnp.power(rate, count / 1))
 
-        optimizer = optax.sgd(schedule)
-
-        def epoch(carry: Any, _: Any) -> Any:
-            w, state = carry
-            lr = schedule(optax.tree_utils.tree_get(state, "count"))
-            loss, grads = jax.value_and_grad(lambda w: jnp.sum(jnp.square(w + 1)))(w)
-            updates, state = optimizer.update(grads, state, w)
-            return (optax.apply_updates(w, updates), state), (w, loss, lr)
-
-        w = jnp.full((1,), w0)
-        return jax.lax.scan(epoch, (w, optimizer.init(w)), length=epochs)[1]
+        return optax_scan(schedule, epochs)(jnp.full((1,), w0))
 
     configs = _sweep_configs(count, epochs)
     columns = [

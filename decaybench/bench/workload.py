@@ -8,7 +8,7 @@ from typing import Any
 
 from decaybench.config import DecayConfig
 
-GROUPS = ("seed", "long", "vector", "schedule", "compile", "sweep")
+GROUPS = ("seed", "long", "vector", "schedule", "compile", "sweep", "checkpoint")
 DEVICES = ("cpu", "gpu")
 KINDS = ("mode", "peer", "floor", "reference", "baseline")
 
@@ -18,6 +18,11 @@ VECTOR_SIZES = (1_000, 10_000, 100_000, 1_000_000, 10_000_000)
 SCHEDULE_STEPS = 10_000_000
 SWEEP_CONFIGS = 1_000
 SWEEP_EPOCHS = 1_000
+# The seed's two optax rows: optax's own float32 schedule, and the float64 schedule under jax x64
+# rounded once to float32 (the like-for-like peer of our modes); and run()'s bare compiled call.
+OPTAX_FLOAT32 = "optax float32"
+OPTAX_FLOAT64 = "optax float64"
+XLA_CALL = "xla compiled call"
 # A step reads w and writes w: two passes over its bytes, as many as a copy makes.
 STEP_PASSES = 2
 
@@ -43,7 +48,8 @@ class Workload:
             (the float64 reference) or ``baseline`` (what a sweep replaces).
         device: ``cpu`` or ``gpu``.
         setup: builds what is timed (allocates, traces, compiles) and returns the callable to
-            time; raises :class:`Unavailable`. Each call of the callable is one sample.
+            time; raises :class:`Unavailable`. Its first call is a warm-up, untimed (it may trace,
+            compile or touch new memory); each later call is one sample.
         epochs, size, configs: the workload's shape.
         steps: units of work per call (epochs, elements or config-steps), for ns per step.
         bytes_moved: bytes a call must move at least (vector: two passes over ``w``).
@@ -52,8 +58,6 @@ class Workload:
             ``--quick`` and of the untimed smoke run.
         mode: the mode it runs, when the name says more (``xla sweep``).
         host_only: runs on the host whatever the device; its GPU row skips.
-        warmup: its first call is not a steady-state call (it traces, compiles or touches new
-            memory). Without, the first call is a sample: for NumPy work of seconds per call.
     """
 
     group: str
@@ -71,7 +75,6 @@ class Workload:
     host_only: bool = False
     note: str = ""
     mode: str | None = None
-    warmup: bool = True
 
     @property
     def id(self) -> str:

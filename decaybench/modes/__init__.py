@@ -11,13 +11,16 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from decaybench.config import DecayConfig
     from decaybench.trace import Trace
 
-__all__ = ["REGISTRY", "ModeSpec"]
+__all__ = ["REGISTRY", "VARIANTS", "Contract", "ModeSpec", "contract_of"]
+
+Contract = Literal["exact", "fused-update", "sharded-sum"]
+"""What a mode promises against the emulation of record; :data:`decaybench.bounds.BOUNDS` maps each to its bound."""
 
 
 @dataclass(frozen=True)
@@ -30,15 +33,15 @@ class ModeSpec:
             framework (TensorFlow, ...) loads only when that mode runs.
         summary: one line for ``decaybench modes``.
         contract: what it promises against the emulation of record: ``"exact"`` (bit for bit),
-            ``"fused-update"`` (within :func:`decaybench.oracle.fused_update_bound`) or
-            ``"sharded-sum"`` (w bit for bit; the loss a sum of per-replica sums, within the
-            summation-order bound of :mod:`decaybench.verify`).
+            ``"fused-update"`` (within :func:`decaybench.bounds.fused_update_bound`) or
+            ``"sharded-sum"`` (w bit for bit; the loss a sum of per-replica sums, within
+            :func:`decaybench.bounds.summation_order_bound`).
     """
 
     name: str
     target: str
     summary: str
-    contract: str = "exact"
+    contract: Contract = "exact"
 
     def runner(self) -> Callable[[DecayConfig, bool | None], Trace]:
         """The runner ``(config, progress) -> Trace``, imported on demand."""
@@ -54,7 +57,10 @@ REGISTRY: dict[str, ModeSpec] = {
         ModeSpec("function", "decaybench.modes.compiled:run_function", "one tf.function per step, lr passed as a tensor"),
         ModeSpec("graph", "decaybench.modes.compiled:run_graph", "the whole loop in one tf.function (AutoGraph, TensorArray)"),
         ModeSpec("xla", "decaybench.modes.compiled:run_xla", "the whole loop with jit_compile=True", contract="fused-update"),
+        ModeSpec("xla-exact", "decaybench.modes.exact:run_xla_exact", "the whole loop with jit_compile=True, products kept rounded"),
         ModeSpec("keras", "decaybench.modes.keras:run_keras", "tf.keras SGD with decaybench.ExponentialDecay as its learning rate"),
+        ModeSpec("fit", "decaybench.modes.fit:run_fit", "model.fit with SGD(learning_rate=decaybench.ExponentialDecay)"),
+        ModeSpec("callback", "decaybench.modes.fit:run_callback", "model.fit, constant-rate SGD set per epoch by LearningRateScheduler"),
         ModeSpec("numpy", "decaybench.modes.emulation:run_numpy", "NumPy emulation rounding every operation as TensorFlow does"),
         ModeSpec(
             "mirrored",
@@ -70,3 +76,17 @@ REGISTRY: dict[str, ModeSpec] = {
         ),
     )
 }
+
+# emulate(config, fused=True) names its traces "numpy-fused": no mode users run, but the
+# arithmetic of xla (one rounding per update), so it keeps xla's contract.
+VARIANTS: dict[str, Contract] = {"numpy-fused": REGISTRY["xla"].contract}
+
+
+def contract_of(mode: str) -> Contract | None:
+    """The contract of a trace's ``mode``: the registry's, or a variant's; ``None`` for others.
+
+    >>> contract_of("eager"), contract_of("numpy-fused"), contract_of("tf.keras")
+    ('exact', 'fused-update', None)
+    """
+    spec = REGISTRY.get(mode)
+    return spec.contract if spec is not None else VARIANTS.get(mode)

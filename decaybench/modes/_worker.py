@@ -2,13 +2,8 @@
 
 Started, fed and stopped by :class:`decaybench.modes.distributed.LocalCluster`; not for direct use.
 Role ``multiworker`` reads its place in the cluster from ``TF_CONFIG``; role ``mirrored`` splits
-its CPU into logical devices. The protocol, one line per message::
-
-    stdin   {"job": n, "config": {...}, "output": path}   one run per line; end of file: exit
-    stdout  @stage started|imported|joining|ready         while starting, in this order
-            @epoch <job> <epoch>                          before each epoch's step
-            @done <job> <sha256 of the trace>             the chief has written output (tmp + os.replace)
-            @error <job> <exception type> <message>       then the process exits with status 1
+its CPU into logical devices. It speaks :mod:`decaybench.modes.protocol`: jobs as JSON lines on
+stdin, ``@stage``, ``@epoch``, ``@done`` and ``@error`` lines on stdout.
 
 A worker never exits on its own after a run: a peer may still be pulling its share of a
 collective from it. It waits on stdin, and leaves (``os._exit``, skipping TensorFlow's teardown)
@@ -18,15 +13,15 @@ when the supervisor closes stdin. It dies with its supervisor (``PR_SET_PDEATHSI
 worker ``<worker>`` misbehave once, at ``<where>``: ``start`` (before importing TensorFlow),
 ``join`` (after importing it, before joining the cluster) or ``epoch<N>`` (before the step of
 epoch N). ``<kind>`` is ``hang`` (the
-Python thread sleeps for ever, TensorFlow's threads stay alive), ``kill`` (SIGKILL to itself) or
-``exit`` (exit status 3 at once). Example: ``DECAYBENCH_WORKER_FAULT=hang:1:epoch3``.
+Python thread sleeps for ever, TensorFlow's threads stay alive), ``kill`` (SIGKILL to itself),
+``exit`` (exit status 3 at once) or ``term`` (SIGTERM to itself, as a scheduler stops a job).
+Example: ``DECAYBENCH_WORKER_FAULT=hang:1:epoch3``.
 """
 
 from __future__ import annotations
 
 import argparse
 import ctypes
-import json
 import os
 import signal
 import sys
@@ -34,13 +29,12 @@ import time
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, NoReturn
 
-from decaybench.modes import cluster
-from decaybench.modes.cluster import FAULT_ENV
+from decaybench.modes import protocol
+from decaybench.modes.protocol import FAULT_ENV, ROLES, Job
 
-FAULT_KINDS = ("hang", "kill", "exit")
+FAULT_KINDS = ("hang", "kill", "exit", "term")
 PR_SET_PDEATHSIG = 1
 
 
@@ -64,7 +58,7 @@ class Fault:
         kind, worker, where = [*spec.split(":"), "", ""][:3]
         place = where in ("start", "join") or (where.startswith("epoch") and where[5:].isdigit())
         if kind not in FAULT_KINDS or not worker.isdigit() or not place:
-            raise ValueError(f"{FAULT_ENV} must be <hang|kill|exit>:<worker>:<start|join|epochN>, got {spec!r}")
+            raise ValueError(f"{FAULT_ENV} must be <hang|kill|exit|term>:<worker>:<start|join|epochN>, got {spec!r}")
         return cls(kind, int(worker), where)
 
     def strike(self) -> None:
@@ -74,6 +68,9 @@ class Fault:
             os.kill(os.getpid(), signal.SIGKILL)
         if self.kind == "exit":
             os._exit(3)
+        if self.kind == "term":  # as a scheduler stops a job; the main thread's handler decides
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
         while True:
             time.sleep(3600)
 
@@ -87,8 +84,8 @@ class Worker:
         self.fault = fault if fault is not None and fault.worker == index else None
         self.job = 0
 
-    def report(self, *fields: object) -> None:
-        print("@" + " ".join(str(field) for field in fields), flush=True)
+    def report(self, kind: str, *fields: object) -> None:
+        print(protocol.message(kind, *fields), flush=True)
 
     def maybe_fail(self, where: str) -> None:
         fault = self.fault
@@ -102,35 +99,38 @@ class Worker:
 
         from decaybench.modes import distributed
 
-        self.report("stage", "imported")
+        self.report(protocol.STAGE, protocol.IMPORTED)
         self.maybe_fail("join")
-        self.report("stage", "joining")
+        self.report(protocol.STAGE, protocol.JOINING)
         # The parent's pool size: Eigen splits a sum of >= 108,388 float32 across the pool's
         # threads, and the emulation assumes the parent's count.
         tf.config.threading.set_intra_op_parallelism_threads(intra_op_threads)
-        if self.role == "multiworker":
+        if self.role == protocol.MULTIWORKER:
             return distributed.multiworker_strategy(collective_seconds)
         devices = distributed.mirrored_devices()
         if devices is None:
             raise RuntimeError("could not split the CPU into logical devices in a fresh process")
         return distributed.mirrored_strategy(tuple(devices))
 
-    def run_job(self, strategy: Any, request: dict[str, Any]) -> None:
+    def run_job(self, strategy: Any, job: Job) -> None:
         """Train one configuration; the chief writes the trace; every worker reports its digest."""
-        from decaybench.config import DecayConfig
         from decaybench.modes import distributed
 
-        self.job = int(request["job"])
-        config = DecayConfig.from_dict(request["config"])
+        self.job = job.number
 
         def on_epoch(epoch: int) -> None:
             self.maybe_fail(f"epoch{epoch}")
-            self.report("epoch", self.job, epoch)
+            self.report(protocol.EPOCH, self.job, epoch)
 
-        trace = distributed.train(strategy, config, self.role, on_epoch)
+        checkpoints = None
+        if job.checkpoint is not None:
+            from decaybench.modes.shared_checkpoints import open_shared
+
+            checkpoints = open_shared(job.checkpoint, job.config, self.role, chief=self.index == 0)
+        trace = distributed.train(strategy, job.config, self.role, on_epoch, checkpoints)
         if self.index == 0:
-            cluster.save_trace(trace, Path(request["output"]))
-        self.report("done", self.job, cluster.trace_digest(trace))
+            protocol.save_trace(trace, job.output)
+        self.report(protocol.DONE, self.job, trace.digest())
 
 
 def summary(error: BaseException) -> str:
@@ -157,7 +157,7 @@ def die_with_parent(parent: int) -> None:
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m decaybench.modes._worker", description=__doc__.splitlines()[0])
-    parser.add_argument("--role", choices=("multiworker", "mirrored"), required=True)
+    parser.add_argument("--role", choices=ROLES, required=True)
     parser.add_argument("--index", type=int, required=True, help="this worker's task index (0: the chief)")
     parser.add_argument("--parent-pid", type=int, required=True)
     parser.add_argument("--intra-op-threads", type=int, required=True)
@@ -170,16 +170,16 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     arguments = _arguments(argv)
     die_with_parent(arguments.parent_pid)
     worker = Worker(arguments.role, arguments.index, Fault.parse(os.environ.get(FAULT_ENV, "")))
-    worker.report("stage", "started")
+    worker.report(protocol.STAGE, protocol.STARTED)
     try:
         worker.maybe_fail("start")
         strategy = worker.join(arguments.intra_op_threads, arguments.collective_seconds)
-        worker.report("stage", "ready")
+        worker.report(protocol.STAGE, protocol.READY)
         for line in sys.stdin:
-            worker.run_job(strategy, json.loads(line))
+            worker.run_job(strategy, Job.from_line(line))
     except BaseException as error:  # report any failure, then leave at once
         traceback.print_exc()
-        worker.report("error", worker.job, type(error).__name__, summary(error))
+        worker.report(protocol.ERROR, worker.job, type(error).__name__, summary(error))
         sys.stderr.flush()
         # No interpreter teardown: after a failed collective, TensorFlow's shutdown can block for seconds.
         os._exit(1)

@@ -51,24 +51,19 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import tensorflow as tf
 
+from decaybench.checkpoint import CheckpointOptions, Checkpoints
 from decaybench.config import DecayConfig
-from decaybench.modes.cluster import (
-    COLLECTIVE_SECONDS,
-    FAULT_ENV,
-    HOST,
-    TIMEOUTS,
-    WORKERS,
-    DistributedError,
-    LocalCluster,
-    Timeouts,
-    shared_cluster,
-)
+from decaybench.modes import tf_config
+from decaybench.modes.cluster import COLLECTIVE_SECONDS, HOST, TIMEOUTS, WORKERS, LocalCluster, Timeouts, shared_cluster
+from decaybench.modes.faults import DistributedError
+from decaybench.modes.limits import current
+from decaybench.modes.protocol import FAULT_ENV, MIRRORED, MULTIWORKER
+from decaybench.modes.recording import Recorder
 from decaybench.progress import epoch_bar
-from decaybench.schedule import exponential_decay
 from decaybench.trace import Trace
+from decaybench.validation import InvalidValue
 
 __all__ = [
     "CPU_REPLICAS",
@@ -89,7 +84,6 @@ __all__ = [
     "train",
 ]
 
-CPU_REPLICAS = 2
 CPU_REPLICAS = 2
 STEP_CACHE = 32  # (dtype, size) variables and traced steps kept per strategy
 
@@ -181,23 +175,29 @@ def replicated_step(strategy: tf.distribute.Strategy, dtype: str, size: int) -> 
     return w, tf.function(step, autograph=False).get_concrete_function(tf.TensorSpec([], dtype))
 
 
-def train(strategy: tf.distribute.Strategy, config: DecayConfig, mode: str, on_epoch: Callable[[int], None] | None = None) -> Trace:
-    """Run ``config`` under ``strategy``; ``on_epoch(e)`` is called before each epoch's step."""
+def train(
+    strategy: tf.distribute.Strategy,
+    config: DecayConfig,
+    mode: str,
+    on_epoch: Callable[[int], None] | None = None,
+    checkpoints: Checkpoints | None = None,
+) -> Trace:
+    """Run ``config`` under ``strategy``; ``on_epoch(e)`` is called before each epoch's step.
+
+    ``checkpoints`` starts from their state and saves it when due (:mod:`decaybench.checkpoint`).
+    """
     w, step = replicated_step(strategy, config.dtype, config.size)
-    w.assign(np.full(config.size, config.w0, dtype=config.dtype))
-    recorded = config.recorded()
-    keep = set(recorded.tolist())
-    ws, losses, lrs = [], [], []
-    for epoch in range(config.epochs):
+    record = Recorder(config, checkpoints)
+    w.assign(record.w0)
+    for epoch in range(record.start, config.epochs):
         if on_epoch is not None:
             on_epoch(epoch)
-        lr = exponential_decay(epoch, config.initial_learning_rate, config.decay_steps, config.decay_rate, config.staircase)
+        lr = config.schedule.lr(epoch)
         loss = step(tf.constant(lr, config.dtype))
-        if epoch in keep:
-            ws.append(w.numpy())
-            losses.append(loss.numpy())
-            lrs.append(lr)
-    return Trace(epoch=recorded, w=np.stack(ws), loss=np.stack(losses), lr=np.asarray(lrs), config=config, mode=mode)
+        if record.wants(epoch):
+            record.add(w.numpy(), loss.numpy(), lr)
+        record.finished(epoch, w.numpy)
+    return record.trace(mode)
 
 
 @functools.cache
@@ -228,33 +228,51 @@ def multiworker_strategy(collective_seconds: float) -> tf.distribute.MultiWorker
 # ---- the runners --------------------------------------------------------------------------------
 
 
-def run_mirrored(config: DecayConfig, progress: bool | None = None) -> Trace:
-    """``MirroredStrategy`` over the GPUs or CPU_REPLICAS logical CPUs, in this process if it has them."""
+def run_mirrored(config: DecayConfig, progress: bool | None = None, *, checkpoint: CheckpointOptions | None = None) -> Trace:
+    """``MirroredStrategy`` over the GPUs or CPU_REPLICAS logical CPUs, in this process if it has them.
+
+    ``checkpoint`` saves and resumes as in the single-device modes; it needs the run in this process.
+    """
     devices = mirrored_devices()
     if devices is None:
-        return shared_cluster("mirrored").run(config, progress)
+        if checkpoint is not None:
+            rule = "needs mode mirrored in this process: call decaybench.modes.distributed.setup_devices() before any TensorFlow op"
+            raise InvalidValue("checkpoint_dir", str(checkpoint.directory), rule)
+        return shared_cluster(MIRRORED).run(config, progress)
     strategy = mirrored_strategy(tuple(devices))
+    checkpoints = checkpoint.open(config, "mirrored") if checkpoint is not None else None
     with epoch_bar(config.epochs, progress, "mirrored") as bar:
-        return train(strategy, config, "mirrored", lambda epoch: bar.update())
+        return train(strategy, config, "mirrored", lambda epoch: bar.update(), checkpoints)
 
 
-def run_multiworker(config: DecayConfig, progress: bool | None = None) -> Trace:
+def run_multiworker(config: DecayConfig, progress: bool | None = None, *, checkpoint: CheckpointOptions | None = None) -> Trace:
     """``MultiWorkerMirroredStrategy`` over WORKERS local processes; the chief returns the trace.
 
-    With ``TF_CONFIG`` in the environment this process is instead one worker of the cluster it
-    describes, as on a real cluster where every host runs the same command (docs/distributed.md).
+    With ``TF_CONFIG`` in the environment this process is instead one host of the cluster it
+    describes, as on a real cluster where every host runs the same command
+    (:mod:`decaybench.modes.host`, docs/distributed.md). Timeouts and restarts: :func:`decaybench.modes.limits.current`.
+
+    ``checkpoint``: the chief saves the run's state (:mod:`decaybench.modes.shared_checkpoints`); the
+    local cluster, when a worker dies or hangs, restarts from the latest checkpoint, up to
+    ``max_restarts`` times (:mod:`decaybench.modes.recovery`).
     """
-    if "TF_CONFIG" in os.environ:
-        with epoch_bar(config.epochs, progress, "multiworker") as bar:
-            return train(joined_strategy(), config, "multiworker", lambda epoch: bar.update())
-    return shared_cluster("multiworker").run(config, progress)
+    spec = tf_config.from_environment()
+    if spec is not None:
+        from decaybench.modes.host import run_host
+
+        return run_host(config, progress, current().timeouts, spec, checkpoint)
+    if checkpoint is not None:
+        from decaybench.modes.recovery import supervised
+
+        return supervised(shared_cluster(MULTIWORKER), config, progress, checkpoint, current().max_restarts)
+    return shared_cluster(MULTIWORKER).run(config, progress)
 
 
 @functools.cache
-def joined_strategy() -> tf.distribute.MultiWorkerMirroredStrategy:
+def joined_strategy(collective_seconds: float = COLLECTIVE_SECONDS) -> tf.distribute.MultiWorkerMirroredStrategy:
     """This process's place in the cluster ``TF_CONFIG`` describes: one strategy per process."""
     try:
-        return multiworker_strategy(COLLECTIVE_SECONDS)
+        return multiworker_strategy(collective_seconds)
     except (RuntimeError, ValueError) as error:
         raise DistributedError(
             f"cannot join the cluster of TF_CONFIG: {error}. Run mode multiworker before any other TensorFlow op in the process "

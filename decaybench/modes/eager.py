@@ -9,22 +9,26 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+from decaybench.checkpoint import CheckpointOptions
 from decaybench.config import DecayConfig
-from decaybench.modes.recording import Recorder, epochs, initial_w
-from decaybench.schedule import exponential_decay
+from decaybench.modes.recording import Recorder, epochs
 from decaybench.trace import Trace
 
 
-def run_eager(config: DecayConfig, progress: bool | None = None) -> Trace:
-    """Run the seed's eager loop on ``config``; ``progress`` shows a bar (default: on a terminal)."""
-    w = tf.Variable(initial_w(config))
-    record = Recorder(config)
-    for epoch in epochs(config, progress, "eager"):
-        lr = exponential_decay(epoch, config.initial_learning_rate, config.decay_steps, config.decay_rate, config.staircase)
+def run_eager(config: DecayConfig, progress: bool | None = None, *, checkpoint: CheckpointOptions | None = None) -> Trace:
+    """Run the seed's eager loop on ``config``; ``progress`` shows a bar (default: on a terminal).
+
+    ``checkpoint`` saves the state every ``checkpoint.every`` epochs, or resumes it (:mod:`decaybench.checkpoint`).
+    """
+    record = Recorder(config, checkpoint.open(config, "eager") if checkpoint is not None else None)
+    w = tf.Variable(record.w0)
+    for epoch in epochs(config, progress, "eager", record.start):
+        lr = config.schedule.lr(epoch)
         with tf.GradientTape() as tape:
             loss = tf.reduce_sum(tf.square(w + 1))
         grads = tape.gradient(loss, w)
         w.assign_sub(lr * grads)
         if record.wants(epoch):
             record.add(w.numpy(), loss.numpy(), lr)
+        record.finished(epoch, w.numpy)
     return record.trace("eager")

@@ -26,40 +26,76 @@ from collections.abc import Sequence
 import numpy as np
 
 from decaybench._reduction import eigen_sum
+from decaybench.checkpoint import CheckpointOptions, Checkpoints, State
 from decaybench.config import DecayConfig
 from decaybench.progress import epoch_bar
 from decaybench.rounding import flush_subnormals as ftz
 from decaybench.rounding import fused_multiply_subtract
-from decaybench.schedule import exponential_decay
 from decaybench.trace import Trace
 
-__all__ = ["emulate", "run_numpy"]
+__all__ = ["emulate", "emulate_steps", "run_numpy"]
 
 
-def emulate(config: DecayConfig, fused: bool = False, progress: bool | None = None, shards: Sequence[int] | None = None) -> Trace:
+def emulate(
+    config: DecayConfig,
+    fused: bool = False,
+    progress: bool | None = None,
+    shards: Sequence[int] | None = None,
+    checkpoints: Checkpoints | None = None,
+) -> Trace:
     """The seed's arithmetic in NumPy; ``fused`` applies the update with one rounding (XLA);
-    ``shards`` sums the loss per shard (the distributed modes)."""
+    ``shards`` sums the loss per shard (the distributed modes); ``checkpoints`` starts from
+    their state and saves it when due (:mod:`decaybench.checkpoint`)."""
     bounds = _check_shards(shards, config.size)
     dtype = np.dtype(config.dtype)
-    one, two = dtype.type(1), dtype.type(2)
     recorded = config.recorded()
-    lrs = exponential_decay(np.arange(config.epochs), config.initial_learning_rate, config.decay_steps, config.decay_rate, config.staircase)
-    w = np.full(config.size, np.asarray(config.w0, dtype=dtype))
+    lrs = config.schedule.lr(np.arange(config.epochs))
+    state = checkpoints.start() if checkpoints is not None else State.initial(config)
     ws, losses = np.empty((len(recorded), config.size), dtype), np.empty(len(recorded), dtype)
-    row = 0
+    row = len(state.rows_lr)
+    ws[:row], losses[:row], w = state.rows_w, state.rows_loss, state.w
     with np.errstate(over="ignore", invalid="ignore"), epoch_bar(config.epochs, progress, "numpy") as bar:
-        for epoch, lr64 in enumerate(lrs):
-            lr = ftz(np.asarray(lr64, dtype=dtype))
-            x = ftz(ftz(w) + one)
-            loss = ftz(eigen_sum(ftz(x * x))) if bounds is None else _sharded_sum(ftz(x * x), bounds)
-            g = ftz(x * two)
-            w = ftz(fused_multiply_subtract(w, lr, g) if fused else ftz(w) - ftz(lr * g))
+        bar.update(state.epoch)
+        for epoch in range(state.epoch, config.epochs):
+            w, loss = _step(w, ftz(np.asarray(lrs[epoch], dtype=dtype)), fused, bounds)
             if epoch == recorded[row]:
                 ws[row], losses[row] = w, loss
                 row += 1
+            if checkpoints is not None and checkpoints.due(epoch + 1):
+                checkpoints.save(State(epoch + 1, w, ws[:row], losses[:row], lrs[recorded[:row]]))
             bar.update()
     mode = "numpy" + ("-fused" if fused else "") + ("-sharded" if bounds is not None else "")
     return Trace(epoch=recorded, w=ws, loss=losses, lr=lrs[recorded], config=config, mode=mode)
+
+
+def _step(w: np.ndarray, lr: np.ndarray, fused: bool, bounds: tuple[int, ...] | None) -> tuple[np.ndarray, np.ndarray]:
+    """One update, as the module doc writes it: ``(w after it, the loss before it)``."""
+    x = ftz(ftz(w) + w.dtype.type(1))
+    loss = ftz(eigen_sum(ftz(x * x))) if bounds is None else _sharded_sum(ftz(x * x), bounds)
+    g = ftz(x * w.dtype.type(2))
+    return ftz(fused_multiply_subtract(w, lr, g) if fused else ftz(w) - ftz(lr * g)), loss
+
+
+def emulate_steps(config: DecayConfig, step_lrs: np.ndarray, fused: bool = False) -> Trace:
+    """Several updates per epoch (``model.fit`` with ``steps_per_epoch`` batches of one sample).
+
+    ``step_lrs`` ``[epochs, S]`` holds the float64 lr of each epoch's S steps; a row records the
+    loss before the epoch's first step, w after its last, and the lr of its first step.
+    """
+    dtype = np.dtype(config.dtype)
+    recorded, keep = config.recorded(), set(config.recorded().tolist())
+    w, ws, losses = np.full(config.size, np.asarray(config.w0, dtype=dtype)), [], []
+    with np.errstate(over="ignore", invalid="ignore"):
+        for epoch, lrs in enumerate(np.asarray(step_lrs, dtype=np.float64)):
+            first = None
+            for lr64 in lrs:
+                w, loss = _step(w, ftz(np.asarray(lr64, dtype=dtype)), fused, None)
+                first = loss if first is None else first
+            if epoch in keep:
+                ws.append(w)
+                losses.append(first)
+    lr = np.asarray(step_lrs, dtype=np.float64)[recorded, 0]
+    return Trace(epoch=recorded, w=np.stack(ws), loss=np.asarray(losses, dtype), lr=lr, config=config, mode="numpy-steps")
 
 
 def _check_shards(shards: Sequence[int] | None, size: int) -> tuple[int, ...] | None:
@@ -80,6 +116,6 @@ def _sharded_sum(squares: np.ndarray, bounds: tuple[int, ...]) -> np.ndarray:
     return total
 
 
-def run_numpy(config: DecayConfig, progress: bool | None = None) -> Trace:
-    """The emulation of record (two roundings per update, as TensorFlow's kernels)."""
-    return emulate(config, progress=progress)
+def run_numpy(config: DecayConfig, progress: bool | None = None, *, checkpoint: CheckpointOptions | None = None) -> Trace:
+    """The emulation of record (two roundings per update, as TensorFlow's kernels); ``checkpoint`` in ``state.npz``."""
+    return emulate(config, progress=progress, checkpoints=checkpoint.open(config, "numpy") if checkpoint is not None else None)

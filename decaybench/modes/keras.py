@@ -10,32 +10,44 @@ the float64 reference rounded once to ``w``'s dtype, this mode is bit-identical 
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
+from decaybench.checkpoint import CheckpointOptions
 from decaybench.config import DecayConfig
-from decaybench.modes.recording import Recorder, epochs, initial_w
-from decaybench.schedule import ExponentialDecay, exponential_decay
+from decaybench.modes.recording import Recorder, epochs
+from decaybench.schedule import ExponentialDecay
 from decaybench.trace import Trace
 
 __all__ = ["keras_loop", "run_keras"]
 
 
 def keras_loop(
-    config: DecayConfig, learning_rate: Any, optimizer_class: Any = None, progress: bool | None = None
+    config: DecayConfig,
+    learning_rate: Any,
+    optimizer_class: Any = None,
+    progress: bool | None = None,
+    checkpoint: CheckpointOptions | None = None,
+    mode: str = "keras",
+    restore_optimizer: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Train the seed problem with ``optimizer_class(learning_rate=learning_rate)`` (tf.keras SGD).
 
     Returns the recorded ``w`` rows, losses, and the learning rate the optimizer applied at
-    each recorded epoch (as float64).
+    each recorded epoch (as float64). ``checkpoint`` saves the optimizer with the state, so a
+    resumed run continues the schedule at the restored ``optimizer.iterations``
+    (``restore_optimizer=False`` leaves it out: the classic mistake, :mod:`decaybench.peers.resume`).
     """
     optimizer_class = optimizer_class or tf.keras.optimizers.SGD
     optimizer = optimizer_class(learning_rate=learning_rate)
-    w = tf.Variable(initial_w(config))
-    record = Recorder(config)
-    for epoch in epochs(config, progress, "keras"):
+    objects = {"optimizer": optimizer} if restore_optimizer else {}
+    checkpoints = checkpoint.open(config, mode, objects=objects) if checkpoint is not None else None
+    record = Recorder(config, checkpoints)
+    w = tf.Variable(record.w0)
+    for epoch in epochs(config, progress, mode, record.start):
         with tf.GradientTape() as tape:
             loss = tf.reduce_sum(tf.square(w + 1))
         grads = tape.gradient(loss, w)
@@ -45,13 +57,14 @@ def keras_loop(
         optimizer.apply_gradients([(grads, w)])
         if wanted:
             record.add(w.numpy(), loss.numpy(), applied)
+        record.finished(epoch, w.numpy)
     return record.arrays()
 
 
-def run_keras(config: DecayConfig, progress: bool | None = None) -> Trace:
-    """tf.keras SGD with ``decaybench.ExponentialDecay`` in ``w``'s dtype."""
-    schedule = ExponentialDecay(config.initial_learning_rate, config.decay_steps, config.decay_rate, config.staircase, dtype=config.dtype)
-    w, loss, _ = keras_loop(config, schedule, progress=progress)
+def run_keras(config: DecayConfig, progress: bool | None = None, *, checkpoint: CheckpointOptions | None = None) -> Trace:
+    """tf.keras SGD with ``decaybench.ExponentialDecay`` in ``w``'s dtype; ``checkpoint`` as :func:`keras_loop`'s."""
+    schedule = ExponentialDecay(**dataclasses.asdict(config.schedule), dtype=config.dtype)
+    w, loss, _ = keras_loop(config, schedule, progress=progress, checkpoint=checkpoint)
     # The optimizer applied the schedule rounded to w's dtype; the trace keeps the float64 value.
-    lr = exponential_decay(config.recorded(), config.initial_learning_rate, config.decay_steps, config.decay_rate, config.staircase)
+    lr = config.schedule.lr(config.recorded())
     return Trace(epoch=config.recorded(), w=w, loss=loss, lr=lr, config=config, mode="keras")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
@@ -81,3 +83,14 @@ def test_refuses_to_write_a_trace_that_misses_the_seed(tmp_path: Path) -> None:
     with pytest.raises(golden.GoldenError, match="refusing to write golden files: epoch 0"):
         golden.update_golden(run(DecayConfig(w0=4.0)), tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_drift_check_compares_the_stored_trace_bit_for_bit(tmp_path: Path) -> None:
+    stored = golden.read_golden_trace()
+    documented = golden.read_documented()
+    drift = golden.check_drift(stored, documented)
+    assert drift.ok and drift.summary()[0] == "documented lines reproduced: 15/15"
+    assert drift.summary()[1].endswith("seed_trace.json: matches this run bit for bit")
+    nudged = dataclasses.replace(stored, w=np.nextafter(stored.w, np.inf))
+    drift = golden.check_drift(nudged, documented)
+    assert drift.drifted and not drift.ok and drift.summary()[1].endswith("differs from this run")

@@ -56,3 +56,37 @@ def configs(
         size=draw(st.integers(min_value=1, max_value=max_size)),
         record_every=draw(st.sampled_from([1, 1, 1, 3])),
     )
+
+
+# The shapes (dtype, size, epochs, record_every) xla-exact draws from: each is one XLA
+# compilation, so a few shapes and many schedules keep 200 examples fast.
+EXACT_SHAPES = [
+    ("float32", 1, 30, 1),
+    ("float64", 1, 30, 1),
+    ("float32", 1, 25, 3),
+    ("float64", 9, 25, 3),
+    ("float32", 9, 30, 1),
+    ("float32", 40, 30, 1),
+    ("float64", 40, 30, 1),
+]
+
+
+@st.composite
+def exact_configs(draw: st.DrawFn) -> DecayConfig:
+    """Configurations of :data:`EXACT_SHAPES`, any schedule: converging, diverging, lr 0.
+
+    The float64 lr stays normal (above 1e-6 * 1e-3**30): a subnormal one is flushed to zero by
+    every compiled mode's schedule (FTZ), as by eager's multiply, which changes no w.
+    """
+    dtype, size, epochs, record_every = draw(st.sampled_from(EXACT_SHAPES))
+    return DecayConfig(
+        initial_learning_rate=draw(st.one_of(st.just(0.0), st.floats(min_value=1e-6, max_value=1.2))),
+        decay_rate=draw(st.one_of(NEAR_ONE_RATES, rates)),
+        decay_steps=draw(st.integers(min_value=1, max_value=8)),
+        staircase=draw(st.booleans()),
+        epochs=epochs,
+        w0=draw(st.floats(min_value=-1e3, max_value=1e3)),
+        dtype=dtype,
+        size=size,
+        record_every=record_every,
+    )

@@ -1,0 +1,67 @@
+"""Group ``checkpoint``: what saving the state costs, at the default interval (:mod:`decaybench.checkpoint`).
+
+Each mode runs the same configuration twice: plainly, and with ``checkpoint_dir`` into a new
+directory, saving every ``max(1, epochs // 10)`` epochs (11 checkpoints with the one of epoch 0).
+The difference of the two medians, divided by the epochs, is the per-epoch overhead.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable
+from typing import Any
+
+from decaybench.bench.workload import Call, Workload
+from decaybench.config import DecayConfig
+
+__all__ = ["CHECKPOINT_EPOCHS", "checkpoint_group"]
+
+# Epochs per run: each mode's run lasts tens of milliseconds or more, so eleven checkpoints show.
+CHECKPOINT_EPOCHS = {"eager": 2_000, "xla": 200_000, "numpy": 20_000}
+
+
+def _checkpointed(config: DecayConfig, mode: str) -> Callable[[], Call]:
+    def build() -> Call:
+        from decaybench.loops import run
+
+        def call() -> Any:
+            directory = tempfile.mkdtemp(prefix="decaybench-bench-")
+            try:
+                return run(config, mode, checkpoint_dir=f"{directory}/run")
+            finally:
+                shutil.rmtree(directory, ignore_errors=True)
+
+        return call
+
+    return build
+
+
+def _plain(config: DecayConfig, mode: str) -> Callable[[], Call]:
+    def build() -> Call:
+        from decaybench.loops import run
+
+        return lambda: run(config, mode)
+
+    return build
+
+
+def checkpoint_group(device: str) -> list[Workload]:
+    """Per mode: the run, and the same run checkpointed at the default interval (CPU only)."""
+    rows = []
+    for mode, epochs in CHECKPOINT_EPOCHS.items():
+        config = DecayConfig(epochs=epochs, record_every=max(1, epochs // 1000))
+        shape: dict[str, Any] = {"epochs": epochs, "size": 1, "steps": epochs, "mode": mode, "host_only": True}
+        rows.append(Workload("checkpoint", mode, "baseline", device, _plain(config, mode), note="no checkpoint", **shape))
+        rows.append(
+            Workload(
+                "checkpoint",
+                f"{mode} checkpointed",
+                "mode",
+                device,
+                _checkpointed(config, mode),
+                note=f"every {max(1, epochs // 10):,} epochs",
+                **shape,
+            )
+        )
+    return rows

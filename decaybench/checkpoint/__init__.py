@@ -1,0 +1,200 @@
+"""Checkpoints: a run that stops between epochs and resumes gives the same trace, bit for bit.
+
+``run(config, mode, checkpoint_dir=DIR)`` saves the run's :class:`State` (w, the next epoch, the
+rows recorded so far, and the optimizer where the mode has one) every ``checkpoint_every`` epochs
+and after the last; ``resume=True`` continues from the latest complete checkpoint. The default
+interval is :func:`default_every`: ten checkpoints a run, ``max(1, epochs // 10)`` epochs apart.
+
+A directory holds one run: ``manifest.json`` (the mode, the config, the decaybench and TensorFlow
+versions; :mod:`.manifest`), written atomically before the first checkpoint, and the states
+(:mod:`.state`): TensorFlow's format (``tf.train.Checkpoint`` + ``CheckpointManager``,
+``ckpt-<epoch>``), or ``state.npz`` for mode ``numpy``. The state after 0 epochs is saved at the
+start; a directory with a manifest and no state yet (a run killed in between) resumes at epoch 0.
+
+``decaybench.loops.run`` checks the options (:func:`check_options`) and passes them to the mode's
+runner as the keyword ``checkpoint`` (only when a directory is given)::
+
+    def run_<mode>(config, progress=None, *, checkpoint: CheckpointOptions | None = None) -> Trace
+
+    checkpoints = checkpoint.open(config, mode, objects={"optimizer": optimizer})
+    state = checkpoints.start()             # the restored state, or State.initial(config)
+    ...                                     # run epochs state.epoch .. epochs-1
+    if checkpoints.due(done):               # after `done` epochs
+        checkpoints.save(State(done, w, rows_w, rows_loss, rows_lr))
+
+``checkpoints.resumed_from`` is the epoch a resumed run continued from; :func:`latest_epoch` reads
+a directory's latest epoch without TensorFlow.
+
+Every refusal is an :class:`~decaybench.validation.InvalidValue` naming the argument
+(``checkpoint_dir``, ``checkpoint_every``, ``resume``) and the value, raised before anything is
+written: :func:`check_options` runs without TensorFlow, so the CLI refuses bad input first; a
+checkpoint that TensorFlow cannot read is refused by :meth:`Checkpoints.start`, before the run.
+
+>>> default_every(40), default_every(7)
+(4, 1)
+>>> check_options(DecayConfig(), "eager", None, None, True)
+Traceback (most recent call last):
+...
+decaybench.validation.InvalidValue: resume needs a checkpoint directory (checkpoint_dir, --checkpoint-dir), got True
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from decaybench.checkpoint.manifest import MANIFEST, Manifest, first_difference, read_manifest, write_manifest
+from decaybench.checkpoint.state import NumpyStore, State, Store, TensorFlowStore, latest_epoch
+from decaybench.config import DecayConfig
+from decaybench.validation import InvalidType, InvalidValue, check_positive_int
+
+__all__ = [
+    "MANIFEST",
+    "CheckpointOptions",
+    "Checkpoints",
+    "Manifest",
+    "State",
+    "Stopped",
+    "check_options",
+    "default_every",
+    "latest_epoch",
+    "read_manifest",
+]
+
+# Modes that keep their state in NumPy, without TensorFlow.
+NUMPY_MODES = frozenset({"numpy"})
+
+
+def default_every(epochs: int) -> int:
+    """The default interval: ten checkpoints per run (and one after the last epoch)."""
+    return max(1, epochs // 10)
+
+
+class Stopped(Exception):
+    """Raised right after the checkpoint of epoch ``stop_after``: a run stopped there, as a killed one would."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+        super().__init__(f"stopped after the checkpoint of epoch {epoch}")
+
+
+@dataclass(frozen=True)
+class CheckpointOptions:
+    """``checkpoint_dir``, ``checkpoint_every`` and ``resume`` of one run, checked by :func:`check_options`.
+
+    ``stop_after`` (tests and ``verify``'s resume check) raises :class:`Stopped` once that epoch's checkpoint is saved.
+    """
+
+    directory: Path
+    every: int
+    resume: bool
+    stop_after: int | None = None
+
+    def open(self, config: DecayConfig, mode: str, objects: Mapping[str, Any] | None = None) -> Checkpoints:
+        """The run's :class:`Checkpoints`; ``objects`` are the mode's trackables saved with it (TensorFlow modes)."""
+        return Checkpoints(self, config, mode, objects)
+
+
+def _refuse(directory: Path, rule: str) -> InvalidValue:
+    return InvalidValue("checkpoint_dir", str(directory), rule)
+
+
+def _check_writable(directory: Path) -> None:
+    existing = directory if directory.exists() else directory.parent
+    if not existing.is_dir():
+        raise _refuse(directory, f"needs an existing parent directory, {str(existing)!r} is not one")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise _refuse(directory, f"is not writable ({str(existing)!r})")
+
+
+def _check_manifest(directory: Path, expected: Manifest) -> None:
+    try:
+        found = read_manifest(directory)
+    except ValueError as error:
+        raise _refuse(directory, f"holds a corrupt checkpoint: {error}") from None
+    if found is None:
+        raise _refuse(directory, f"holds no checkpoint to resume (no {MANIFEST})")
+    difference = first_difference(found, expected)
+    if difference is not None:
+        name, theirs, ours = difference
+        raise _refuse(directory, f"holds a checkpoint of another run: {name} is {theirs!r} there, {ours!r} in this run")
+
+
+def check_options(config: DecayConfig, mode: str, directory: Any, every: Any, resume: Any) -> CheckpointOptions | None:
+    """The checked options, or ``None`` without a checkpoint directory; raises before anything is written.
+
+    With ``resume`` the directory must hold this run's manifest (same mode, config and versions);
+    without it, the directory must not hold a run's checkpoint already (resume it, or choose another).
+    """
+    if not isinstance(resume, bool):
+        raise InvalidType("resume", resume, "must be a bool")
+    if directory is None:
+        if resume:
+            raise InvalidValue("resume", resume, "needs a checkpoint directory (checkpoint_dir, --checkpoint-dir)")
+        if every is not None:
+            raise InvalidValue("checkpoint_every", every, "needs a checkpoint directory (checkpoint_dir, --checkpoint-dir)")
+        return None
+    if not isinstance(directory, (str, os.PathLike)) or not str(directory):
+        raise InvalidType("checkpoint_dir", directory, "must be a path")
+    every = default_every(config.epochs) if every is None else check_positive_int("checkpoint_every", every)
+    path = Path(directory)
+    if path.exists() and not path.is_dir():
+        raise _refuse(path, "is not a directory")
+    if resume:
+        if not path.exists():
+            raise _refuse(path, "does not exist: there is no checkpoint to resume")
+        _check_manifest(path, Manifest.of(config, mode))
+    elif (path / MANIFEST).exists():
+        epoch = latest_epoch(path)
+        at = "" if epoch is None else f" at epoch {epoch}"
+        raise _refuse(path, f"holds a checkpoint{at} already: resume it (resume=True, --resume) or choose another directory")
+    _check_writable(path)
+    return CheckpointOptions(path, every, resume)
+
+
+class Checkpoints:
+    """One run's checkpoints: :meth:`start`, then :meth:`save` whenever :meth:`due`."""
+
+    def __init__(self, options: CheckpointOptions, config: DecayConfig, mode: str, objects: Mapping[str, Any] | None = None) -> None:
+        self.options, self.config, self.mode = options, config, mode
+        self.directory = options.directory
+        self.resumed_from: int | None = None
+        self._store: Store = NumpyStore(self.directory) if mode in NUMPY_MODES else TensorFlowStore(self.directory, config.dtype, objects)
+
+    def start(self) -> State:
+        """The state to continue from: the latest checkpoint when resuming (checked against the config), else the initial one.
+
+        A fresh run writes its manifest and the initial state first.
+        """
+        if self.options.resume:
+            try:
+                state = self._store.load()
+                state = State.initial(self.config) if state is None else state.check(self.config)
+            except ValueError as error:
+                raise _refuse(self.directory, f"holds a corrupt checkpoint: {error}") from None
+            self.resumed_from = state.epoch
+            return state
+        try:
+            self.directory.mkdir(exist_ok=True)
+            write_manifest(self.directory, Manifest.of(self.config, self.mode))
+        except OSError as error:
+            raise _refuse(self.directory, f"cannot be written ({getattr(error, 'reason', None) or error.strerror or error})") from None
+        state = State.initial(self.config)
+        self.save(state)
+        return state
+
+    def due(self, done: int) -> bool:
+        """Whether to save after ``done`` epochs: every ``every`` epochs, and after the last."""
+        return done % self.options.every == 0 or done == self.config.epochs
+
+    def save(self, state: State) -> None:
+        """Save ``state`` (a complete checkpoint when this returns)."""
+        try:
+            self._store.save(state)
+        except OSError as error:
+            raise _refuse(self.directory, f"cannot be written ({getattr(error, 'reason', None) or error.strerror or error})") from None
+        if state.epoch == self.options.stop_after:
+            raise Stopped(state.epoch)

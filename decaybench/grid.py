@@ -1,0 +1,266 @@
+"""Grids of configurations: ranges, the product, and its metrics in one compiled call per chunk.
+
+A range is ``start:stop:num`` (``num`` evenly spaced values, both ends included, rounded to 12
+significant digits so that ``0.02:1.2:60`` holds ``0.2`` as typed) or a comma list; values
+are sorted and deduplicated. A :class:`Grid` is the product of three ranges, the schedule's
+``initial_learning_rate``, ``decay_rate`` and ``decay_steps``, over one base configuration
+(``staircase``, ``epochs``, ``w0``, ``dtype``). :func:`run_grid` runs it through
+:mod:`decaybench.modes.metrics_loop` and returns a :class:`~decaybench.grid_result.GridResult`
+of the :mod:`decaybench.metrics`, never the traces.
+
+The default grid centres on the seed (``0.2``, ``0.99``): 60 initial rates ``0.02:1.2`` (step
+0.02, into the divergent ``lr > 1``) by 51 decay rates ``0.9:1.0`` (step 0.002), 3,060 cells.
+
+>>> parse_range("decay_rate", "0.9:1.0:6")
+(0.9, 0.92, 0.94, 0.96, 0.98, 1.0)
+>>> parse_range("decay_steps", "10,1,5", integer=True)
+(1, 5, 10)
+>>> parse_range("decay_rate", "0.5:0.1:0")
+Traceback (most recent call last):
+...
+decaybench.validation.InvalidValue: decay_rate num must be a positive integer, got '0.5:0.1:0'
+>>> Grid().shape, DecayConfig() in Grid().configs()
+((1, 51, 60), True)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from decaybench.config import DecayConfig
+from decaybench.memory import PEAK_COPIES, available_memory
+from decaybench.validation import InvalidValue, check_choice, check_finite
+
+if TYPE_CHECKING:
+    from decaybench.grid_result import GridResult
+
+__all__ = ["AXES", "DEFAULT_RANGES", "MAX_CHUNK", "Grid", "check_tol", "chunk_cells", "default_mode", "parse_range", "run_grid"]
+
+# The swept fields, slowest-varying first: a result is [decay_steps, decay_rate, initial_learning_rate].
+AXES = ("decay_steps", "decay_rate", "initial_learning_rate")
+DEFAULT_RANGES = {"initial_learning_rate": "0.02:1.2:60", "decay_rate": "0.9:1.0:51", "decay_steps": "1"}
+# Cells per compiled call at most, so that a large grid shows progress; equal chunks compile once.
+MAX_CHUNK = 16_384
+SIGNIFICANT = 12
+
+
+def _number(argument: str, text: str, part: str) -> float:
+    try:
+        value = float(part)
+    except ValueError:
+        raise InvalidValue(argument, text, "must be start:stop:num or a comma list of numbers") from None
+    if not math.isfinite(value):
+        raise InvalidValue(argument, text, "must hold finite numbers")
+    return value
+
+
+def _evenly(argument: str, text: str, parts: list[str]) -> list[float]:
+    if len(parts) != 3:
+        raise InvalidValue(argument, text, "must be start:stop:num (num values, both ends included) or a comma list")
+    start, stop = _number(argument, text, parts[0]), _number(argument, text, parts[1])
+    try:
+        num = int(parts[2])
+    except ValueError:
+        num = 0
+    if num < 1:
+        raise InvalidValue(argument, text, "num must be a positive integer")
+    if stop < start:
+        raise InvalidValue(argument, text, "stop must be >= start")
+    needed, available = PEAK_COPIES * num * 8, available_memory()
+    if needed > available:
+        raise InvalidValue(
+            argument, text, f"needs {needed:,} bytes for {num:,} values, more than the {available:,} available; use a smaller num"
+        )
+    return [float(f"{value:.{SIGNIFICANT}g}") for value in np.linspace(start, stop, num).tolist()]
+
+
+def parse_range(argument: str, text: str, integer: bool = False) -> tuple[float, ...] | tuple[int, ...]:
+    """The sorted distinct values of ``start:stop:num`` or ``a,b,c``; errors name ``argument`` and ``text``."""
+    parts = text.split(":")
+    values = _evenly(argument, text, parts) if len(parts) > 1 else [_number(argument, text, part) for part in text.split(",")]
+    if not integer:
+        return tuple(sorted(set(values)))
+    if any(value != int(value) for value in values):
+        raise InvalidValue(argument, text, "must give integers")
+    return tuple(sorted({int(value) for value in values}))
+
+
+def _checked(name: str, values: Sequence[float]) -> tuple[float, ...]:
+    if not values:
+        raise InvalidValue(name, values, "must hold at least one value")
+    # DecayConfig's own rule for the field, so a value is refused exactly as `run` would refuse it.
+    rule = next(field.metadata["check"] for field in dataclasses.fields(DecayConfig) if field.name == name)
+    return tuple(rule(value) for value in values)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The product of ``initial_learning_rate x decay_rate x decay_steps`` over ``base``'s other fields."""
+
+    initial_learning_rate: tuple[float, ...] = parse_range("initial_learning_rate", DEFAULT_RANGES["initial_learning_rate"])
+    decay_rate: tuple[float, ...] = parse_range("decay_rate", DEFAULT_RANGES["decay_rate"])
+    decay_steps: tuple[int, ...] = (1,)
+    base: DecayConfig = field(default_factory=DecayConfig)
+
+    def __post_init__(self) -> None:
+        if self.base.size != 1 or self.base.record_every != 1:
+            raise InvalidValue("base", self.base, "must have size 1 and record_every 1")
+        available, needed = available_memory(), PEAK_COPIES * self.cells * _result_bytes(self.base)
+        if needed > available:
+            name = max(AXES, key=lambda axis: len(getattr(self, axis)))
+            raise InvalidValue(
+                name,
+                f"<{len(getattr(self, name)):,} values>",
+                f"makes a grid of {self.cells:,} cells that needs {needed:,} bytes, more than the {available:,} available; "
+                "use fewer values (a smaller num)",
+            )
+        for name in AXES:
+            object.__setattr__(self, name, _checked(name, getattr(self, name)))
+
+    @classmethod
+    def parse(cls, ranges: dict[str, str], base: DecayConfig | None = None) -> Grid:
+        """The grid of range texts by field name (missing fields: :data:`DEFAULT_RANGES`)."""
+        texts = {**DEFAULT_RANGES, **ranges}
+        axes = {name: parse_range(name, texts[name], integer=name == "decay_steps") for name in AXES}
+        return cls(**axes, base=base if base is not None else DecayConfig())  # type: ignore[arg-type]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """``(len(decay_steps), len(decay_rate), len(initial_learning_rate))``."""
+        return len(self.decay_steps), len(self.decay_rate), len(self.initial_learning_rate)
+
+    @property
+    def cells(self) -> int:
+        return math.prod(self.shape)
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """Each swept field per cell, flat in result order (``initial_learning_rate`` fastest)."""
+        steps, rates, lrs = np.meshgrid(
+            np.asarray(self.decay_steps, np.int64), np.asarray(self.decay_rate), np.asarray(self.initial_learning_rate), indexing="ij"
+        )
+        return {"decay_steps": steps.ravel(), "decay_rate": rates.ravel(), "initial_learning_rate": lrs.ravel()}
+
+    def config(self, index: int) -> DecayConfig:
+        """The configuration of flat cell ``index``."""
+        step, rate, lr = np.unravel_index(index, self.shape)
+        return dataclasses.replace(
+            self.base,
+            decay_steps=self.decay_steps[step],
+            decay_rate=self.decay_rate[rate],
+            initial_learning_rate=self.initial_learning_rate[lr],
+        )
+
+    def configs(self) -> list[DecayConfig]:
+        """Every cell's configuration, in result order."""
+        return [self.config(index) for index in range(self.cells)]
+
+
+def _cell_bytes(base: DecayConfig) -> int:
+    # Per cell, in the loop: w, its gradient and update, the loss, two int64 epochs, the schedule.
+    return 4 * base.size * np.dtype(base.dtype).itemsize + np.dtype(base.dtype).itemsize + 2 * 8 + 4 * 8
+
+
+def _result_bytes(base: DecayConfig) -> int:
+    # Per cell, kept: the three swept fields, the final loss, two int64 epochs.
+    return 3 * 8 + np.dtype(base.dtype).itemsize + 2 * 8
+
+
+def chunk_cells(grid: Grid) -> int:
+    """Cells per compiled call: all, up to :data:`MAX_CHUNK` and what memory allows (``PEAK_COPIES``
+    of each cell's loop state, the rule of :func:`decaybench.loops.check_memory`)."""
+    return max(1, min(grid.cells, MAX_CHUNK, available_memory() // (PEAK_COPIES * _cell_bytes(grid.base))))
+
+
+def check_tol(tol: float) -> float:
+    """``tol`` of ``epochs_to_tol``: finite and > 0."""
+    if not check_finite("tol", tol) > 0:
+        raise InvalidValue("tol", tol, "must be finite and > 0")
+    return float(tol)
+
+
+def run_grid(grid: Grid, tol: float = 1e-6, mode: str | None = None, progress: bool | None = None) -> GridResult:
+    """Every cell's :mod:`decaybench.metrics`, one compiled call per chunk of :func:`chunk_cells`.
+
+    Args:
+        grid: the configurations.
+        tol: the tolerance of ``epochs_to_tol`` (finite, > 0).
+        mode: a mode of ``decaybench.sweep.SWEEP_MODES``; default the exact one when offered
+            (``xla-exact``), else ``xla``. Each cell equals ``run(config, mode)`` bit for bit.
+        progress: a bar over the cells on stderr (``None``: when stderr is a terminal).
+    """
+    from decaybench.grid_result import GridResult
+    from decaybench.sweep import SWEEP_MODES
+
+    mode = check_choice("mode", mode if mode is not None else default_mode(), SWEEP_MODES)
+    check_tol(tol)
+    size = chunk_cells(grid)
+    loss, below, bad = _run_chunks(grid, size, tol, mode, progress)
+    diverged = bad.copy()
+    for index in _may_exceed_one(grid):
+        diverged[index] = _diverged(grid.config(int(index)), int(bad[index]))
+    return GridResult(grid=grid, tol=float(tol), mode=mode, final_loss=loss, epochs_to_tol=below, diverged_at=diverged)
+
+
+def default_mode() -> str:
+    """``xla-exact`` when sweeps offer it (cells then equal eager runs too), else ``xla``."""
+    from decaybench.sweep import SWEEP_MODES
+
+    return "xla-exact" if "xla-exact" in SWEEP_MODES else "xla"
+
+
+def _may_exceed_one(grid: Grid) -> np.ndarray:
+    """The cells whose largest lr, lr(0) or lr(E - 1), may exceed 1; elsewhere the lr rule is ``None``.
+
+    An estimate in NumPy's float64, kept far enough from 1 (its ``pow`` and the reference's
+    differ by an ulp or so), picks the cells that :func:`~decaybench.metrics.first_unstable_epoch`
+    must decide exactly; a Python bisection for every cell would cost more than the compiled loop.
+    """
+    columns, base = grid.columns(), grid.base
+    last = base.epochs - 1
+    power = last // columns["decay_steps"] if base.staircase else last / columns["decay_steps"]
+    with np.errstate(over="ignore"):
+        largest = columns["initial_learning_rate"] * np.maximum(1.0, columns["decay_rate"] ** power)
+    return np.flatnonzero(~(largest < 0.999))
+
+
+def _diverged(config: DecayConfig, nonfinite: int) -> int:
+    # metrics.diverged_at's rule, with the loop's first non-finite epoch; -1 for None.
+    from decaybench.metrics import earliest, first_unstable_epoch
+
+    epoch = earliest((first_unstable_epoch(config), None if nonfinite < 0 else nonfinite))
+    return -1 if epoch is None else epoch
+
+
+def _run_chunks(grid: Grid, size: int, tol: float, mode: str, progress: bool | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    import tensorflow as tf
+
+    from decaybench.modes.metrics_loop import metrics_loop_function
+    from decaybench.progress import epoch_bar
+    from decaybench.schedule import loop_columns
+
+    loop = metrics_loop_function(mode)
+    columns = grid.columns()
+    base = grid.base
+    # The base's transition_begin and end_value (loop_columns' third column) hold for every cell.
+    (_, staircase, begin), (_, _, end) = loop_columns(base.schedule)
+    integers = np.stack([columns["decay_steps"], np.full(grid.cells, staircase, np.int64), np.full(grid.cells, begin, np.int64)], axis=1)
+    floats = np.stack([columns["initial_learning_rate"], columns["decay_rate"], np.full(grid.cells, end)], axis=1)
+    w0 = tf.constant(np.full((size, base.size), base.w0, dtype=base.dtype))
+    epochs, tolerance, one = tf.constant(base.epochs, tf.int64), tf.constant(tol, tf.float64), tf.ones([], base.dtype)
+    outputs: list[tuple[np.ndarray, ...]] = []
+    with epoch_bar(grid.cells * base.epochs, progress, "sweep") as bar:
+        for start in range(0, grid.cells, size):
+            # The last chunk is padded with its last cell: one shape, one compilation.
+            rows = np.minimum(np.arange(start, start + size), grid.cells - 1)
+            chunk = loop(w0, epochs, tf.constant(integers[rows]), tf.constant(floats[rows]), tolerance, one)
+            kept = min(size, grid.cells - start)
+            outputs.append(tuple(tensor.numpy()[:kept] for tensor in chunk))
+            bar.update(kept * base.epochs)
+    loss, below, bad = (np.concatenate([output[i] for output in outputs]) for i in range(3))
+    return loss, below, bad

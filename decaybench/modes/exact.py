@@ -1,0 +1,238 @@
+r"""Mode ``xla-exact``: the whole loop under ``jit_compile=True``, bit for bit the ``eager`` loop.
+
+Plain XLA differs from the seed in two places (README, "What differs, and why"): LLVM contracts a
+multiply that feeds an add into one fused multiply-add (``fma``), which skips the product's
+rounding, and XLA's ``reduce`` sums in its own order. Both are undone in the graph, without flags.
+
+**The opaque one.** The loop takes ``one``, a tensor equal to 1.0, as an *input*: XLA cannot fold
+it (it is a parameter of the computation, not a constant), so every product meant to be rounded
+is multiplied by it before it meets an add. Contraction only rewrites ``a * b ± c`` where the
+``a * b`` feeds the add directly; it then computes ``a * b ± c`` exactly and rounds once. With
+``b = one`` that is ``round(a ± c)``, the unfused add, because ``a * 1 = a`` exactly. The
+product ``a`` itself feeds only the multiply by ``one``, never an add, so nothing can contract
+it: it is rounded, as TensorFlow's kernel rounds it. Per step, in ``w``'s dtype:
+
+==========================  =================================================================
+``x = w + 1``               an add of a loop input and a constant: no product to contract.
+``s = (x * x) * one``       the square, rounded; it feeds the loss's adds only through ``* one``.
+``loss = eigen_sum(s)``     Eigen's order in elementwise adds (:mod:`._exact_sum`); each add
+                            that takes an ``s`` contracts, if at all, to ``fma(x*x, 1, acc)``.
+``g = x * 2``               exact (a power of two), as TF's ``Square`` gradient ``1 * (x * 2)``.
+``p = (lr * g) * one``      ``lr * g`` rounded; ``lr`` is the float64 schedule cast once.
+``w = w - p``               contracts, if at all, to ``fma(-(lr*g), 1, w) = round(w - p)``.
+==========================  =================================================================
+
+The gradient is written out rather than taken by ``GradientTape``: ``d/dw sum((w+1)^2)`` is
+``1 * (2 (w + 1))`` in TF's graph, and ``1 * y = y`` exactly. XLA's HLO passes do not
+reassociate floating-point multiplies or adds (no fast-math: ``xla_cpu_enable_fast_math`` is off
+by default on every TF we test), so the graph's roundings are the emulation's roundings.
+
+Assumed: round-to-nearest-even (IEEE default; nothing in TF changes it) and FTZ/DAZ as in TF's
+kernels (XLA's code runs on TF's threads, with their MXCSR). The schedule is
+:func:`decaybench.schedule.tf_exponential_decay`, whose ``pow`` is the C library's, as the
+reference's: ``lr`` is bit for bit the reference's float64 value, rounded once to ``w``'s dtype
+exactly as eager's ``lr * grads`` rounds the Python float. (A float64 lr below 2**-1022 is
+flushed to zero in the recorded lr, as by every compiled mode's schedule; eager's multiply flushes
+it too, so w and the loss do not change.)
+
+:func:`exact_update` is the same update for users' own compiled loops.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from decaybench.checkpoint import CheckpointOptions
+from decaybench.config import DecayConfig
+from decaybench.modes._exact_sum import Plan, layout, ordered_sum
+from decaybench.modes.chunks import chunk_loop, run_chunked
+from decaybench.schedule import from_columns, loop_columns
+from decaybench.trace import Trace
+
+__all__ = [
+    "exact_chunk",
+    "exact_loop",
+    "exact_step",
+    "exact_update",
+    "run_xla_exact",
+    "step_inputs",
+    "sweep",
+    "tracing_count",
+    "xla_exact_step",
+]
+
+_ONES: dict[str, tf.Variable] = {}
+
+
+def _opaque_one(dtype: tf.DType) -> tf.Variable:
+    """A variable holding 1.0: a compiled function reads it as an input, so XLA cannot fold it."""
+    if dtype.name not in _ONES:
+        with tf.init_scope():  # created eagerly even when first asked for while tracing
+            _ONES[dtype.name] = tf.Variable(tf.ones([], dtype), trainable=False, name=f"opaque_one_{dtype.name}")
+    return _ONES[dtype.name]
+
+
+def exact_update(w: Any, lr: Any, g: Any, one: Any = None) -> tf.Tensor:
+    r"""``w - lr * g`` with ``lr * g`` rounded, as eager TensorFlow computes it, even under XLA.
+
+    .. math:: w' = \mathrm{round}(w - \mathrm{round}(\mathrm{lr} \cdot g))
+
+    In code: ``w - (lr * g) * one`` with ``one == 1.0`` unknown to the compiler, so that a fused
+    multiply-add can only form ``fma(-(lr * g), one, w)``, which is exactly the unfused
+    ``w - lr * g`` (the module doc has the proof). Call it inside your own
+    ``tf.function(jit_compile=True)``; outside XLA it is the plain update.
+
+    Args:
+        w: the parameter, a float tensor (or variable value).
+        lr: the learning rate: a Python float or a tensor, cast to ``w``'s dtype.
+        g: the gradient, ``w``'s dtype and shape.
+        one: a tensor equal to 1.0 that the compiler cannot see (an input of your function);
+            default: a variable of decaybench's holding 1.0, which XLA reads as an input.
+
+    Returns:
+        The updated value, a tensor of ``w``'s dtype.
+
+    Example (the difference shows on CPUs with FMA, where plain XLA gives ``-0.00048834...``):
+        >>> a = 1 + 2**-12
+        >>> step = tf.function(lambda w, lr, g: exact_update(w, lr, g), jit_compile=True)
+        >>> float(step(tf.constant(1.0), tf.constant(a), tf.constant(a)))
+        -0.00048828125
+    """
+    w = tf.convert_to_tensor(w)
+    lr = tf.cast(lr, w.dtype) if tf.is_tensor(lr) else tf.constant(lr, w.dtype)
+    one = _opaque_one(w.dtype) if one is None else tf.cast(one, w.dtype)
+    return w - (lr * g) * one
+
+
+def exact_step(w: tf.Tensor, lr: tf.Tensor, one: tf.Tensor, plan: Plan | None, index: Any) -> tuple[tf.Tensor, tf.Tensor]:
+    """One epoch on ``w`` (``[..., size]``) with ``lr`` (``[...]``, ``w``'s dtype): ``(new w, loss)``.
+
+    ``plan`` and ``index`` order the loss's sum (:mod:`._exact_sum`); ``None`` for ``size == 1``,
+    whose sum TensorFlow copies.
+    """
+    x = w + 1
+    squares = (x * x) * one
+    loss = squares[..., 0] if plan is None else ordered_sum(squares, plan, index)
+    return w - (lr[..., tf.newaxis] * (x * 2)) * one, loss
+
+
+def exact_loop(
+    w0: tf.Tensor, lengths: tf.Tensor, integers: tf.Tensor, floats: tf.Tensor, one: tf.Tensor, index: tf.Tensor, every_epoch: bool
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """:func:`decaybench.modes.compiled.whole_loop` with :func:`exact_step` (AutoGraph source).
+
+    ``one`` is a scalar 1.0 of ``w0``'s dtype; ``index`` the sum's map (unused when ``size == 1``).
+    """
+    epochs, record_every = lengths[0], lengths[1]
+    last = epochs - 1
+    rows = tf.cast(last // record_every + 1 + tf.cast(last % record_every != 0, tf.int64), tf.int32)
+    span = tf.stack([tf.zeros_like(epochs), epochs, record_every, last])
+    w_rows, loss_rows, lr_rows, _ = exact_chunk(w0, span, rows, integers, floats, one, index, every_epoch)
+    return w_rows, loss_rows, lr_rows
+
+
+def exact_chunk(
+    w: tf.Tensor,
+    span: tf.Tensor,
+    rows: tf.Tensor,
+    integers: tf.Tensor,
+    floats: tf.Tensor,
+    one: tf.Tensor,
+    index: tf.Tensor,
+    every_epoch: bool,
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Epochs ``span[0] .. span[1]-1`` with :func:`exact_step`: :func:`decaybench.modes.chunks.chunk_loop`'s chunk."""
+    size = w.shape[-1]
+    plan = None if size == 1 else _plan(size, w.dtype.name)
+
+    def step(w: tf.Tensor, lr: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        return exact_step(w, tf.cast(lr, w.dtype), one, plan, index)
+
+    return chunk_loop(w, span, rows, from_columns(integers, floats), step, every_epoch)
+
+
+@functools.cache
+def _plan(size: int, dtype: str) -> Plan:
+    return layout(size, dtype)
+
+
+@functools.cache
+def step_inputs(size: int, dtype: str) -> tuple[tf.Tensor, tf.Tensor]:
+    """``one`` and the sum's index map as tensors, made once per dtype and size."""
+    index = _plan(size, dtype).index if size > 1 else [[0]]
+    return tf.ones([], dtype), tf.constant(index, tf.int32)
+
+
+def _loop(every_epoch: bool) -> Any:
+    # A plain six-argument function, as compiled._chunk: a partial is called by keyword, slower.
+    def loop(
+        w0: tf.Tensor, lengths: tf.Tensor, integers: tf.Tensor, floats: tf.Tensor, one: tf.Tensor, index: tf.Tensor
+    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        return exact_loop(w0, lengths, integers, floats, one, index, every_epoch)
+
+    return loop
+
+
+def _chunk(every_epoch: bool) -> Any:
+    def chunk(
+        w: tf.Tensor, span: tf.Tensor, rows: tf.Tensor, integers: tf.Tensor, floats: tf.Tensor, one: tf.Tensor, index: tf.Tensor
+    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+        return exact_chunk(w, span, rows, integers, floats, one, index, every_epoch)
+
+    return chunk
+
+
+_LOOPS = {every: tf.function(_chunk(every), jit_compile=True) for every in (True, False)}
+# Sweeps (decaybench.sweep) have their own functions, so that they leave the tracing count alone.
+_SWEEP_LOOPS = {every: tf.function(_loop(every), jit_compile=True) for every in (True, False)}
+
+
+@functools.cache
+def _concrete(dtype: str, size: int, every_epoch: bool, index_shape: tuple[int, int]) -> Any:
+    specs = [tf.TensorSpec([size], dtype), tf.TensorSpec([4], tf.int64), tf.TensorSpec([], tf.int32)]
+    columns = [tf.TensorSpec([3], tf.int64), tf.TensorSpec([3], tf.float64)]
+    return _LOOPS[every_epoch].get_concrete_function(*specs, *columns, tf.TensorSpec([], dtype), tf.TensorSpec(index_shape, tf.int32))
+
+
+def _inputs(config: DecayConfig) -> tuple[tf.Tensor, ...]:
+    return (
+        tf.constant([config.epochs, config.record_every], tf.int64),
+        *(tf.constant(columns, dtype) for columns, dtype in zip(loop_columns(config.schedule), (tf.int64, tf.float64), strict=True)),
+        *step_inputs(config.size, config.dtype),
+    )
+
+
+def run_xla_exact(config: DecayConfig, progress: bool | None = None, *, checkpoint: CheckpointOptions | None = None) -> Trace:
+    """The whole loop compiled by XLA, bit for bit ``run(config, "eager")``; called once per chunk (:mod:`.chunks`)."""
+    _, integers, floats, one, index = _inputs(config)
+    concrete = _concrete(config.dtype, config.size, config.record_every == 1, tuple(index.shape))
+    lengths = (config.record_every, config.epochs - 1)
+
+    def chunk(w: Any, start: int, stop: int, rows: int) -> Any:
+        span = tf.constant((start, stop, *lengths), tf.int64)
+        w = tf.constant(w) if isinstance(w, np.ndarray) else w
+        return concrete(w, span, tf.constant(rows, tf.int32), integers, floats, one, index)
+
+    return run_chunked(config, "xla-exact", chunk, progress, checkpoint)
+
+
+def sweep(w0: tf.Tensor, first: DecayConfig, integers: tf.Tensor, floats: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """The loop on a ``[configs, size]`` batch sharing ``first``'s shape (``decaybench.sweep``)."""
+    lengths, _, _, one, index = _inputs(first)
+    return _SWEEP_LOOPS[first.record_every == 1](w0, lengths, integers, floats, one, index)
+
+
+@tf.function(jit_compile=True, autograph=False)
+def xla_exact_step(w: tf.Tensor, lr: tf.Tensor, one: tf.Tensor, index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """One epoch of the ``xla-exact`` loop on its own (``decaybench.bench``): ``(new w, loss)``."""
+    size = w.shape[-1]
+    return exact_step(w, lr, one, None if size == 1 else _plan(size, w.dtype.name), index)
+
+
+def tracing_count() -> int:
+    """How many times the ``xla-exact`` loop has been traced in this process."""
+    return sum(loop.experimental_get_tracing_count() for loop in _LOOPS.values())
