@@ -25,7 +25,7 @@ two results bit for bit, naming the first differing field and index:
 >>> check_resume(loop(restore_step=False), 10, 4, pathlib.Path(tempfile.mkdtemp()))  # the schedule restarts
 Traceback (most recent call last):
 ...
-decaybench.resume_check.ResumeMismatch: resumed at epoch 4: field 'w' differs first at index 4: -0.5019263 whole, -0.5146755 resumed
+decaybench.resume_check.ResumeMismatch: resumed at epoch 4: field 'w' differs first at index 4: -0.501926... whole, -0.5146755 resumed
 """
 
 from __future__ import annotations

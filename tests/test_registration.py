@@ -94,6 +94,8 @@ def saved(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
     keras = request.param
     if keras == "keras2":
         pytest.importorskip("tf_keras", reason="Keras 2 needs the tf-keras package")
+    else:  # TF < 2.16 ships Keras 2 as tf.keras: there is no Keras 3 to save with
+        pytest.importorskip("keras", minversion="3", reason="Keras 3 comes with TensorFlow 2.16 or newer")
     out = tmp_path_factory.mktemp(keras)
     _python(SAVE, str(out), env=KERAS[keras])
     return keras, out

@@ -69,9 +69,12 @@ def chunk_loop(
     does not need (a graph's while loop pays per iteration for each loop variable).
     """
     start, stop, record_every, last = span[0], span[1], span[2], span[3]
-    w_rows = tf.TensorArray(w0.dtype, size=rows, element_shape=w0.shape)
-    loss_rows = tf.TensorArray(w0.dtype, size=rows, element_shape=w0.shape[:-1])
-    lr_rows = tf.TensorArray(tf.float64, size=rows, element_shape=w0.shape[:-1])
+    # At least one slot: TF 2.15's XLA refuses a write into a 0-row buffer even in a loop that never
+    # runs ("Update dim size 1 greater than dynamic slice dimension: 0"); the unused slot is sliced off.
+    slots = tf.maximum(rows, 1)
+    w_rows = tf.TensorArray(w0.dtype, size=slots, element_shape=w0.shape)
+    loss_rows = tf.TensorArray(w0.dtype, size=slots, element_shape=w0.shape[:-1])
+    lr_rows = tf.TensorArray(tf.float64, size=slots, element_shape=w0.shape[:-1])
     w = w0
     loss = tf.zeros(tf.shape(w0)[:-1], w0.dtype)
     lr = tf.zeros(tf.shape(w0)[:-1], tf.float64)
@@ -95,7 +98,7 @@ def chunk_loop(
             lr = tf_exponential_decay(epoch, *schedule)
             w, loss = step(w, lr)
             epoch += 1
-    return w_rows.stack(), loss_rows.stack(), lr_rows.stack(), w
+    return w_rows.stack()[:rows], loss_rows.stack()[:rows], lr_rows.stack()[:rows], w
 
 
 def recorded_before(config: DecayConfig, epoch: int) -> int:
