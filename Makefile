@@ -34,12 +34,17 @@ test: $(STAMP) $(TOX)
 
 install: $(STAMP)
 
-# The TensorFlow matrix of tox.ini, then docs/compat.md (and docs/figures/compat_speed.png) from what each env wrote.
+# The TensorFlow matrix of tox.ini (every test in every env), then per env: verify, the compat facts and a
+# quick benchmark, one env after the other (the timings share no core with a test run); then docs/compat.md
+# and docs/figures/compat_speed.png from what each env wrote.
 .PHONY: compat
 compat: $(TOX)
-	rm -f $(COMPAT)/*.json
-	$(TOX)
+	rm -rf $(COMPAT)
+	HYPOTHESIS_PROFILE=ci $(TOX) -- $(PYTEST_XDIST)
+	mkdir -p $(COMPAT)
 	for env in $$($(TOX) -l); do \
+		$(TOX) exec -e $$env -- decaybench verify --format json --output $(COMPAT)/$$env.verify.json || exit 1; \
+		$(TOX) exec -e $$env -- python -m decaybench.compat collect --output $(COMPAT)/$$env.env.json || exit 1; \
 		$(TOX) exec -e $$env -- decaybench bench --quick --group seed long compile --format json --output $(COMPAT)/$$env.bench.json || exit 1; \
 	done
 	$(BIN)/python -m decaybench.compat build --input $(COMPAT) --output docs/compat.md

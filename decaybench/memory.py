@@ -12,14 +12,14 @@ with ``E`` epochs (times ``steps_per_epoch`` where a mode keeps a value per upda
 rows and ``n = size``. The constants were measured with ``tracemalloc`` (``tests/test_memory.py``
 holds each one above what it measures): a recorded row of a trace is 24 bytes at ``size=1``
 float32, and a trace exists :data:`PEAK_COPIES` times at the peak; the per-epoch Python loops keep
-each row as NumPy objects first (about 700 bytes); the ``numpy`` mode evaluates the schedule of
+each row as NumPy objects first (800-1,000 bytes); the ``numpy`` mode evaluates the schedule of
 every epoch as arrays (about 64 bytes an epoch, whatever ``record_every``); the exact oracle of
 ``verify`` keeps three 128-bit mpmath numbers an epoch (about 740 bytes).
 
 >>> check_memory(DecayConfig(epochs=10**13))
 Traceback (most recent call last):
 ...
-decaybench.validation.InvalidValue: epochs needs 8,760,000,000,000,000 bytes to run mode eager ...
+decaybench.validation.InvalidValue: epochs needs 10,760,000,000,000,000 bytes to run mode eager ...
 >>> footprint(DecayConfig(epochs=10**10, record_every=10**9), ["numpy"]).per_epoch
 800000000000
 """
@@ -48,8 +48,10 @@ PEAK_COPIES = 3
 ALWAYS_FITS = 64 * 2**20
 
 # Bytes per recorded row that the per-epoch Python loops hold as NumPy objects before stacking
-# (modes.recording.Recorder: a w array, a 0-d loss array, a float and three list slots); measured 610-720.
-RECORDER_ROW = 800
+# (modes.recording.Recorder: a w array, a 0-d loss array, a float and three list slots). A 400-epoch
+# run of mode function peaked at 810 bytes a row under TF 2.21 / NumPy 2.4 and 940-970 under
+# TF 2.15 / NumPy 1.26 (tests/test_memory.py, in every tox env).
+RECORDER_ROW = 1000
 # Bytes per epoch of the schedule evaluated as arrays (int64 steps and their copies, the float64
 # exponent, an object array of Python floats from pow, the float64 lrs); measured 64-72.
 SCHEDULE_EPOCH = 80

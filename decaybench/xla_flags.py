@@ -5,6 +5,10 @@ below FMA stops that, and XLA then rounds exactly like the emulation of record. 
 ``XLA_FLAGS`` once, when it starts, and aborts the process on a flag it does not know (XLA
 learned ``--xla_cpu_max_isa`` in TensorFlow 2.19), so the check runs in a fresh interpreter.
 
+XLA:CPU's thunk runtime (the default from TensorFlow 2.18) runs a loop's iterations through
+thunks; :data:`XLA_LEGACY_RUNTIME` asks for the compiled-loop runtime of TF 2.17 and before
+(``docs/compat.md`` times both on the ``long`` workload).
+
 >>> with_flag("--xla_dump_to=/tmp/x", XLA_NO_FMA)
 '--xla_dump_to=/tmp/x --xla_cpu_max_isa=AVX'
 """
@@ -15,9 +19,10 @@ import os
 import subprocess
 import sys
 
-__all__ = ["XLA_NO_FMA", "with_flag", "xla_accepts"]
+__all__ = ["XLA_LEGACY_RUNTIME", "XLA_NO_FMA", "with_flag", "xla_accepts"]
 
 XLA_NO_FMA = "--xla_cpu_max_isa=AVX"
+XLA_LEGACY_RUNTIME = "--xla_cpu_use_thunk_runtime=false"
 
 _PROBE = "import tensorflow as tf; tf.function(lambda: tf.constant(1.0) + 1.0, jit_compile=True)()"
 

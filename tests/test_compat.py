@@ -53,7 +53,11 @@ def env_json(
         "cpu": {"model": "Test CPU", "fma": True},
         "tf_keras": {"version": keras, "iterations_dtype": "int64"},
         "schedules": {"decaybench": {**schedule, "registered_name": "decaybench>ExponentialDecay"}, "tf.keras": schedule},
-        "xla": {"no_fma": "bit-identical", "first_call": {"import_s": 3.0, "first_s": 1.5, "warm_s": 0.01, "compile_s": 1.49}},
+        "xla": {
+            "no_fma": "bit-identical",
+            "first_call": {"import_s": 3.0, "first_s": 1.5, "warm_s": 0.01, "compile_s": 1.49},
+            "runtimes": {"epochs": 1_000_000, "default_s": 1.42, "legacy_s": 0.047, "legacy": "bit-identical"},
+        },
     }
 
 
@@ -105,6 +109,11 @@ def test_a_fact_that_holds_everywhere_is_in_the_second_table_once(matrix: Path) 
     assert same["XLA (mode xla, the seed): max ULP w, loss vs the emulation"] == ["1, 5"]
     assert same["XLA (mode xla, the seed): ULP bound w, loss"] == ["27, 27000"]
     assert same["timing (fresh process, median of the runs): first call, mode xla"] == ["1.50 s"]
+    assert same["timing (fresh process, median of the runs): mode xla, 1,000,000 epochs (median of 3 warm calls)"] == ["1.42 s"]
+    assert same["timing (fresh process, median of the runs): the same with XLA_FLAGS=--xla_cpu_use_thunk_runtime=false"] == ["47.0 ms"]
+    assert same["timing (fresh process, median of the runs): its trace with XLA_FLAGS=--xla_cpu_use_thunk_runtime=false"] == [
+        "bit-identical"
+    ]
     assert "keras path: tf.keras's own ExponentialDecay: lr dtype" not in section(page, DIFFERS)
 
 
@@ -185,7 +194,7 @@ def test_collect_describes_the_installed_tensorflow() -> None:
     assert ours["lr_dtype"] == "float32" and ours["round_trip"] == "ok"
     # Keras 2 and 3 alike compute their own schedule in the dtype of initial_learning_rate: float32.
     assert theirs["lr_dtype"] == "float32" and {"initial_learning_rate", "decay_rate", "name"} <= set(theirs["get_config"])
-    assert facts["xla"] == {"no_fma": None, "first_call": {}}
+    assert facts["xla"] == {"no_fma": None, "first_call": {}, "runtimes": {}}
     with pytest.raises(ValueError, match="compile_runs"):
         collect("here", compile_runs=-1)
 
@@ -227,3 +236,14 @@ def test_without_benchmark_files_the_page_has_no_speed_section(matrix: Path, tmp
     assert "Speed per TensorFlow version" not in markdown(load(matrix))
     build(matrix, tmp_path / "compat.md")
     assert not (tmp_path / "figures").exists()
+
+
+def test_the_long_xla_run_is_timed_with_both_runtimes_and_an_unknown_flag_is_named() -> None:
+    from decaybench.compat.collecting import _long_run, _runtimes
+
+    runtimes = _runtimes()
+    assert runtimes["epochs"] == 1_000_000 and runtimes["default_s"] > 0
+    # The thunk runtime and the older one run the same HLO: the trace must not change, only the time
+    # (TF 2.18: 1.05 s against 47 ms here); where XLA does not know the flag, the page says so.
+    assert runtimes["legacy"] in ("bit-identical", "unknown flag"), runtimes
+    assert _long_run("--xla_no_such_flag_for_decaybench=1") == {"error": "unknown flag"}

@@ -103,7 +103,10 @@ def test_identical_and_digest_see_every_bit_of_every_array() -> None:
     assert trace.identical(again) and trace.digest() == again.digest()  # NaN equals NaN; the mode is no number
     for name in ("w", "loss", "lr"):
         changed = {field: getattr(trace, field).copy() for field in ("w", "loss", "lr")}
-        changed[name].flat[-1] = np.nextafter(changed[name].flat[-1], np.inf)
+        # inf in the array's own dtype: NumPy 1.x's value-based casting would take nextafter of a
+        # float32 scalar and a Python float in float64, a step that rounds back to the same float32.
+        last = changed[name].flat[-1]
+        changed[name].flat[-1] = np.nextafter(last, last.dtype.type(np.inf))
         other = Trace(trace.epoch, config=config, mode="test", **changed)
         assert not trace.identical(other) and trace.digest() != other.digest(), name
     float64 = DecayConfig(epochs=3, size=2, dtype="float64")

@@ -19,6 +19,8 @@ __all__ = ["CHECKPOINT_EPOCHS", "checkpoint_group"]
 
 # Epochs per run: each mode's run lasts tens of milliseconds or more, so eleven checkpoints show.
 CHECKPOINT_EPOCHS = {"eager": 2_000, "xla": 200_000, "numpy": 20_000}
+# Modes whose run here takes a second or more a call (eager ~1.5 s, numpy ~1 s): ``--quick`` leaves them out.
+SLOW_MODES = frozenset({"eager", "numpy"})
 
 
 def _checkpointed(config: DecayConfig, mode: str) -> Callable[[], Call]:
@@ -51,7 +53,7 @@ def checkpoint_group(device: str) -> list[Workload]:
     rows = []
     for mode, epochs in CHECKPOINT_EPOCHS.items():
         config = DecayConfig(epochs=epochs, record_every=max(1, epochs // 1000))
-        shape: dict[str, Any] = {"epochs": epochs, "size": 1, "steps": epochs, "mode": mode, "host_only": True}
+        shape: dict[str, Any] = {"epochs": epochs, "size": 1, "steps": epochs, "mode": mode, "host_only": True, "slow": mode in SLOW_MODES}
         rows.append(Workload("checkpoint", mode, "baseline", device, _plain(config, mode), note="no checkpoint", **shape))
         rows.append(
             Workload(

@@ -2,7 +2,8 @@
 
 :func:`collect` is the only part of :mod:`decaybench.compat` that loads TensorFlow. It times the
 first call of mode ``xla`` in fresh interpreters (one per sample: a process pays tracing and
-XLA compilation once) and checks whether XLA knows the no-FMA flag.
+XLA compilation once), checks whether XLA knows the no-FMA flag, and times a long ``xla`` run
+with XLA:CPU's default runtime and with the runtime of TF 2.17 and before.
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ import textwrap
 from typing import Any
 
 from decaybench.tables import cpu, load_average, version
-from decaybench.xla_flags import XLA_NO_FMA, with_flag
+from decaybench.xla_flags import XLA_LEGACY_RUNTIME, XLA_NO_FMA, with_flag
 
-__all__ = ["DISTRIBUTIONS", "collect"]
+__all__ = ["DISTRIBUTIONS", "LONG_EPOCHS", "collect"]
 
 DISTRIBUTIONS = ("tensorflow", "keras", "tf-keras", "numpy", "ml-dtypes")
 
@@ -48,6 +49,23 @@ _NO_FMA = """
 """
 
 
+# The long workload (1e6 epochs) of mode xla: the median of 3 warm calls, and the trace's digest.
+LONG_EPOCHS = 1_000_000
+_LONG_RUN = f"""
+    import json, statistics, time
+    from decaybench.config import DecayConfig
+    from decaybench.loops import run
+    config = DecayConfig(epochs={LONG_EPOCHS})
+    digest = run(config, "xla").digest()
+    samples = []
+    for _ in range(3):
+        started = time.perf_counter()
+        run(config, "xla")
+        samples.append(time.perf_counter() - started)
+    print(json.dumps({{"median_s": statistics.median(samples), "digest": digest}}))
+"""
+
+
 def _python(script: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     environ = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
     return subprocess.run([sys.executable, "-c", textwrap.dedent(script)], env=environ, capture_output=True, text=True, timeout=600)
@@ -73,6 +91,22 @@ def _no_fma_check() -> str:
     if "unknown flag" in done.stderr.lower():
         return "unknown flag"
     return "error: " + (done.stderr.strip().splitlines() or ["?"])[-1]
+
+
+def _long_run(flags: str | None) -> dict[str, Any]:
+    done = _python(_LONG_RUN, None if flags is None else {"XLA_FLAGS": flags})
+    if done.returncode == 0:
+        return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+    return {"error": "unknown flag" if "unknown flag" in done.stderr.lower() else (done.stderr.strip().splitlines() or ["?"])[-1]}
+
+
+def _runtimes() -> dict[str, Any]:
+    """Mode xla over :data:`LONG_EPOCHS` epochs: XLA's default runtime, then :data:`XLA_LEGACY_RUNTIME`."""
+    default = _long_run(os.environ.get("XLA_FLAGS"))
+    legacy = _long_run(with_flag(os.environ.get("XLA_FLAGS"), XLA_LEGACY_RUNTIME))
+    same = "digest" in default and legacy.get("digest") == default["digest"]
+    return {"epochs": LONG_EPOCHS, "default_s": default.get("median_s"), "legacy_s": legacy.get("median_s"),
+            "legacy": legacy.get("error") or ("bit-identical" if same else "differs")}  # fmt: skip
 
 
 def _dtype_name(dtype: Any) -> str:
@@ -116,13 +150,13 @@ def collect(env: str, compile_runs: int = 3) -> dict[str, Any]:
     Args:
         env: the column's name (the tox env).
         compile_runs: fresh processes that time the first call of mode ``xla`` on the seed (the
-            median is kept); 0 skips the timing and the no-FMA check.
+            median is kept); 0 skips the timings and the no-FMA check.
 
     Returns:
         A JSON-ready dict: ``env``, ``versions``, ``cpu``, ``tf_keras`` (the module ``tf.keras``
         resolves to, its version, its SGD and the dtype of its step counter), ``schedules``
         (``decaybench`` and ``tf.keras``: lr dtype, ``get_config`` and ``serialize`` names, round
-        trip) and ``xla`` (``no_fma``, ``first_call``).
+        trip) and ``xla`` (``no_fma``, ``first_call``, ``runtimes``).
     """
     if compile_runs < 0:
         raise ValueError(f"compile_runs must be >= 0, got {compile_runs!r}")
@@ -152,5 +186,6 @@ def collect(env: str, compile_runs: int = 3) -> dict[str, Any]:
         "xla": {
             "no_fma": _no_fma_check() if compile_runs else None,
             "first_call": _first_calls(compile_runs),
+            "runtimes": _runtimes() if compile_runs else {},
         },
     }

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from decaybench.compat.collecting import LONG_EPOCHS
 from decaybench.compat.speed import BENCH_SUFFIX, FIGURE, speed_section, write_figure
 from decaybench.files import write_atomic
 from decaybench.tables import format_load, format_seconds, markdown_table
-from decaybench.xla_flags import XLA_NO_FMA
+from decaybench.xla_flags import XLA_LEGACY_RUNTIME, XLA_NO_FMA
 
 __all__ = ["BENCH_SUFFIX", "ENV_SUFFIX", "VERIFY_SUFFIX", "EnvResult", "Fact", "build", "facts", "load", "markdown", "version_key"]
 
@@ -179,6 +180,7 @@ def _rows(results: Sequence[EnvResult]) -> list[tuple[str, str, Extract]]:
     keras_path = "keras path: tf.keras's own ExponentialDecay"
     xla = "XLA (mode xla, the seed)"
     timing = "timing (fresh process, median of the runs)"
+    runtimes = _fact("xla", "runtimes", "default_s", render=format_seconds), _fact("xla", "runtimes", "legacy_s", render=format_seconds)
     rows: list[tuple[str, str, Extract]] = [
         ("versions", "TensorFlow", _fact("versions", "tensorflow")),
         ("versions", "tf.keras (version)", _fact("tf_keras", "version")),
@@ -215,6 +217,9 @@ def _rows(results: Sequence[EnvResult]) -> list[tuple[str, str, Extract]]:
         (xla, "ULP bound w, loss", _verified("xla", _pair("bound_w", "bound_loss"))),
         (xla, f"with XLA_FLAGS={XLA_NO_FMA}", _fact("xla", "no_fma")),
         (xla, "traces (first run, then repeat)", _verified("xla", _field("traces"))),
+        (timing, f"mode xla, {LONG_EPOCHS:,} epochs (median of 3 warm calls)", runtimes[0]),
+        (timing, f"the same with XLA_FLAGS={XLA_LEGACY_RUNTIME}", runtimes[1]),
+        (timing, f"its trace with XLA_FLAGS={XLA_LEGACY_RUNTIME}", _fact("xla", "runtimes", "legacy")),
         (timing, "machine load (1, 5, 15 min) while timing", _fact("load_average", render=format_load)),
         (timing, "import tensorflow", _fact("xla", "first_call", "import_s", render=format_seconds)),
         (timing, "first call, mode xla", _fact("xla", "first_call", "first_s", render=format_seconds)),

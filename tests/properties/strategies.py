@@ -10,6 +10,10 @@ from decaybench.config import DecayConfig
 # Loop properties run TensorFlow for each example; they take a tenth of the profile's examples
 # (50 under `ci`, 6 under `dev`), and schedule properties take them all (500 under `ci`).
 LOOP_SETTINGS = settings(max_examples=max(6, settings.default.max_examples // 10))
+# The Keras and distributed paths (keras, fit, callback, mirrored, multiworker) cost ~0.2-0.5 s an example
+# each, about two thirds of a loop example, while what can go wrong there is the plumbing of a
+# configuration, not its values: a quarter of the loop examples (12 under `ci`, 3 under `dev`).
+SLOW_PATH_SETTINGS = settings(max_examples=max(3, settings.default.max_examples // 40))
 
 initial_lrs = st.floats(min_value=0.0, max_value=10.0, allow_nan=False, allow_infinity=False)
 positive_lrs = st.floats(min_value=1e-6, max_value=10.0)

@@ -16,7 +16,7 @@ from decaybench.modes import REGISTRY
 from decaybench.modes.emulation import emulate
 from decaybench.trace import first_unstable_epoch, parse_lines
 from decaybench.verify import compare
-from tests.properties.strategies import LOOP_SETTINGS, configs
+from tests.properties.strategies import LOOP_SETTINGS, SLOW_PATH_SETTINGS, configs
 
 
 @LOOP_SETTINGS
@@ -31,19 +31,38 @@ def test_eager_equals_the_emulation_bit_for_bit(config: DecayConfig) -> None:
     assert_array_equal(eager.lr, emulated.lr)
 
 
-@LOOP_SETTINGS
-@given(configs(max_size=12, epochs=st.sampled_from([1, 7, 40])))
-def test_every_mode_stays_within_its_bound(config: DecayConfig) -> None:
-    # epochs from a small set: XLA compiles once per epochs value, so examples reuse compiles.
+# The modes that wrap Keras or a distribution strategy around the loop: their own, fewer examples.
+SLOW_PATHS = ("keras", "fit", "callback", "mirrored", "multiworker")
+LOOP_CONFIGS = configs(max_size=12, epochs=st.sampled_from([1, 7, 40]))
+
+
+def _within_bounds(config: DecayConfig, modes: tuple[str, ...]) -> None:
     # One run per mode, checked by the very comparison verify uses: repeatability and resume
     # have their own tests (test_determinism, test_resume), so the examples go to the bounds.
     emulated, full = emulate(config), bound_emulation(config)
-    for mode in MODES:
+    for mode in modes:
         contract = REGISTRY[mode].contract
         comparison = compare(run(config, mode), emulated, contract, full)
         assert comparison.within_bound, (mode, comparison)
         if contract == "exact":
             assert comparison.identical, (mode, comparison)
+
+
+@LOOP_SETTINGS
+@given(LOOP_CONFIGS)
+def test_every_mode_stays_within_its_bound(config: DecayConfig) -> None:
+    # epochs from a small set: XLA compiles once per epochs value, so examples reuse compiles.
+    _within_bounds(config, tuple(mode for mode in MODES if mode not in SLOW_PATHS))
+
+
+@SLOW_PATH_SETTINGS
+@given(LOOP_CONFIGS)
+def test_the_keras_and_distributed_paths_stay_within_their_bounds(config: DecayConfig) -> None:
+    _within_bounds(config, tuple(mode for mode in MODES if mode in SLOW_PATHS))
+
+
+def test_the_two_property_tests_cover_every_mode() -> None:
+    assert set(SLOW_PATHS) < set(MODES), set(SLOW_PATHS) - set(MODES)
 
 
 @given(configs(max_epochs=300, max_lr=0.5, rate=st.floats(min_value=0.5, max_value=1.0), max_size=3))
