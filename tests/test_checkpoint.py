@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -160,7 +161,7 @@ def test_a_checkpoint_of_another_run_names_the_first_differing_field(
     assert _files(directory) == before
     with pytest.raises(InvalidValue, match=f"{field} is {there} there"):
         run(
-            DecayConfig(**{**CONFIG.__dict__, **({} if field == "mode" else {field: eval(here)})}),
+            DecayConfig(**{**dataclasses.asdict(CONFIG), **({} if field == "mode" else {field: eval(here)})}),
             "function" if field == "mode" else "eager",
             checkpoint_dir=directory,
             resume=True,
