@@ -19,7 +19,7 @@ import pytest
 from numpy.testing import assert_array_equal
 
 from decaybench import Trace
-from decaybench.checkpoint import CheckpointOptions, check_options
+from decaybench.checkpoint import CheckpointOptions, check_options, latest_epoch
 from decaybench.config import DecayConfig
 from decaybench.modes import distributed
 from decaybench.modes.cluster import LocalCluster
@@ -144,13 +144,17 @@ def test_a_real_cluster_stopped_then_killed_resumes_with_the_same_command(tmp_pa
     assert stopped is not None and 200 < int(stopped[1]) <= 250, line
     assert peer.returncode == 1 and "worker 0 (" in peer.lines()[0]
     assert not any(output.exists() for output in outputs)
-    # 2. The same command resumes there; worker 1 is killed at epoch 400, after the chief saved epoch 400.
+    # 2. The same command resumes there; worker 1 is killed as its epoch 400 starts. The chief saves
+    # epoch 400 at that same boundary, and under load the kill can win: the latest checkpoint is then
+    # epoch 350 (seen once in a fresh-clone `make test`). Either is a complete checkpoint.
     chief, peer = launch("kill:1:epoch400").values()
     assert (chief.returncode, peer.returncode) == (1, -signal.SIGKILL)
     assert "worker 1 (" in chief.lines()[0] and "is gone" in chief.lines()[0]
-    # 3. The same command again: it resumes from the last checkpoint and ends with the uninterrupted trace.
+    latest = latest_epoch(checkpoints)
+    assert latest in (350, 400), latest
+    # 3. The same command again: it resumes from the latest checkpoint and ends with the uninterrupted trace.
     chief, peer = launch(None).values()
     assert (chief.returncode, peer.returncode) == (0, 0), (chief.stderr[-2000:], peer.stderr[-2000:])
-    assert f"resumed at epoch 400 from {checkpoints}" in chief.stderr
+    assert f"resumed at epoch {latest} from {checkpoints}" in chief.stderr
     assert outputs[0].read_text() == outputs[1].read_text()
     assert_uninterrupted(Trace.from_json(outputs[0].read_text()))
