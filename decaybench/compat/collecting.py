@@ -86,8 +86,11 @@ def _first_calls(runs: int) -> dict[str, Any]:
 
 def _no_fma_check() -> str:
     done = _python(_NO_FMA, {"XLA_FLAGS": with_flag(os.environ.get("XLA_FLAGS"), XLA_NO_FMA)})
-    if done.returncode == 0:
-        return done.stdout.strip().splitlines()[-1]
+    return done.stdout.strip().splitlines()[-1] if done.returncode == 0 else _failure(done)
+
+
+def _failure(done: subprocess.CompletedProcess[str]) -> str:
+    """Why a fresh interpreter failed: XLA refusing a flag, or its last line on stderr."""
     if "unknown flag" in done.stderr.lower():
         return "unknown flag"
     return "error: " + (done.stderr.strip().splitlines() or ["?"])[-1]
@@ -97,7 +100,7 @@ def _long_run(flags: str | None) -> dict[str, Any]:
     done = _python(_LONG_RUN, None if flags is None else {"XLA_FLAGS": flags})
     if done.returncode == 0:
         return dict(json.loads(done.stdout.strip().splitlines()[-1]))
-    return {"error": "unknown flag" if "unknown flag" in done.stderr.lower() else (done.stderr.strip().splitlines() or ["?"])[-1]}
+    return {"error": _failure(done)}
 
 
 def _runtimes() -> dict[str, Any]:

@@ -312,7 +312,7 @@ class Host:
         """The chief, which holds the board, leaves last: a peer still waiting on a barrier's answer would see it gone."""
         if not self.spec.is_chief:
             # Best effort: the chief may read the key and exit before this call's answer comes back
-            # (TF 2.15: UnavailableError "Socket closed" after the insert, in 2 of 7 runs of
+            # (TF 2.15: UnavailableError "Socket closed" after the insert, in 4 of 7 runs of
             # tests/test_real_cluster.py). This host has decided already; the chief's exit changes nothing.
             with contextlib.suppress(Exception):
                 self.board.set(f"{key}/{self.spec.rank}", "left")
