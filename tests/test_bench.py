@@ -234,6 +234,41 @@ def test_bench_command_is_pytest_benchmarks_json_and_compares_with_a_saved_run(t
     assert "0001_base" in again.stderr and "compile xla" in again.stdout
 
 
+SLOW_FIRST_CALL = """
+import time
+import pytest
+from benchmarks.conftest import time_workload
+from decaybench import bench
+
+def compiles_then_is_quick():
+    calls = []
+    def call():
+        if not calls:
+            time.sleep(1.5)  # like run(seed, "xla")'s first call: it compiles for about a second
+        calls.append(None)
+    return call
+
+@pytest.mark.parametrize("slow", [False, True])
+def test_it(benchmark, slow):
+    time_workload(benchmark, bench.Workload("seed", "x", "mode", "cpu", compiles_then_is_quick, slow=slow))
+"""
+
+
+def test_a_long_first_call_does_not_make_quick_calls_pedantic(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A quick call after a compile of a second is calibrated: pytest-benchmark times it in as many
+    # rounds as fit in --benchmark-max-time. Judged by the compile, it got 5 rounds next to the compile.
+    pytester.makepyfile(test_slow_first=SLOW_FIRST_CALL)
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))  # the subprocess imports benchmarks/
+    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT"):
+        monkeypatch.delenv(name, raising=False)  # under pytest -n: pytest-benchmark would not time
+    args = ("--benchmark-only", "--benchmark-json", "out.json", "--benchmark-max-time", "0.05", "-p", "no:cacheprovider", "-p", "no:xdist")
+    done = pytester.runpytest_subprocess(*args)
+    done.assert_outcomes(passed=2)
+    rounds = {entry["param"]: entry["stats"]["rounds"] for entry in json.loads((pytester.path / "out.json").read_text())["benchmarks"]}
+    assert rounds["False"] > 100, rounds  # a call of microseconds: thousands fit in 0.05 s
+    assert rounds["True"] == 5, rounds  # a slow workload is judged by its first call: the least rounds
+
+
 def test_bench_command_refuses_bad_input_in_one_line(tmp_path: Path) -> None:
     for args in (["--format", "xml"], ["--group", "warp"], ["--output", str(tmp_path / "no" / "x.json")]):
         done = subprocess.run([sys.executable, "-m", "decaybench", "bench", *args], capture_output=True, text=True, timeout=120)
