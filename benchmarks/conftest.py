@@ -6,7 +6,8 @@ skips the few that take seconds per call; ``pytest --benchmark-only`` times them
 the rounds (``--benchmark-min-rounds``, ``--benchmark-max-time``); this file adds what it does not
 do: the untimed first call that traces and compiles, then two untimed calls that tell a call of
 milliseconds, timed in pedantic rounds, from a shorter one that pytest-benchmark calibrates (a
-``slow`` workload skips those two), the marker ``slow`` (``-m "not slow"``
+``slow`` workload skips those two), a workload's ``interleaved`` implementation timed by us just
+before each of its rounds (``extra_info["interleaved_seconds"]``), the marker ``slow`` (``-m "not slow"``
 leaves out the workloads of seconds per call), and the skipped workloads with their reasons
 under ``skipped`` in the JSON (``--benchmark-json``).
 """
@@ -65,7 +66,9 @@ def time_workload(benchmark: Any, workload: bench.Workload) -> None:
             # run(seed, "xla") compiles for 0.9-1.1 s here, then a call takes 0.3 ms. Judged by its warm-up,
             # it was timed in 5 rounds just after compiling, and its overhead target read 2.05x (1.33x calibrated).
             seconds = min(_seconds(target), _seconds(target))
-        if workload.slow or seconds > CALIBRATED_BELOW:
+        if workload.interleaved is not None:
+            _time_interleaved(benchmark, target, seconds, workload.interleaved[1]())
+        elif workload.slow or seconds > CALIBRATED_BELOW:
             benchmark.pedantic(target, rounds=_rounds(benchmark, seconds), iterations=1)
         else:
             benchmark(target)
@@ -73,6 +76,21 @@ def time_workload(benchmark: Any, workload: bench.Workload) -> None:
         pytest.skip(error.reason)
     if workload.steps > 1:
         benchmark.extra_info["ns_per_step"] = benchmark.stats.stats.median / workload.steps * 1e9
+
+
+def _time_interleaved(benchmark: Any, target: bench.Call, seconds: float, other: bench.Call) -> None:
+    """Time ``target`` in pedantic rounds, each after one call of ``other`` that we time: the pair
+    sees the same machine. ``other``'s seconds go to ``extra_info["interleaved_seconds"]``."""
+    other()  # its warm-up
+    other_seconds = min(_seconds(other), _seconds(other))
+    timed: list[float] = []
+
+    def before() -> tuple[tuple[()], dict[str, Any]]:
+        timed.append(_seconds(other))
+        return (), {}
+
+    benchmark.pedantic(target, setup=before, rounds=_rounds(benchmark, seconds + other_seconds), iterations=1)
+    benchmark.extra_info["interleaved_seconds"] = timed
 
 
 def _workload(item: pytest.Item) -> bench.Workload | None:

@@ -66,11 +66,14 @@ def _seed_group(device: str) -> list[Workload]:
     rows = [
         Workload("seed", mode, "mode", device, _placed(device, _run(SEED, mode)), host_only=mode == "numpy", **shape) for mode in REGISTRY
     ]
-    # run()'s bare compiled call is timed right after run(seed, "xla"): the target "seed run overhead"
-    # divides the two, and on this shared machine a workload timed minutes later can drift by 2x.
+    # run()'s bare compiled call, each round just after a timed run(seed, "xla"): the target "seed run
+    # overhead" divides the two. Timed one after the other, a second apart, the pair read 0.65x to 2.05x
+    # on this shared machine (a run cannot be faster than its own call); interleaved, 1.2x.
     after_xla = [workload.name for workload in rows].index("xla") + 1
     call = _placed(device, _compiled_call(SEED, "xla"))
-    rows.insert(after_xla, Workload("seed", XLA_CALL, "floor", device, call, note="run()'s compiled call, bare", **shape))
+    paired = ("xla", _placed(device, _run(SEED, "xla")))
+    note = "run()'s compiled call, bare; each round after a run(seed, 'xla')"
+    rows.insert(after_xla, Workload("seed", XLA_CALL, "floor", device, call, note=note, interleaved=paired, **shape))
     rows.append(
         Workload(
             "seed",

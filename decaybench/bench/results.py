@@ -26,11 +26,16 @@ __all__ = ["Result", "results_of", "workload_of"]
 
 @dataclass(frozen=True)
 class Result:
-    """A workload's rounds: seconds per call, one per round; or why it did not run."""
+    """A workload's rounds: seconds per call, one per round; or why it did not run.
+
+    ``interleaved``: the seconds of the workload's ``interleaved`` implementation, one call timed
+    just before each round (``extra_info["interleaved_seconds"]``).
+    """
 
     workload: Workload
     seconds: tuple[float, ...] = ()
     skipped: str | None = None
+    interleaved: tuple[float, ...] = ()
 
     @property
     def median(self) -> float | None:
@@ -91,7 +96,11 @@ def _rounds(benchmark: dict[str, Any]) -> tuple[float, ...]:
 
 def results_of(document: dict[str, Any]) -> list[Result]:
     """Every workload in a pytest-benchmark JSON document, timed or skipped, in group order."""
-    timed = [Result(workload_of(b["extra_info"]), _rounds(b)) for b in document.get("benchmarks", []) if "group" in b.get("extra_info", {})]
+    timed = [
+        Result(workload_of(b["extra_info"]), _rounds(b), interleaved=tuple(b["extra_info"].get("interleaved_seconds") or ()))
+        for b in document.get("benchmarks", [])
+        if "group" in b.get("extra_info", {})
+    ]
     skipped = [Result(workload_of(info), skipped=info.get("reason") or "skipped") for info in document.get("skipped", [])]
     return _in_group_order([*timed, *skipped])
 

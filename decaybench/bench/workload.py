@@ -58,6 +58,9 @@ class Workload:
             ``--quick`` and of the untimed smoke run.
         mode: the mode it runs, when the name says more (``xla sweep``).
         host_only: runs on the host whatever the device; its GPU row skips.
+        interleaved: ``(name, setup)`` of another implementation, called and timed just before
+            each round of this one: a ratio of the two is then free of the machine's drift
+            between workloads timed one after the other (``seed run overhead``).
     """
 
     group: str
@@ -75,6 +78,7 @@ class Workload:
     host_only: bool = False
     note: str = ""
     mode: str | None = None
+    interleaved: tuple[str, Callable[[], Call]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def id(self) -> str:
@@ -100,6 +104,7 @@ class Workload:
             "device": self.device,
             "tensorflow": _version("tensorflow"),
             "note": self.note,
+            "interleaved_with": None if self.interleaved is None else self.interleaved[0],
         }
 
 
