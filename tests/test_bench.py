@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -259,17 +261,24 @@ def test_it(benchmark, slow):
 """
 
 
+def timed_in_subprocess(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, source: str, max_time: float, passed: int
+) -> dict[str, Any]:
+    """Run ``source`` as a test file under ``pytest --benchmark-only`` in a fresh process; its JSON."""
+    pytester.makepyfile(test_timed=source)
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))  # the subprocess imports benchmarks/
+    for name in [name for name in os.environ if name.startswith("PYTEST_XDIST")]:
+        monkeypatch.delenv(name)  # under pytest -n: pytest-benchmark would not time
+    timing = ("--benchmark-only", "--benchmark-json", "out.json", "--benchmark-max-time", f"{max_time:g}")
+    pytester.runpytest_subprocess(*timing, "-p", "no:cacheprovider", "-p", "no:xdist").assert_outcomes(passed=passed)
+    return dict(json.loads((pytester.path / "out.json").read_text()))
+
+
 def test_a_long_first_call_does_not_make_quick_calls_pedantic(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     # A quick call after a compile of a second is calibrated: pytest-benchmark times it in as many
     # rounds as fit in --benchmark-max-time. Judged by the compile, it got 5 rounds next to the compile.
-    pytester.makepyfile(test_slow_first=SLOW_FIRST_CALL)
-    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))  # the subprocess imports benchmarks/
-    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT"):
-        monkeypatch.delenv(name, raising=False)  # under pytest -n: pytest-benchmark would not time
-    args = ("--benchmark-only", "--benchmark-json", "out.json", "--benchmark-max-time", "0.05", "-p", "no:cacheprovider", "-p", "no:xdist")
-    done = pytester.runpytest_subprocess(*args)
-    done.assert_outcomes(passed=2)
-    rounds = {entry["param"]: entry["stats"]["rounds"] for entry in json.loads((pytester.path / "out.json").read_text())["benchmarks"]}
+    document = timed_in_subprocess(pytester, monkeypatch, SLOW_FIRST_CALL, max_time=0.05, passed=2)
+    rounds = {entry["param"]: entry["stats"]["rounds"] for entry in document["benchmarks"]}
     assert rounds["False"] > 100, rounds  # a call of microseconds: thousands fit in 0.05 s
     assert rounds["True"] == 5, rounds  # a slow workload is judged by its first call: the least rounds
 
@@ -295,13 +304,7 @@ def test_it(benchmark):
 
 
 def test_an_interleaved_pair_is_timed_in_turn_and_read_back_as_a_target(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    pytester.makepyfile(test_interleaved=INTERLEAVED)
-    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parents[1]))
-    for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT"):
-        monkeypatch.delenv(name, raising=False)
-    args = ("--benchmark-only", "--benchmark-json", "out.json", "--benchmark-max-time", "0.01", "-p", "no:cacheprovider", "-p", "no:xdist")
-    pytester.runpytest_subprocess(*args).assert_outcomes(passed=1)
-    [call] = bench.results_of(json.loads((pytester.path / "out.json").read_text()))
+    [call] = bench.results_of(timed_in_subprocess(pytester, monkeypatch, INTERLEAVED, max_time=0.01, passed=1))
     assert len(call.interleaved) == len(call.seconds) >= 5 and call.workload.name == bench.XLA_CALL
     overhead = next(t for t in bench.targets([call]) if t.name == "seed run overhead")
     assert overhead.interval is not None and overhead.verdict != "not run"
