@@ -28,8 +28,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def _split_the_cpu() -> None:
     # Before any TensorFlow op: mode mirrored then runs on 2 logical CPUs in this process
-    # rather than in a worker process of its own (decaybench.modes.distributed.setup_devices).
-    from decaybench.modes.distributed import setup_devices
+    # rather than in a worker process of its own (decaybench.modes.distributed.training.setup_devices).
+    from decaybench.modes.distributed.training import setup_devices
 
     setup_devices()
 

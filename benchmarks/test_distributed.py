@@ -36,7 +36,7 @@ def _warm_run(config: DecayConfig, mode: str) -> bench.Call:
 
 
 def _cold_cluster(config: DecayConfig) -> bench.Call:
-    from decaybench.modes.distributed import LocalCluster
+    from decaybench.modes.distributed.local_supervisor import LocalCluster
 
     def start_and_run() -> Any:
         with LocalCluster("multiworker") as cluster:

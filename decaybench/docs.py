@@ -39,7 +39,7 @@ def _fenced(text: str) -> str:
 
 
 def _verify() -> str:
-    from decaybench.modes.distributed import setup_devices
+    from decaybench.modes.distributed.training import setup_devices
     from decaybench.report import verify_table
     from decaybench.verify import verify
 

@@ -33,7 +33,7 @@ def fingerprint(trace: Trace) -> str:
 
 ALL_MODES = """
     import json, sys
-    from decaybench.modes.distributed import setup_devices
+    from decaybench.modes.distributed.training import setup_devices
     setup_devices()  # before any op, as the CLI does: mirrored runs in this process
     from decaybench import DecayConfig, MODES, run
     from tests.test_determinism import fingerprint

@@ -1,7 +1,7 @@
 """Modes mirrored and multiworker: exact w, the loss as shard sums, the fallback, and workers that die or hang.
 
 Fault tests start clusters of their own with short timeouts (the defaults are for loaded CI
-machines) and inject faults with DECAYBENCH_WORKER_FAULT (see decaybench/modes/_worker.py).
+machines) and inject faults with DECAYBENCH_WORKER_FAULT (see decaybench/test_hooks.py).
 Each costs one cluster start-up, seconds of TensorFlow import, so there are few of them.
 """
 
@@ -27,12 +27,15 @@ from numpy.testing import assert_array_equal
 from decaybench import golden
 from decaybench.config import DecayConfig
 from decaybench.loops import run
-from decaybench.modes import REGISTRY, cluster, distributed
-from decaybench.modes._worker import Fault
-from decaybench.modes.cluster import GRACE_SECONDS, POLL_SECONDS, TIMEOUTS, DistributedError, LocalCluster, Timeouts
-from decaybench.modes.distributed import shard_bounds
+from decaybench.modes import REGISTRY
+from decaybench.modes.distributed import local_supervisor
+from decaybench.modes.distributed.faults import DistributedError, Fault
+from decaybench.modes.distributed.local_supervisor import HOST, LocalCluster
+from decaybench.modes.distributed.timeouts import GRACE_SECONDS, POLL_SECONDS, TIMEOUTS, Timeouts
+from decaybench.modes.distributed.training import shard_bounds
 from decaybench.modes.emulation import emulate
 from decaybench.oracle import max_ulp, ulp_distance
+from decaybench.test_hooks import WORKER_FAULT
 from decaybench.verify import summation_order_bound, verify
 
 DISTRIBUTED = ["mirrored", "multiworker"]
@@ -178,9 +181,9 @@ LONG = DecayConfig(epochs=20_000)  # minutes at a few ms per step: only a fault 
 def clashing_ports(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[int]]]:
     """The first cluster start gets a port already in use; yields the ports each start got."""
     starts: list[list[int]] = []
-    free_ports = cluster._free_ports
+    free_ports = local_supervisor.free_ports
     with socket.socket() as squatter:
-        squatter.bind((distributed.HOST, 0))
+        squatter.bind((HOST, 0))
         squatter.listen()
 
         def ports(count: int) -> list[int]:
@@ -190,7 +193,7 @@ def clashing_ports(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[list[int]]]
             starts.append(chosen)
             return chosen
 
-        monkeypatch.setattr(cluster, "_free_ports", ports)
+        monkeypatch.setattr(local_supervisor, "free_ports", ports)
         yield starts
 
 
@@ -211,7 +214,7 @@ def test_a_taken_port_is_retried_and_a_worker_killed_mid_run_ends_the_run_at_onc
 
 
 def test_a_hung_worker_is_named_when_its_peers_collective_times_out(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(distributed.FAULT_ENV, "hang:1:epoch3")
+    monkeypatch.setenv(WORKER_FAULT, "hang:1:epoch3")
     timeouts = Timeouts(collective=3.0)
     with LocalCluster("multiworker", timeouts) as cluster:
         warm(cluster)
@@ -226,7 +229,7 @@ def test_a_hung_worker_is_named_when_its_peers_collective_times_out(monkeypatch:
 def test_a_hang_no_collective_notices_is_a_stall(monkeypatch: pytest.MonkeyPatch) -> None:
     # The mirrored fallback: one worker process, no peer to time out, only the supervisor's clock.
     # Its warm-up run also checks the fallback's trace, bit for bit.
-    monkeypatch.setenv(distributed.FAULT_ENV, "hang:0:epoch3")
+    monkeypatch.setenv(WORKER_FAULT, "hang:0:epoch3")
     timeouts = Timeouts(stall=3.0)
     with LocalCluster("mirrored", timeouts) as cluster:
         warm(cluster)
@@ -239,7 +242,7 @@ def test_a_hang_no_collective_notices_is_a_stall(monkeypatch: pytest.MonkeyPatch
 
 def test_a_worker_that_never_starts_ends_the_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
     # It hangs before importing TensorFlow: the start-up limit alone can notice.
-    monkeypatch.setenv(distributed.FAULT_ENV, "hang:0:start")
+    monkeypatch.setenv(WORKER_FAULT, "hang:0:start")
     timeouts = Timeouts(startup=5.0)
     with LocalCluster("mirrored", timeouts) as cluster:
         error, seconds = failing_run(cluster, DecayConfig())
@@ -252,7 +255,7 @@ def test_a_worker_that_never_starts_ends_the_start_up(monkeypatch: pytest.Monkey
 PARENT = """
     import json, sys
     from decaybench import DecayConfig, run
-    from decaybench.modes.distributed import shared_cluster
+    from decaybench.modes.distributed.local_supervisor import shared_cluster
     run(DecayConfig(epochs=3), "multiworker")
     print(json.dumps(shared_cluster("multiworker").pids), flush=True)
     sys.stdin.read()
@@ -260,7 +263,7 @@ PARENT = """
 
 
 def test_workers_die_with_their_parent() -> None:
-    # Every worker, of either role, sets PR_SET_PDEATHSIG in decaybench/modes/_worker.py.
+    # Every worker, of either role, sets PR_SET_PDEATHSIG in decaybench/modes/distributed/local_worker.py.
     parent = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(PARENT)],
         stdin=subprocess.PIPE,
@@ -283,7 +286,7 @@ def test_workers_die_with_their_parent() -> None:
 
 def test_a_real_cluster_runs_the_same_command_on_every_host() -> None:
     # What docs/distributed.md shows: TF_CONFIG per host, `decaybench run --mode multiworker` on each.
-    spec = {"worker": [f"{distributed.HOST}:{port}" for port in cluster._free_ports(2)]}
+    spec = {"worker": [f"{HOST}:{port}" for port in local_supervisor.free_ports(2)]}
     command = [
         sys.executable,
         "-m",

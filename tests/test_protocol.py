@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from decaybench.config import DecayConfig
-from decaybench.modes import protocol
+from decaybench.modes.distributed import protocol
 from decaybench.modes.emulation import emulate
 
 
@@ -35,7 +35,7 @@ def test_the_trace_file_round_trips_bit_for_bit(tmp_path: Path) -> None:
 
 def test_the_worker_command_names_the_worker_module_and_every_flag() -> None:
     command = protocol.worker_command(protocol.MULTIWORKER, 1, 1234, 2, 10.0)
-    assert command[1:3] == ["-m", "decaybench.modes._worker"]
+    assert command[1:3] == ["-m", "decaybench.modes.distributed.local_worker"]
     assert command[3:] == [
         "--role",
         "multiworker",

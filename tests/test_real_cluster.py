@@ -1,7 +1,7 @@
 """A real cluster behaves like the local one: every case runs real hosts, each its own process and TF_CONFIG.
 
 Short limits (startup 5 to 10 s, collective 3 s) keep every case within seconds of its hosts'
-TensorFlow import; faults are injected with DECAYBENCH_WORKER_FAULT (decaybench/modes/_worker.py).
+TensorFlow import; faults are injected with DECAYBENCH_WORKER_FAULT (decaybench/test_hooks.py).
 Times are asserted from the moment the test sees the faulty host end (or from the start of the
 wait), with slack for 2 loaded cores.
 """
@@ -22,8 +22,9 @@ from numpy.testing import assert_array_equal
 
 from decaybench import Trace
 from decaybench.config import DecayConfig
-from decaybench.modes import agreement, tf_config
+from decaybench.modes.distributed import agreement, tf_config
 from decaybench.modes.emulation import emulate
+from decaybench.test_hooks import WORKER_FAULT
 from decaybench.validation import InvalidValue
 from tests.real_hosts import ROOT, Hosts, Result
 
@@ -182,7 +183,7 @@ def test_a_missing_host_ends_the_start_and_signals_end_the_wait(hosts: Hosts) ->
 
 
 def dead_or_hung(hosts: Hosts, kind: str) -> tuple[Result, Result, list[str]]:
-    addresses = hosts.start(2, LONG, env={1: {"DECAYBENCH_WORKER_FAULT": f"{kind}:1:epoch20"}})
+    addresses = hosts.start(2, LONG, env={1: {WORKER_FAULT: f"{kind}:1:epoch20"}})
     if kind == "hang":
         survivor = hosts.wait(0)
         hosts.processes[1].kill()
@@ -217,7 +218,7 @@ def test_sigterm_mid_run_exits_143_and_its_peer_names_it(hosts: Hosts, tmp_path:
         2,
         [*LONG, "--output-all"],
         per_host={i: ["--output", str(outputs[i])] for i in range(2)},
-        env={1: {"DECAYBENCH_WORKER_FAULT": "term:1:epoch20"}},
+        env={1: {WORKER_FAULT: "term:1:epoch20"}},
     )
     stopped = hosts.wait(1)
     peer = hosts.wait(0)

@@ -21,12 +21,13 @@ from numpy.testing import assert_array_equal
 from decaybench import Trace
 from decaybench.checkpoint import CheckpointOptions, check_options, latest_epoch
 from decaybench.config import DecayConfig
-from decaybench.modes import distributed
-from decaybench.modes.cluster import LocalCluster
-from decaybench.modes.distributed import shard_bounds
+from decaybench.modes.distributed.faults import DistributedError
+from decaybench.modes.distributed.local_supervisor import LocalCluster
+from decaybench.modes.distributed.recovery import supervised
+from decaybench.modes.distributed.timeouts import Timeouts
+from decaybench.modes.distributed.training import shard_bounds
 from decaybench.modes.emulation import emulate
-from decaybench.modes.limits import Timeouts
-from decaybench.modes.recovery import supervised
+from decaybench.test_hooks import WORKER_FAULT
 from tests.real_hosts import ROOT, Hosts, Result
 
 CONFIG = DecayConfig(epochs=600)
@@ -71,7 +72,7 @@ class FaultyOnce(LocalCluster):
     def _environment(self, index: int, ports: Sequence[int]) -> dict[str, str]:
         environ = super()._environment(index, ports)
         if self.spawned >= self.size:
-            environ.pop(distributed.FAULT_ENV, None)
+            environ.pop(WORKER_FAULT, None)
         self.spawned += 1
         return environ
 
@@ -80,7 +81,7 @@ class FaultyOnce(LocalCluster):
 def test_the_supervisor_restarts_from_the_last_checkpoint(
     kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv(distributed.FAULT_ENV, f"{kind}:1:epoch300")
+    monkeypatch.setenv(WORKER_FAULT, f"{kind}:1:epoch300")
     options = check_options(CONFIG, "multiworker", tmp_path / "ck", 50, False)
     assert options is not None
     with FaultyOnce("multiworker", Timeouts(collective=COLLECTIVE)) as cluster:
@@ -106,7 +107,7 @@ class AlwaysFailing:
 
     def run(self, config: DecayConfig, progress: bool | None, checkpoint: CheckpointOptions | None = None) -> Trace:
         self.runs.append(checkpoint)
-        raise distributed.DistributedError("multiworker run failed: worker 0 exited with code 3", 0, "exited with code 3")
+        raise DistributedError("multiworker run failed: worker 0 exited with code 3", 0, "exited with code 3")
 
 
 @pytest.mark.parametrize("limit", [0, 2])
@@ -114,7 +115,7 @@ def test_the_restarts_are_bounded_then_the_error_stays(limit: int, tmp_path: Pat
     options = check_options(CONFIG, "multiworker", tmp_path / "ck", 50, False)
     assert options is not None
     cluster = AlwaysFailing()
-    with pytest.raises(distributed.DistributedError, match="worker 0 exited with code 3"):
+    with pytest.raises(DistributedError, match="worker 0 exited with code 3"):
         supervised(cluster, CONFIG, False, options, max_restarts=limit)  # type: ignore[arg-type]
     assert len(cluster.runs) == limit + 1 and len(cluster.restarts) == limit
     assert capsys.readouterr().err.count("multiworker restart") == limit
@@ -129,7 +130,7 @@ def test_a_real_cluster_stopped_then_killed_resumes_with_the_same_command(tmp_pa
     def launch(fault: str | None) -> dict[int, Result]:
         hosts = Hosts()
         try:
-            hosts.start(2, args, per_host=per_host, env={int(fault.split(":")[1]): {distributed.FAULT_ENV: fault}} if fault else None)
+            hosts.start(2, args, per_host=per_host, env={int(fault.split(":")[1]): {WORKER_FAULT: fault}} if fault else None)
             return hosts.wait_all()
         finally:
             hosts.close()

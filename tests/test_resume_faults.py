@@ -24,7 +24,7 @@ import pytest
 
 from decaybench import cli
 from decaybench.checkpoint import MANIFEST, latest_epoch
-from decaybench.checkpoint.state import PAUSE_ENV
+from decaybench.test_hooks import CHECKPOINT_PAUSE
 
 SEED = 20261129
 PAUSE = 0.02
@@ -55,7 +55,7 @@ def _mid_write(directory: Path, epoch: int | None) -> bool:
 
 def _killed(trial: Trial, directory: Path, rng: random.Random, output: Path) -> tuple[int, float]:
     """Run ``trial`` in a new process, SIGKILL it at a random moment of its run; its status and run time."""
-    env = {**os.environ, PAUSE_ENV: str(PAUSE), "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env = {**os.environ, CHECKPOINT_PAUSE: str(PAUSE), "TF_CPP_MIN_LOG_LEVEL": "2"}
     args = [*trial.flags(), "--checkpoint-dir", str(directory), "--checkpoint-every", str(trial.every), "--output", str(output)]
     process = subprocess.Popen([sys.executable, "-m", "decaybench", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120

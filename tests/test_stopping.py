@@ -1,4 +1,4 @@
-"""SIGTERM: exit 143 at once leaving no partial output, or, deferred, at the next epoch boundary."""
+"""SIGINT and SIGTERM: exit 143 at once leaving no partial output, or, deferred, at the next epoch boundary; Ctrl-C never lost."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 
 from decaybench import stopping
 from decaybench.files import atomic_writer
+from decaybench.progress import epoch_bar
 from decaybench.stopping import Terminated
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,7 +22,7 @@ COMMAND = [sys.executable, "-m", "decaybench", "run", "--mode", "numpy", "--epoc
 
 def test_sigterm_while_writing_leaves_no_partial_output(tmp_path: Path) -> None:
     target = tmp_path / "trace.csv"
-    with stopping.stop_on_sigterm(), pytest.raises(Terminated), atomic_writer(target) as handle:
+    with stopping.stop_on_signals(), pytest.raises(Terminated), atomic_writer(target) as handle:
         handle.write(b"half a trace")
         os.kill(os.getpid(), signal.SIGTERM)
         handle.write(b"never")  # pragma: no cover - the handler raised before this line
@@ -29,12 +30,25 @@ def test_sigterm_while_writing_leaves_no_partial_output(tmp_path: Path) -> None:
 
 
 def test_deferred_sigterm_is_only_recorded_until_the_run_looks() -> None:
-    with stopping.stop_on_sigterm():
+    with stopping.stop_on_signals():
         with stopping.deferred():
             os.kill(os.getpid(), signal.SIGTERM)
             assert stopping.requested()
         assert stopping.requested()
     assert not stopping.requested()  # cleared with the handler
+
+
+def test_ctrl_c_is_raised_at_once_and_again_at_the_next_epoch() -> None:
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    with stopping.stop_on_signals():
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)  # pragma: no cover - the handler raised before this line
+        assert stopping.interrupted()
+        with pytest.raises(KeyboardInterrupt), epoch_bar(3, enabled=False) as bar:
+            bar.update()  # a KeyboardInterrupt swallowed somewhere is raised again here
+    assert not stopping.interrupted()
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
 
 
 def test_the_cli_exits_143_on_sigterm_with_one_line(tmp_path: Path) -> None:

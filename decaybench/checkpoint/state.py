@@ -22,8 +22,6 @@ then (``max_to_keep=2``: with 1, it would delete the previous one before the new
 from __future__ import annotations
 
 import hashlib
-import os
-import time
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,11 +32,11 @@ import numpy as np
 
 from decaybench.config import DecayConfig
 from decaybench.files import atomic_writer
+from decaybench.test_hooks import checkpoint_pause
 
-__all__ = ["NPZ", "PAUSE_ENV", "PREFIX", "NumpyStore", "State", "Store", "TensorFlowStore", "latest_epoch"]
+__all__ = ["NPZ", "PREFIX", "NumpyStore", "State", "Store", "TensorFlowStore", "latest_epoch"]
 
 NPZ = "state.npz"
-PAUSE_ENV = "DECAYBENCH_CHECKPOINT_PAUSE"
 PREFIX = "ckpt"
 _ARRAYS = ("w", "rows_w", "rows_loss", "rows_lr")
 
@@ -85,14 +83,6 @@ class State:
         return self
 
 
-def _pause() -> None:
-    # Test-only: hold a checkpoint half-written (files written, not yet named) so that a fault
-    # test can kill the process there (tests/test_resume_faults.py).
-    seconds = float(os.environ.get(PAUSE_ENV, "0") or 0)
-    if seconds > 0:
-        time.sleep(seconds)
-
-
 class Store:
     """Where a run's states go: :meth:`save` one, :meth:`load` the latest complete one."""
 
@@ -114,7 +104,7 @@ class NumpyStore(Store):
         arrays = {"epoch": np.int64(state.epoch), **{name: getattr(state, name) for name in _ARRAYS}}
         with atomic_writer(self.path) as handle:
             np.savez(handle, digest=np.frombuffer(_digest(arrays), np.uint8), **arrays)
-            _pause()
+            checkpoint_pause()
 
     def load(self) -> State | None:
         if not self.path.exists():
@@ -174,7 +164,7 @@ class TensorFlowStore(Store):
             variable.assign(getattr(state, name))
         try:
             # Write callbacks run after the files are written, before the "checkpoint" file names them.
-            options = tf.train.CheckpointOptions(experimental_write_callbacks=[_pause])
+            options = tf.train.CheckpointOptions(experimental_write_callbacks=[checkpoint_pause])
             self._managed().save(checkpoint_number=state.epoch, options=options)
         except Exception as error:  # tf.errors.OpError: permission denied, no space left, ...
             if isinstance(error, OSError):

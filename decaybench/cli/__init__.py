@@ -22,7 +22,8 @@ from decaybench.cli.parsing import Command, Flag, Parser, run_parser
 from decaybench.cli.parsing import build_parser as _build
 from decaybench.cli.runtime import CLUSTER_FLAGS, PROG, RUNTIME_FLAGS
 from decaybench.cli.sweep import SWEEP
-from decaybench.modes import REGISTRY, tf_config
+from decaybench.modes import REGISTRY
+from decaybench.modes.distributed import tf_config
 
 __all__ = ["COMMANDS", "build_parser", "main"]
 

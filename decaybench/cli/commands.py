@@ -12,8 +12,9 @@ from decaybench.cli.parsing import Flag, UsageError, config_from
 from decaybench.cli.runtime import PROG, emit, load_tensorflow, report_divergence
 from decaybench.config import DecayConfig
 from decaybench.files import OutputError, check_writable
-from decaybench.modes import REGISTRY, tf_config
-from decaybench.modes.limits import ClusterOptions, Timeouts, cluster_options
+from decaybench.modes import REGISTRY
+from decaybench.modes.distributed import tf_config
+from decaybench.modes.distributed.timeouts import ClusterOptions, Timeouts, cluster_options
 
 __all__ = ["CHECKPOINT_FLAGS", "OUTPUT", "bench", "golden", "modes", "plot", "run", "verify"]
 

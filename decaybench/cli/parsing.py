@@ -28,9 +28,8 @@ from typing import Any, NoReturn
 from decaybench.config import DecayConfig
 from decaybench.files import OutputError
 from decaybench.golden import GoldenError
-from decaybench.modes.faults import DistributedError
-from decaybench.progress import stop_on_interrupt
-from decaybench.stopping import Terminated, stop_on_sigterm
+from decaybench.modes.distributed.faults import DistributedError
+from decaybench.stopping import Terminated, stop_on_signals
 from decaybench.validation import ArgumentError
 
 __all__ = ["Command", "Flag", "UsageError", "build_parser", "config_flags", "config_from", "examples", "run_parser", "tool_parser"]
@@ -156,7 +155,7 @@ def run_parser(parser: Parser, commands: Sequence[Command], argv: Sequence[str] 
     try:
         args = parser.parse_args(argv)
         handler: Callable[[argparse.Namespace], int] = args.handler
-        with stop_on_interrupt(), stop_on_sigterm():
+        with stop_on_signals():
             return handler(args)
     except SystemExit as done:  # --help
         return int(done.code or 0)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from decaybench.cli.parsing import Flag, UsageError
 from decaybench.files import write_atomic
-from decaybench.modes.limits import MAX_RESTARTS, TIMEOUTS
+from decaybench.modes.distributed.timeouts import MAX_RESTARTS, TIMEOUTS
 from decaybench.xla_flags import XLA_NO_FMA, with_flag, xla_accepts
 
 __all__ = ["CLUSTER_FLAGS", "PROG", "RUNTIME_FLAGS", "emit", "load_tensorflow", "report_divergence"]
@@ -82,7 +82,7 @@ def load_tensorflow(xla_no_fma: bool = False) -> None:
     with _stderr_captured():
         import tensorflow as tf
 
-        from decaybench.modes.distributed import setup_devices
+        from decaybench.modes.distributed.training import setup_devices
 
         setup_devices()  # before any op: mode mirrored then runs in this process, on 2 logical CPUs
         tf.config.list_physical_devices()  # device start-up logs here, not mid-output

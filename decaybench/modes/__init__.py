@@ -64,13 +64,13 @@ REGISTRY: dict[str, ModeSpec] = {
         ModeSpec("numpy", "decaybench.modes.emulation:run_numpy", "NumPy emulation rounding every operation as TensorFlow does"),
         ModeSpec(
             "mirrored",
-            "decaybench.modes.distributed:run_mirrored",
+            "decaybench.modes.distributed.runners:run_mirrored",
             "MirroredStrategy over 2 logical CPUs (or the GPUs), w split across the replicas",
             contract="sharded-sum",
         ),
         ModeSpec(
             "multiworker",
-            "decaybench.modes.distributed:run_multiworker",
+            "decaybench.modes.distributed.runners:run_multiworker",
             "MultiWorkerMirroredStrategy over 2 local worker processes, ring all-reduce over gRPC",
             contract="sharded-sum",
         ),

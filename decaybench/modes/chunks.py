@@ -12,7 +12,7 @@ time, so XLA compiles once per row count (a full chunk's, and a remainder's), no
 
 Chunks end where a checkpoint is due (:mod:`decaybench.checkpoint`) and, in a long run, after
 about :data:`CHUNK_SECONDS` of work, so that Ctrl-C stops a compiled run between two chunks
-(:func:`decaybench.progress.stop_on_interrupt`) and a progress bar advances. A run shorter
+(:func:`decaybench.stopping.stop_on_signals`) and a progress bar advances. A run shorter
 than one chunk is one call, as before.
 
 >>> list(spans(0, 10, every=4, length=3))

@@ -1,7 +1,8 @@
 """How long a distributed run may wait for what (:class:`Timeouts`), and the options of a command's runs.
 
-The local cluster's supervisor (:mod:`decaybench.modes.cluster`) and a host of a real cluster
-(:mod:`decaybench.modes.host`) obey the same :class:`Timeouts`. :func:`cluster_options` sets them,
+The local cluster's supervisor (:mod:`decaybench.modes.distributed.local_supervisor`) and a host
+of a real cluster (:mod:`decaybench.modes.distributed.real_host`) obey the same :class:`Timeouts`
+and poll every :data:`POLL_SECONDS`. :func:`cluster_options` sets them,
 and ``max_restarts``, for the runs inside a ``with`` block (a context variable: the CLI sets them
 from ``--startup-timeout``, ``--collective-timeout`` and ``--max-restarts``); outside one, the
 defaults hold.
@@ -28,7 +29,18 @@ from dataclasses import dataclass
 from decaybench.config import DecayConfig
 from decaybench.validation import InvalidType, InvalidValue
 
-__all__ = ["COLLECTIVE_SECONDS", "MAX_RESTARTS", "TIMEOUTS", "ClusterOptions", "Timeouts", "cluster_options", "current"]
+__all__ = [
+    "COLLECTIVE_SECONDS",
+    "GRACE_SECONDS",
+    "MAX_RESTARTS",
+    "PEER_GRACE_SECONDS",
+    "POLL_SECONDS",
+    "TIMEOUTS",
+    "ClusterOptions",
+    "Timeouts",
+    "cluster_options",
+    "current",
+]
 
 # How long a distributed run may wait for what, in seconds. CI runs on 2 loaded cores, where
 # importing TensorFlow in two processes at once took up to 15 s.
@@ -39,6 +51,11 @@ TOTAL_SECONDS = 120.0  # a whole run, startup included, plus EPOCH_SECONDS per e
 EPOCH_SECONDS = 0.05  # ~15x a seed step over localhost gRPC (3.3 ms measured)
 ELEMENT_SECONDS = 1e-7  # per element and epoch: ~5x a step's measured 22 ns per float32 element
 MAX_RESTARTS = 3  # a supervised run with checkpoints restarts the cluster this often at most
+POLL_SECONDS = 0.05  # how often a supervisor or a host looks at its workers or its session
+GRACE_SECONDS = 0.5  # local cluster: after a first fault, how long the other workers may take to report theirs
+# Real cluster: after a failed step, how long a live peer may take to report its own error on the
+# coordination service (a network round trip or two), before it is taken to hang.
+PEER_GRACE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)

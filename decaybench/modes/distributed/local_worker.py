@@ -1,21 +1,16 @@
-"""A worker process of ``multiworker`` (or of ``mirrored``'s fallback): ``python -m decaybench.modes._worker``.
+"""A local worker process of ``multiworker`` (or of ``mirrored``'s fallback): ``python -m decaybench.modes.distributed.local_worker``.
 
-Started, fed and stopped by :class:`decaybench.modes.distributed.LocalCluster`; not for direct use.
-Role ``multiworker`` reads its place in the cluster from ``TF_CONFIG``; role ``mirrored`` splits
-its CPU into logical devices. It speaks :mod:`decaybench.modes.protocol`: jobs as JSON lines on
-stdin, ``@stage``, ``@epoch``, ``@done`` and ``@error`` lines on stdout.
+Started, fed and stopped by :class:`decaybench.modes.distributed.local_supervisor.LocalCluster`;
+not for direct use. Role ``multiworker`` reads its place in the cluster from ``TF_CONFIG``; role
+``mirrored`` splits its CPU into logical devices. It speaks :mod:`decaybench.modes.distributed.protocol`:
+jobs as JSON lines on stdin, ``@stage``, ``@epoch``, ``@done`` and ``@error`` lines on stdout.
 
 A worker never exits on its own after a run: a peer may still be pulling its share of a
 collective from it. It waits on stdin, and leaves (``os._exit``, skipping TensorFlow's teardown)
 when the supervisor closes stdin. It dies with its supervisor (``PR_SET_PDEATHSIG``).
 
-**Fault injection, for tests only.** ``DECAYBENCH_WORKER_FAULT=<kind>:<worker>:<where>`` makes
-worker ``<worker>`` misbehave once, at ``<where>``: ``start`` (before importing TensorFlow),
-``join`` (after importing it, before joining the cluster) or ``epoch<N>`` (before the step of
-epoch N). ``<kind>`` is ``hang`` (the
-Python thread sleeps for ever, TensorFlow's threads stay alive), ``kill`` (SIGKILL to itself),
-``exit`` (exit status 3 at once) or ``term`` (SIGTERM to itself, as a scheduler stops a job).
-Example: ``DECAYBENCH_WORKER_FAULT=hang:1:epoch3``.
+A test may ask a worker to misbehave once (:data:`decaybench.test_hooks.WORKER_FAULT`; carried out
+by :class:`decaybench.modes.distributed.faults.Fault`).
 """
 
 from __future__ import annotations
@@ -25,63 +20,25 @@ import ctypes
 import os
 import signal
 import sys
-import time
 import traceback
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from decaybench.modes import protocol
-from decaybench.modes.protocol import FAULT_ENV, ROLES, Job
+from decaybench.modes.distributed import protocol
+from decaybench.modes.distributed.faults import Fault, summary
+from decaybench.modes.distributed.protocol import ROLES, Job
+from decaybench.modes.distributed.shared_checkpoints import open_shared
 
-FAULT_KINDS = ("hang", "kill", "exit", "term")
 PR_SET_PDEATHSIG = 1
-
-
-@dataclass(frozen=True)
-class Fault:
-    """A test's request to misbehave: ``kind`` at ``where`` (``start``, ``join`` or ``epoch<N>``) on worker ``worker``."""
-
-    kind: str
-    worker: int
-    where: str
-
-    @classmethod
-    def parse(cls, spec: str) -> Fault | None:
-        """``"hang:1:epoch3"`` -> Fault("hang", 1, "epoch3"); empty -> None.
-
-        >>> Fault.parse("kill:0:join")
-        Fault(kind='kill', worker=0, where='join')
-        """
-        if not spec:
-            return None
-        kind, worker, where = [*spec.split(":"), "", ""][:3]
-        place = where in ("start", "join") or (where.startswith("epoch") and where[5:].isdigit())
-        if kind not in FAULT_KINDS or not worker.isdigit() or not place:
-            raise ValueError(f"{FAULT_ENV} must be <hang|kill|exit|term>:<worker>:<start|join|epochN>, got {spec!r}")
-        return cls(kind, int(worker), where)
-
-    def strike(self) -> None:
-        """Misbehave now."""
-        print(f"decaybench worker: injected fault {self}", file=sys.stderr, flush=True)
-        if self.kind == "kill":
-            os.kill(os.getpid(), signal.SIGKILL)
-        if self.kind == "exit":
-            os._exit(3)
-        if self.kind == "term":  # as a scheduler stops a job; the main thread's handler decides
-            os.kill(os.getpid(), signal.SIGTERM)
-            return
-        while True:
-            time.sleep(3600)
 
 
 class Worker:
     """What one worker process does: report, join, then run jobs until stdin closes."""
 
-    def __init__(self, role: str, index: int, fault: Fault | None) -> None:
+    def __init__(self, role: str, index: int) -> None:
         self.role = role
         self.index = index
-        self.fault = fault if fault is not None and fault.worker == index else None
+        self.fault = Fault.from_environment(index)
         self.job = 0
 
     def report(self, kind: str, *fields: object) -> None:
@@ -95,9 +52,11 @@ class Worker:
 
     def join(self, intra_op_threads: int, collective_seconds: float) -> Any:
         """Import TensorFlow, pin its thread pool, and make the strategy: the first op of the process."""
+        # Imported here, not at module level: the worker reports "started" (and may strike at
+        # "start") before TensorFlow loads.
         import tensorflow as tf
 
-        from decaybench.modes import distributed
+        from decaybench.modes.distributed import training
 
         self.report(protocol.STAGE, protocol.IMPORTED)
         self.maybe_fail("join")
@@ -106,15 +65,15 @@ class Worker:
         # threads, and the emulation assumes the parent's count.
         tf.config.threading.set_intra_op_parallelism_threads(intra_op_threads)
         if self.role == protocol.MULTIWORKER:
-            return distributed.multiworker_strategy(collective_seconds)
-        devices = distributed.mirrored_devices()
+            return training.multiworker_strategy(collective_seconds)
+        devices = training.mirrored_devices()
         if devices is None:
             raise RuntimeError("could not split the CPU into logical devices in a fresh process")
-        return distributed.mirrored_strategy(tuple(devices))
+        return training.mirrored_strategy(tuple(devices))
 
     def run_job(self, strategy: Any, job: Job) -> None:
         """Train one configuration; the chief writes the trace; every worker reports its digest."""
-        from decaybench.modes import distributed
+        from decaybench.modes.distributed import training  # imports TensorFlow: kept out of the module level, as in join()
 
         self.job = job.number
 
@@ -124,24 +83,11 @@ class Worker:
 
         checkpoints = None
         if job.checkpoint is not None:
-            from decaybench.modes.shared_checkpoints import open_shared
-
             checkpoints = open_shared(job.checkpoint, job.config, self.role, chief=self.index == 0)
-        trace = distributed.train(strategy, job.config, self.role, on_epoch, checkpoints)
+        trace = training.train(strategy, job.config, self.role, on_epoch, checkpoints)
         if self.index == 0:
             protocol.save_trace(trace, job.output)
         self.report(protocol.DONE, self.job, trace.digest())
-
-
-def summary(error: BaseException) -> str:
-    r"""The gist of ``error`` on one line: for TensorFlow's errors, the cause without the node's traceback.
-
-    >>> summary(ValueError("Graph execution error:\n\nDetected at node X defined at:\n  File a\n\n  File b\n\nSocket closed\nmore"))
-    'Socket closed'
-    """
-    paragraphs = [part.strip() for part in str(getattr(error, "message", error)).split("\n\n") if part.strip()]
-    causes = [part for part in paragraphs if not part.startswith(("Graph execution error", "Detected at node", "File "))] or paragraphs
-    return " ".join(causes[0].splitlines()[0].split())[:300] if causes else ""
 
 
 def die_with_parent(parent: int) -> None:
@@ -156,7 +102,7 @@ def die_with_parent(parent: int) -> None:
 
 
 def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m decaybench.modes._worker", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m decaybench.modes.distributed.local_worker", description=__doc__.splitlines()[0])
     parser.add_argument("--role", choices=ROLES, required=True)
     parser.add_argument("--index", type=int, required=True, help="this worker's task index (0: the chief)")
     parser.add_argument("--parent-pid", type=int, required=True)
@@ -169,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     """Start, join, serve jobs from stdin; exit 0 at end of file, 1 after reporting an error."""
     arguments = _arguments(argv)
     die_with_parent(arguments.parent_pid)
-    worker = Worker(arguments.role, arguments.index, Fault.parse(os.environ.get(FAULT_ENV, "")))
+    worker = Worker(arguments.role, arguments.index)
     worker.report(protocol.STAGE, protocol.STARTED)
     try:
         worker.maybe_fail("start")

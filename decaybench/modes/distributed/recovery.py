@@ -23,8 +23,8 @@ from dataclasses import dataclass
 
 from decaybench.checkpoint import MANIFEST, CheckpointOptions, Stopped, latest_epoch
 from decaybench.config import DecayConfig
-from decaybench.modes.cluster import LocalCluster
-from decaybench.modes.faults import DistributedError
+from decaybench.modes.distributed.faults import DistributedError
+from decaybench.modes.distributed.local_supervisor import LocalCluster
 from decaybench.trace import Trace
 
 __all__ = ["Restart", "supervised"]

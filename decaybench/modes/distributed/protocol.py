@@ -1,6 +1,6 @@
-"""The protocol between a :class:`~decaybench.modes.cluster.LocalCluster` and its worker processes.
+"""The protocol between a :class:`~decaybench.modes.distributed.local_supervisor.LocalCluster` and its worker processes.
 
-The supervisor starts each worker as ``python -m decaybench.modes._worker`` with the flags of
+The supervisor starts each worker as ``python -m decaybench.modes.distributed.local_worker`` with the flags of
 :func:`worker_command`; then every message is one line::
 
     stdin   {"job": n, "config": {...}, "output": path,   one run per line; end of file: exit
@@ -41,7 +41,6 @@ __all__ = [
     "DONE",
     "EPOCH",
     "ERROR",
-    "FAULT_ENV",
     "IMPORTED",
     "JOINING",
     "MIRRORED",
@@ -70,15 +69,11 @@ STARTED, IMPORTED, JOINING, READY = STAGES
 STAGE, EPOCH, DONE, ERROR = "stage", "epoch", "done", "error"
 _MARK = "@"
 
-# Fault injection for tests, read by each worker when it starts: "<kind>:<worker>:<where>",
-# kind hang | kill | exit | term, where start | join | epoch<N>; see decaybench/modes/_worker.py.
-FAULT_ENV = "DECAYBENCH_WORKER_FAULT"
-
 
 def worker_command(role: str, index: int, parent_pid: int, intra_op_threads: int, collective_seconds: float) -> list[str]:
     """The command line that starts worker ``index`` of a cluster of ``role``."""
     return [
-        sys.executable, "-m", "decaybench.modes._worker",
+        sys.executable, "-m", "decaybench.modes.distributed.local_worker",
         "--role", role,
         "--index", str(index),
         "--parent-pid", str(parent_pid),

@@ -1,16 +1,17 @@
-"""The supervisor of distributed runs: local worker processes, their faults, and their traces.
+"""The local supervisor of distributed runs: worker processes on this machine, their faults, their traces.
 
-A :class:`LocalCluster` starts ``python -m decaybench.modes._worker`` processes on 127.0.0.1 (free
-ports, a ``TF_CONFIG`` each, ``PR_SET_PDEATHSIG`` so that none outlives this process), feeds them
-configurations, reads their progress lines, and turns any fault (a worker dying, hanging, or
-failing to join) into a :class:`DistributedError` naming the worker, within :class:`Timeouts`,
-after killing every worker's process group. It imports no TensorFlow: the workers do.
+A :class:`LocalCluster` starts ``python -m decaybench.modes.distributed.local_worker`` processes
+on 127.0.0.1 (free ports, a ``TF_CONFIG`` each, ``PR_SET_PDEATHSIG`` so that none outlives this
+process), feeds them configurations, reads their progress lines, and turns any fault (a worker
+dying, hanging, or failing to join) into a :class:`~decaybench.modes.distributed.faults.DistributedError`
+naming the worker, within its :class:`~decaybench.modes.distributed.timeouts.Timeouts`, after
+killing every worker's process group. It imports no TensorFlow: the workers do.
 
-What the supervisor and a worker say to each other is :mod:`decaybench.modes.protocol`; how it
-tells which worker is at fault is :mod:`decaybench.modes.faults`.
+What the supervisor and a worker say to each other is :mod:`decaybench.modes.distributed.protocol`;
+how it tells which worker is at fault is :mod:`decaybench.modes.distributed.faults`.
 
->>> TIMEOUTS.run_seconds(DecayConfig()) > TIMEOUTS.total
-True
+>>> len(set(free_ports(3)))
+3
 """
 
 from __future__ import annotations
@@ -34,38 +35,22 @@ from typing import IO, Any
 from decaybench._reduction import default_num_threads
 from decaybench.checkpoint import CheckpointOptions
 from decaybench.config import DecayConfig
-from decaybench.modes import protocol
-from decaybench.modes.faults import DistributedError, WorkerState, diagnose
-from decaybench.modes.limits import COLLECTIVE_SECONDS, TIMEOUTS, Timeouts, current
-from decaybench.modes.protocol import FAULT_ENV, MULTIWORKER, ROLES, STAGES, Job
+from decaybench.modes.distributed import protocol
+from decaybench.modes.distributed.faults import DistributedError, WorkerState, diagnose
+from decaybench.modes.distributed.protocol import MULTIWORKER, ROLES, STAGES, Job
+from decaybench.modes.distributed.timeouts import GRACE_SECONDS, POLL_SECONDS, TIMEOUTS, Timeouts, current
 from decaybench.progress import epoch_bar
 from decaybench.trace import Trace
 
-__all__ = [
-    "COLLECTIVE_SECONDS",
-    "FAULT_ENV",
-    "GRACE_SECONDS",
-    "HOST",
-    "POLL_SECONDS",
-    "TIMEOUTS",
-    "WORKERS",
-    "DistributedError",
-    "LocalCluster",
-    "Timeouts",
-    "shared_cluster",
-]
+__all__ = ["HOST", "WORKERS", "LocalCluster", "free_ports", "shared_cluster"]
 
 WORKERS = 2
 HOST = "127.0.0.1"
-
-
-GRACE_SECONDS = 0.5  # after a first fault, how long the other workers may take to report theirs
-POLL_SECONDS = 0.05
 EXIT_SECONDS = 5.0  # for a worker to exit once its stdin closes, before it is killed
 PORT_RETRIES = 2  # fresh ports when a worker could not bind its port
 
 
-def _free_ports(count: int) -> list[int]:
+def free_ports(count: int) -> list[int]:
     """Ports the kernel has just handed out, distinct; a worker may still lose one to a race (retried)."""
     with contextlib.ExitStack() as stack:
         sockets = [stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) for _ in range(count)]
@@ -85,7 +70,8 @@ class LocalCluster:
 
     Role ``multiworker``: WORKERS processes on 127.0.0.1, free ports chosen when they start, one
     ``TF_CONFIG`` each, forming one ``MultiWorkerMirroredStrategy``. Role ``mirrored``: one process
-    whose CPU is split into CPU_REPLICAS logical devices (the fallback of :func:`run_mirrored`).
+    whose CPU is split into CPU_REPLICAS logical devices (the fallback of
+    :func:`~decaybench.modes.distributed.runners.run_mirrored`).
 
     A job goes to every worker's stdin as a JSON line; workers report progress on stdout, the
     chief writes the trace as .npz (a temporary file, then ``os.replace``), and every worker sends
@@ -114,7 +100,7 @@ class LocalCluster:
         self._started = 0.0
         self._limit = 0.0
         self.first_epoch_at: float | None = None  # time.monotonic() of the chief's first epoch in the latest run
-        self.restarts: list[Any] = []  # decaybench.modes.recovery.Restart, one per restart of a supervised run
+        self.restarts: list[Any] = []  # decaybench.modes.distributed.recovery.Restart, one per restart of a supervised run
 
     def __enter__(self) -> LocalCluster:
         return self
@@ -194,7 +180,7 @@ class LocalCluster:
         self._events = queue.Queue()
         self._released = threading.Event()
         self._started = time.monotonic()
-        ports = _free_ports(self.size) if self.role == MULTIWORKER else []
+        ports = free_ports(self.size) if self.role == MULTIWORKER else []
         spawned: list[WorkerState] = []
         failure: list[BaseException] = []
         done = threading.Event()
@@ -239,7 +225,7 @@ class LocalCluster:
         return worker
 
     def _environment(self, index: int, ports: Sequence[int]) -> dict[str, str]:
-        package_root = str(Path(__file__).resolve().parents[2])
+        package_root = str(Path(__file__).resolve().parents[3])
         environ = {key: value for key, value in os.environ.items() if key != "TF_CONFIG"}
         environ["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, environ.get("PYTHONPATH")]))
         environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -356,7 +342,7 @@ _SHARED_LOCK = threading.Lock()
 def shared_cluster(role: str) -> LocalCluster:
     """The cluster ``run(config, role)`` uses, created on first use and closed at exit.
 
-    Its timeouts are :func:`decaybench.modes.limits.current`'s; other timeouts start a new one.
+    Its timeouts are :func:`decaybench.modes.distributed.timeouts.current`'s; other timeouts start a new one.
     """
     timeouts = current().timeouts
     with _SHARED_LOCK:

@@ -1,4 +1,4 @@
-r"""Modes ``mirrored`` and ``multiworker``: the seed's loop under ``tf.distribute``, ``w`` split across replicas.
+r"""Training under ``tf.distribute`` (modes ``mirrored`` and ``multiworker``): the seed's loop, ``w`` split across replicas.
 
 Each of the ``R`` replicas owns a contiguous shard ``[b_r, b_{r+1})`` of ``w`` (the bounds of
 ``np.array_split``, :func:`shard_bounds`) and computes the loss and its gradient on that shard
@@ -26,18 +26,9 @@ bit for bit. It equals one ``tf.reduce_sum`` over all of ``w`` when the size is 
 empty) and differs elsewhere by the reordering, within the summation-order bound that
 ``decaybench verify`` checks (contract ``sharded-sum``; see docs/distributed.md).
 
-* ``mirrored``: ``tf.distribute.MirroredStrategy`` over every visible GPU, else over
-  :data:`CPU_REPLICAS` logical CPU devices. Logical devices exist only if they were configured
-  before TensorFlow started its runtime (:func:`setup_devices`: the CLI and the test session call
-  it at start-up, and so does a ``mirrored`` run that comes first); otherwise the run goes to a
-  worker process that configures them (:class:`LocalCluster` with role ``mirrored``). One
-  strategy per process; the step is traced once per dtype and size.
-* ``multiworker``: ``tf.distribute.MultiWorkerMirroredStrategy`` over :data:`WORKERS` local worker
-  processes (``python -m decaybench.modes._worker``) on 127.0.0.1, ring all-reduce over gRPC,
-  started and supervised by a :class:`LocalCluster`. The cluster stays up between runs (a worker
-  can join only one cluster in its life, and starting one costs seconds of TensorFlow import),
-  and stops at exit, after a failure, or on :meth:`LocalCluster.close`. With ``TF_CONFIG`` set,
-  this process joins that cluster instead, as every host of a real cluster does.
+The runners (:mod:`decaybench.modes.distributed.runners`) train here, in this process, or have a
+local worker (:mod:`decaybench.modes.distributed.local_worker`) or a host of a real cluster
+(:mod:`decaybench.modes.distributed.real_host`) train here in theirs.
 
 >>> shard_bounds(17, 2)
 (0, 9, 17)
@@ -53,34 +44,22 @@ from typing import Any
 
 import tensorflow as tf
 
-from decaybench.checkpoint import CheckpointOptions, Checkpoints
+from decaybench.checkpoint import Checkpoints
 from decaybench.config import DecayConfig
-from decaybench.modes import tf_config
-from decaybench.modes.cluster import COLLECTIVE_SECONDS, HOST, TIMEOUTS, WORKERS, LocalCluster, Timeouts, shared_cluster
-from decaybench.modes.faults import DistributedError
-from decaybench.modes.limits import current
-from decaybench.modes.protocol import FAULT_ENV, MIRRORED, MULTIWORKER
+from decaybench.modes.distributed.faults import DistributedError
+from decaybench.modes.distributed.timeouts import COLLECTIVE_SECONDS
 from decaybench.modes.recording import Recorder
-from decaybench.progress import epoch_bar
 from decaybench.trace import Trace
-from decaybench.validation import InvalidValue
 
 __all__ = [
     "CPU_REPLICAS",
-    "FAULT_ENV",
-    "HOST",
-    "TIMEOUTS",
-    "WORKERS",
-    "DistributedError",
-    "LocalCluster",
-    "Timeouts",
     "joined_strategy",
     "mirrored_devices",
-    "run_mirrored",
-    "run_multiworker",
+    "mirrored_strategy",
+    "multiworker_strategy",
+    "replicated_step",
     "setup_devices",
     "shard_bounds",
-    "shared_cluster",
     "train",
 ]
 
@@ -98,7 +77,7 @@ def setup_devices(count: int = CPU_REPLICAS) -> None:
     runtime starts (the first op, variable or ``list_logical_devices``). Does nothing when GPUs
     are visible (``mirrored`` uses them), when ``TF_CONFIG`` makes this process a task of a
     multi-worker cluster, when the CPU's logical devices are already configured, or when the
-    runtime has started (:func:`run_mirrored` then runs in a worker process).
+    runtime has started (:func:`~decaybench.modes.distributed.runners.run_mirrored` then runs in a worker process).
     """
     if tf.config.list_physical_devices("GPU") or "TF_CONFIG" in os.environ:
         return
@@ -223,49 +202,6 @@ def multiworker_strategy(collective_seconds: float) -> tf.distribute.MultiWorker
         timeout_seconds=collective_seconds or None,
     )
     return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
-
-
-# ---- the runners --------------------------------------------------------------------------------
-
-
-def run_mirrored(config: DecayConfig, progress: bool | None = None, *, checkpoint: CheckpointOptions | None = None) -> Trace:
-    """``MirroredStrategy`` over the GPUs or CPU_REPLICAS logical CPUs, in this process if it has them.
-
-    ``checkpoint`` saves and resumes as in the single-device modes; it needs the run in this process.
-    """
-    devices = mirrored_devices()
-    if devices is None:
-        if checkpoint is not None:
-            rule = "needs mode mirrored in this process: call decaybench.modes.distributed.setup_devices() before any TensorFlow op"
-            raise InvalidValue("checkpoint_dir", str(checkpoint.directory), rule)
-        return shared_cluster(MIRRORED).run(config, progress)
-    strategy = mirrored_strategy(tuple(devices))
-    checkpoints = checkpoint.open(config, "mirrored") if checkpoint is not None else None
-    with epoch_bar(config.epochs, progress, "mirrored") as bar:
-        return train(strategy, config, "mirrored", lambda epoch: bar.update(), checkpoints)
-
-
-def run_multiworker(config: DecayConfig, progress: bool | None = None, *, checkpoint: CheckpointOptions | None = None) -> Trace:
-    """``MultiWorkerMirroredStrategy`` over WORKERS local processes; the chief returns the trace.
-
-    With ``TF_CONFIG`` in the environment this process is instead one host of the cluster it
-    describes, as on a real cluster where every host runs the same command
-    (:mod:`decaybench.modes.host`, docs/distributed.md). Timeouts and restarts: :func:`decaybench.modes.limits.current`.
-
-    ``checkpoint``: the chief saves the run's state (:mod:`decaybench.modes.shared_checkpoints`); the
-    local cluster, when a worker dies or hangs, restarts from the latest checkpoint, up to
-    ``max_restarts`` times (:mod:`decaybench.modes.recovery`).
-    """
-    spec = tf_config.from_environment()
-    if spec is not None:
-        from decaybench.modes.host import run_host
-
-        return run_host(config, progress, current().timeouts, spec, checkpoint)
-    if checkpoint is not None:
-        from decaybench.modes.recovery import supervised
-
-        return supervised(shared_cluster(MULTIWORKER), config, progress, checkpoint, current().max_restarts)
-    return shared_cluster(MULTIWORKER).run(config, progress)
 
 
 @functools.cache

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from decaybench.checkpoint import MANIFEST
 from decaybench.validation import InvalidValue
 
 __all__ = [
@@ -217,6 +218,4 @@ def resumes(spec: ClusterSpec | None, checkpoint_dir: str | None) -> bool:
     On a real cluster a scheduler restarts the *same* command after a fault (as Keras's
     ``BackupAndRestore`` restores by itself); the manifest check still refuses another run's directory.
     """
-    from decaybench.checkpoint import MANIFEST
-
     return spec is not None and bool(checkpoint_dir) and (Path(str(checkpoint_dir)) / MANIFEST).exists()

@@ -16,7 +16,7 @@ supervisor makes its workers behave:
   SIGINT and SIGTERM take effect at once, at any stage. A stopped host tells the others why
   (a key they read when their next collective fails).
 
-A host that joined ends its process with ``os._exit`` (:func:`decaybench.modes.tf_config.leave`):
+A host that joined ends its process with ``os._exit`` (:func:`decaybench.modes.distributed.tf_config.leave`):
 TensorFlow's teardown can wait for peers that are gone.
 """
 
@@ -39,21 +39,18 @@ from tensorflow.python.eager import context
 from decaybench import stopping
 from decaybench.checkpoint import CheckpointOptions
 from decaybench.config import DecayConfig
-from decaybench.modes import agreement, tf_config
-from decaybench.modes._worker import Fault, summary
-from decaybench.modes.cluster import Timeouts
-from decaybench.modes.faults import PEER_ERRORS, DistributedError, HostsDisagree
-from decaybench.modes.protocol import FAULT_ENV, MULTIWORKER
-from decaybench.modes.shared_checkpoints import open_shared
-from decaybench.modes.tf_config import ClusterSpec
+from decaybench.modes.distributed import agreement, tf_config, training
+from decaybench.modes.distributed.faults import PEER_ERRORS, DistributedError, Fault, HostsDisagree, summary
+from decaybench.modes.distributed.protocol import MULTIWORKER
+from decaybench.modes.distributed.shared_checkpoints import open_shared
+from decaybench.modes.distributed.tf_config import ClusterSpec
+from decaybench.modes.distributed.timeouts import PEER_GRACE_SECONDS, POLL_SECONDS, Timeouts
 from decaybench.progress import epoch_bar
 from decaybench.stopping import Terminated
 from decaybench.trace import Trace
 
 __all__ = ["CoordinationBoard", "Host", "run_host"]
 
-POLL_SECONDS = 0.05
-GRACE_SECONDS = 1.0  # after a failed step, how long a live peer may take to report its own error
 STOP_SECONDS = 0.5  # for a stopped host to tell the others, before it leaves
 _JOBS = itertools.count(1)  # runs of this process; every host counts the same
 
@@ -109,8 +106,7 @@ class Host:
         self.phase, self.epoch, self.started = "joining", -1, time.monotonic()
         self.result: Trace | None = None
         self.error: BaseException | None = None
-        fault = Fault.parse(os.environ.get(FAULT_ENV, ""))
-        self.fault = fault if fault is not None and fault.worker == spec.rank else None
+        self.fault = Fault.from_environment(spec.rank)
 
     # -- the main thread --------------------------------------------------------------------------
 
@@ -216,12 +212,12 @@ class Host:
         stopped = [rank for rank in self.spec.peers if reports.get(rank, "").startswith("was stopped")]
         if stopped:
             return stopped[0], reports[stopped[0]]
-        gone = self._gone(time.monotonic() + GRACE_SECONDS)
+        gone = self._gone(time.monotonic() + PEER_GRACE_SECONDS)
         if gone:
             return gone[0], "is gone (nothing answers at its address: it exited or was killed)"
         silent = [rank for rank in self.spec.peers if rank not in reports]
         if silent:
-            return silent[0], f"hangs (it answers at its address, but reported no error for {GRACE_SECONDS:g} s)"
+            return silent[0], f"hangs (it answers at its address, but reported no error for {PEER_GRACE_SECONDS:g} s)"
         return self.spec.peers[0], reports[self.spec.peers[0]]
 
     def _gone(self, deadline: float) -> list[int]:
@@ -233,9 +229,9 @@ class Host:
             time.sleep(POLL_SECONDS)
 
     def _reports(self, mine: str) -> dict[int, str]:
-        """What the peers say happened to them (``stopped`` or ``fault`` keys), waiting GRACE_SECONDS in all."""
+        """What the peers say happened to them (``stopped`` or ``fault`` keys), waiting PEER_GRACE_SECONDS in all."""
         reports: dict[int, str] = {}
-        ends = time.monotonic() + GRACE_SECONDS
+        ends = time.monotonic() + PEER_GRACE_SECONDS
         with contextlib.suppress(Exception):  # the board lives in the chief: gone with it
             self.board.set(f"{self.key}/fault/{self.spec.rank}", f"raised {mine}")
             for rank in self.spec.peers:
@@ -248,10 +244,8 @@ class Host:
     # -- the session thread -------------------------------------------------------------------------
 
     def _session(self) -> None:
-        from decaybench.modes import distributed
-
         try:
-            strategy = distributed.joined_strategy(self.timeouts.collective)
+            strategy = training.joined_strategy(self.timeouts.collective)
             self.phase = "agreeing"
             self._agree()
             checkpoints = None
@@ -259,7 +253,7 @@ class Host:
                 stop = lambda: self.stop_requested or stopping.requested()  # noqa: E731
                 checkpoints = open_shared(self.checkpoint, self.config, MULTIWORKER, self.spec.is_chief, stop, self._agree_start)
             self.phase = "training"
-            trace = distributed.train(strategy, self.config, MULTIWORKER, self._on_epoch, checkpoints)
+            trace = training.train(strategy, self.config, MULTIWORKER, self._on_epoch, checkpoints)
             self.phase = "comparing"
             self._compare(trace)
             self.result = trace
@@ -312,8 +306,8 @@ class Host:
         """The chief, which holds the board, leaves last: a peer still waiting on a barrier's answer would see it gone."""
         if not self.spec.is_chief:
             # Best effort: the chief may read the key and exit before this call's answer comes back
-            # (TF 2.15: UnavailableError "Socket closed" after the insert, in 4 of 7 runs of
-            # tests/test_real_cluster.py). This host has decided already; the chief's exit changes nothing.
+            # (UnavailableError "Socket closed" after the insert). This host has decided already;
+            # the chief's exit changes nothing.
             with contextlib.suppress(Exception):
                 self.board.set(f"{key}/{self.spec.rank}", "left")
             return

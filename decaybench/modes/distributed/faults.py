@@ -1,23 +1,51 @@
-"""What the supervisor of a distributed run knows of each worker, and how it names the one at fault.
+r"""Faults of a distributed run: injected on purpose by tests (:class:`Fault`), and diagnosed.
 
-A :class:`WorkerState` is one worker process and what the supervisor last heard from it (its
-stage, job and epoch, the digest of its trace, the error it reported). When a run fails,
-:func:`diagnose` names the worker at fault (:func:`culprit`) and says what happened to it and to
-the others, with the end of its stderr, as a :class:`DistributedError`.
+**Injection.** :meth:`Fault.from_environment` reads the fault a test asked for
+(:data:`decaybench.test_hooks.WORKER_FAULT`, whose syntax is documented there); the worker or
+host it names calls :meth:`Fault.strike` once, at the place it names.
+
+**Diagnosis.** A :class:`WorkerState` is one worker process and what the local supervisor last
+heard from it (its stage, job and epoch, the digest of its trace, the error it reported). When a
+run fails, :func:`diagnose` names the worker at fault (:func:`culprit`) and says what happened to
+it and to the others, with the end of its stderr, as a :class:`DistributedError`. A host of a
+real cluster names its own (:mod:`decaybench.modes.distributed.real_host`), with :func:`summary`
+of TensorFlow's error.
+
+>>> Fault.parse("kill:0:join")
+Fault(kind='kill', worker=0, where='join')
+>>> summary(ValueError("Graph execution error:\n\nDetected at node X defined at:\n  File a\n\nSocket closed\nmore"))
+'Socket closed'
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
+import sys
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from decaybench.modes.protocol import READY, STAGES
+from decaybench import test_hooks
+from decaybench.modes.distributed.protocol import READY, STAGES
 
-__all__ = ["PEER_ERRORS", "PORT_TAKEN", "DistributedError", "HostsDisagree", "WorkerState", "culprit", "diagnose"]
+__all__ = [
+    "FAULT_KINDS",
+    "PEER_ERRORS",
+    "PORT_TAKEN",
+    "DistributedError",
+    "Fault",
+    "HostsDisagree",
+    "WorkerState",
+    "culprit",
+    "diagnose",
+    "summary",
+]
+
+FAULT_KINDS = ("hang", "kill", "exit", "term")
 
 # Errors a worker raises when a *peer* failed: they point away from the worker that raised them.
 PEER_ERRORS = frozenset({"UnavailableError", "DeadlineExceededError", "CancelledError", "AbortedError"})
@@ -25,6 +53,52 @@ PORT_TAKEN = ("Could not start gRPC server", "Address already in use", "Failed t
 # TensorFlow's start-up chatter, left out of the stderr tails.
 NOISE = ("absl::InitializeLog", "oneDNN custom operations", "cuda", "cpu_feature_guard", "rebuild TensorFlow", "AVX")
 TAIL_LINES = 15
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A test's request to misbehave: ``kind`` at ``where`` (``start``, ``join`` or ``epoch<N>``) on worker ``worker``."""
+
+    kind: str
+    worker: int
+    where: str
+
+    @classmethod
+    def parse(cls, spec: str) -> Fault | None:
+        """``"hang:1:epoch3"`` -> Fault("hang", 1, "epoch3"); empty -> None."""
+        if not spec:
+            return None
+        kind, worker, where = [*spec.split(":"), "", ""][:3]
+        place = where in ("start", "join") or (where.startswith("epoch") and where[5:].isdigit())
+        if kind not in FAULT_KINDS or not worker.isdigit() or not place:
+            raise ValueError(f"{test_hooks.WORKER_FAULT} must be <hang|kill|exit|term>:<worker>:<start|join|epochN>, got {spec!r}")
+        return cls(kind, int(worker), where)
+
+    @classmethod
+    def from_environment(cls, rank: int) -> Fault | None:
+        """The fault a test asked of worker ``rank``, if any (:func:`decaybench.test_hooks.worker_fault`)."""
+        fault = cls.parse(test_hooks.worker_fault())
+        return fault if fault is not None and fault.worker == rank else None
+
+    def strike(self) -> None:
+        """Misbehave now."""
+        print(f"decaybench worker: injected fault {self}", file=sys.stderr, flush=True)
+        if self.kind == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        if self.kind == "exit":
+            os._exit(3)
+        if self.kind == "term":  # as a scheduler stops a job; the main thread's handler decides
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        while True:
+            time.sleep(3600)
+
+
+def summary(error: BaseException) -> str:
+    """The gist of ``error`` on one line: for TensorFlow's errors, the cause without the node's traceback."""
+    paragraphs = [part.strip() for part in str(getattr(error, "message", error)).split("\n\n") if part.strip()]
+    causes = [part for part in paragraphs if not part.startswith(("Graph execution error", "Detected at node", "File "))] or paragraphs
+    return " ".join(causes[0].splitlines()[0].split())[:300] if causes else ""
 
 
 class DistributedError(RuntimeError):
