@@ -247,6 +247,7 @@ def test_a_worker_that_never_starts_ends_the_start_up(monkeypatch: pytest.Monkey
     with LocalCluster("mirrored", timeouts) as cluster:
         error, seconds = failing_run(cluster, DecayConfig())
     assert error.worker == 0 and "before joining the cluster (last stage: started)" in error.fault, error
+    assert "injected fault" in error.stderr_tail  # the hang, not a slow TensorFlow import, ended the start-up
     assert "the cluster did not start within 5 s" in str(error)
     assert timeouts.startup <= seconds < timeouts.startup + GRACE_SECONDS + SLACK_SECONDS, seconds
     assert wait_gone(error.pids) == []

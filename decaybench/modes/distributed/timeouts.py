@@ -62,10 +62,11 @@ PEER_GRACE_SECONDS = 1.0
 class Timeouts:
     """The limits of a distributed run, in seconds (defaults: the module constants).
 
-    A dead worker ends the run within ``POLL_SECONDS + GRACE_SECONDS``; a hung one within
-    ``collective`` (a peer's collective aborts) or ``stall`` (no progress line), plus
-    ``GRACE_SECONDS``; one that never joins within ``startup``; and no run lasts longer than
-    :meth:`run_seconds`. ``collective=0`` lets collectives wait for ever (only ``stall`` notices).
+    On the local cluster a dead worker ends the run within ``POLL_SECONDS + GRACE_SECONDS``; a
+    hung one within ``collective`` (a peer's collective aborts) or ``stall`` (no progress line),
+    plus ``GRACE_SECONDS``; one that never joins within ``startup``; and no run lasts longer than
+    :meth:`run_seconds`. A host of a real cluster waits ``PEER_GRACE_SECONDS`` instead of
+    ``GRACE_SECONDS``. ``collective=0`` lets collectives wait for ever (only ``stall`` notices).
     """
 
     startup: float = STARTUP_SECONDS
