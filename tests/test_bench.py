@@ -134,10 +134,16 @@ def test_reports_read_pytest_benchmark_json_and_name_every_mode_and_target() -> 
     assert "--benchmark-compare" in page and bench.EXPLAINED in page
 
 
-def test_the_docs_page_tool_refuses_a_bad_output_before_timing_anything(capsys: pytest.CaptureFixture[str]) -> None:
-    # check_writable runs before run_benchmarks: a timing run takes minutes, an error must not wait for it.
+def test_the_docs_page_tool_refuses_a_bad_output_before_timing_anything(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A timing run takes minutes: a bad --output is refused before it starts, in one line.
+    def timed(**_: object) -> None:
+        raise AssertionError("the benchmarks ran before --output was checked")
+
+    monkeypatch.setattr(bench_docs, "run_benchmarks", timed)
     assert bench_docs.main(["--output", ""]) == 2
-    assert capsys.readouterr().err.strip().splitlines() == ["python -m tools.bench_docs: error: --output: the path is empty"]
+    assert capsys.readouterr().err.splitlines() == ["python -m tools.bench_docs: error: --output: cannot write '': the path is empty"]
     assert bench_docs.main([]) == 2  # --output is required: one line, status 2
 
 
