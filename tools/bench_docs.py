@@ -24,8 +24,9 @@ from decaybench.bench.workload import GROUPS, LONG_EPOCHS, SEED, STEP_PASSES, VE
 from decaybench.cli.parsing import Command, Flag, run_parser
 from decaybench.config import DecayConfig
 from decaybench.files import check_writable, write_atomic
-from decaybench.tables import format_duration, format_load, markdown_table
+from decaybench.tables import format_duration
 from tools.cli import tool_parser
+from tools.markdown import format_load, markdown_table
 
 __all__ = ["COMMAND", "diagnose", "main", "markdown"]
 

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from decaybench.files import write_atomic
-from decaybench.tables import format_load, format_seconds, markdown_table
 from decaybench.xla_flags import XLA_LEGACY_RUNTIME, XLA_NO_FMA
 from tools.compat.collecting import LONG_EPOCHS
 from tools.compat.speed import BENCH_SUFFIX, FIGURE, speed_section, write_figure
+from tools.markdown import format_load, format_seconds, markdown_table
 
 __all__ = ["BENCH_SUFFIX", "ENV_SUFFIX", "VERIFY_SUFFIX", "EnvResult", "Fact", "build", "facts", "load", "markdown", "version_key"]
 
