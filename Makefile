@@ -44,10 +44,10 @@ compat: $(TOX)
 	mkdir -p $(COMPAT)
 	for env in $$($(TOX) -l); do \
 		$(TOX) exec -e $$env -- decaybench verify --format json --output $(COMPAT)/$$env.verify.json || exit 1; \
-		$(TOX) exec -e $$env -- python -m decaybench.compat collect --output $(COMPAT)/$$env.env.json || exit 1; \
+		$(TOX) exec -e $$env -- python -m tools.compat collect --output $(COMPAT)/$$env.env.json || exit 1; \
 		$(TOX) exec -e $$env -- decaybench bench --quick --group seed long compile --format json --output $(COMPAT)/$$env.bench.json || exit 1; \
 	done
-	$(BIN)/python -m decaybench.compat build --input $(COMPAT) --output docs/compat.md
+	$(BIN)/python -m tools.compat build --input $(COMPAT) --output docs/compat.md
 
 # tox-uv: uv builds a TF env 2-3x faster than virtualenv + pip here (cold caches), 5-10x with warm ones.
 $(TOX): $(STAMP)
@@ -66,11 +66,11 @@ clean:
 # The README's generated tables (verify on the seed, the peers, the benchmark targets).
 .PHONY: docs
 docs: $(STAMP)
-	$(BIN)/python -m decaybench.docs --update
+	$(BIN)/python -m tools.docs --update
 
 # docs/benchmarks.md (and the README's targets): every benchmark workload timed in one run, the targets, and the
 # measurements behind the missed ones. Several minutes; the machine should be otherwise idle.
 .PHONY: bench-docs
 bench-docs: $(STAMP)
-	$(BIN)/python -m decaybench.bench --notes docs/benchmarks.notes.md --output docs/benchmarks.md
-	$(BIN)/python -m decaybench.docs --update --blocks benchmarks
+	$(BIN)/python -m tools.bench_docs --notes docs/benchmarks.notes.md --output docs/benchmarks.md
+	$(BIN)/python -m tools.docs --update --blocks benchmarks

@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from decaybench.config import DecayConfig
+    from decaybench.keras_schedule import ExponentialDecay
     from decaybench.loops import MODES, run
     from decaybench.modes.exact import exact_update
-    from decaybench.schedule import ExponentialDecay, exponential_decay
+    from decaybench.schedule import exponential_decay
     from decaybench.trace import Trace
 
 from decaybench import keras_registration
@@ -36,7 +37,7 @@ _HOMES = {
     "DecayConfig": "decaybench.config",
     "MODES": "decaybench.loops",
     "run": "decaybench.loops",
-    "ExponentialDecay": "decaybench.schedule",
+    "ExponentialDecay": "decaybench.keras_schedule",  # importing it loads TensorFlow: only on first use
     "exponential_decay": "decaybench.schedule",
     "exact_update": "decaybench.modes.exact",
     "Trace": "decaybench.trace",

@@ -21,11 +21,9 @@ from typing import Any
 import numpy as np
 
 from decaybench.schedule import Schedule
-from decaybench.validation import check_choice, check_fields, check_finite, check_positive_int
+from decaybench.validation import DTYPES, check_dtype, check_fields, check_finite, check_positive_int
 
-__all__ = ["DTYPES", "DecayConfig"]
-
-DTYPES = ("float32", "float64")
+__all__ = ["DecayConfig"]
 
 # The schedule's own rules, so that a schedule argument is checked by one function everywhere.
 _SCHEDULE_RULES: dict[str, Callable[[Any], Any]] = {field.name: field.metadata["check"] for field in dataclasses.fields(Schedule)}
@@ -67,9 +65,7 @@ class DecayConfig:
     staircase: bool = _field(False, _SCHEDULE_RULES["staircase"], "--staircase", "decay in whole steps: epoch // decay_steps")
     epochs: int = _field(40, functools.partial(check_positive_int, "epochs"), "--epochs", "number of updates")
     w0: float = _field(5.0, functools.partial(check_finite, "w0"), "--w0", "initial value of every element of w")
-    dtype: str = _field(
-        "float32", functools.partial(check_choice, "dtype", choices=DTYPES), "--dtype", "float32 (the seed's) or float64", choices=DTYPES
-    )
+    dtype: str = _field("float32", check_dtype, "--dtype", "float32 (the seed's) or float64", choices=DTYPES)
     size: int = _field(1, functools.partial(check_positive_int, "size"), "--size", "number of elements of w")
     record_every: int = _field(
         1, functools.partial(check_positive_int, "record_every"), "--record-every", "keep every K-th epoch, the first and the last", "K"

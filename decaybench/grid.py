@@ -5,8 +5,13 @@ significant digits so that ``0.02:1.2:60`` holds ``0.2`` as typed) or a comma li
 are sorted and deduplicated. A :class:`Grid` is the product of three ranges, the schedule's
 ``initial_learning_rate``, ``decay_rate`` and ``decay_steps``, over one base configuration
 (``staircase``, ``epochs``, ``w0``, ``dtype``). :func:`run_grid` runs it through
-:mod:`decaybench.modes.metrics_loop` and returns a :class:`~decaybench.grid_result.GridResult`
-of the :mod:`decaybench.metrics`, never the traces.
+:mod:`decaybench.modes.metrics_loop` and returns a :class:`GridResult` of the
+:mod:`decaybench.metrics`, never the traces.
+
+A :class:`GridResult` row holds the cell's configuration (every :class:`~decaybench.config.DecayConfig`
+field) and its three metrics; ``epochs_to_tol`` and ``diverged_at`` are empty (CSV), ``null`` (JSON)
+or ``-`` (table) when they never happen. Floats are written exactly: the repr of the value, as
+``Trace.to_csv`` writes them, and NaN and infinities as ``Trace.to_json`` does.
 
 The default grid centres on the seed (``0.2``, ``0.99``): 60 initial rates ``0.02:1.2`` (step
 0.02, into the divergent ``lr > 1``) by 51 decay rates ``0.9:1.0`` (step 0.002), 3,060 cells.
@@ -25,22 +30,39 @@ decaybench.validation.InvalidValue: decay_rate num must be a positive integer, g
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 
 from decaybench.config import DecayConfig
+from decaybench.json_floats import encode
 from decaybench.memory import PEAK_COPIES, available_memory
+from decaybench.metrics import METRICS, CellMetrics, earliest, first_unstable_epoch
+from decaybench.progress import epoch_bar
+from decaybench.schedule import loop_columns
+from decaybench.sweep import SWEEP_MODES
 from decaybench.validation import InvalidValue, check_choice, check_finite
 
-if TYPE_CHECKING:
-    from decaybench.grid_result import GridResult
-
-__all__ = ["AXES", "DEFAULT_RANGES", "MAX_CHUNK", "Grid", "check_tol", "chunk_cells", "default_mode", "parse_range", "run_grid"]
+__all__ = [
+    "AXES",
+    "COLUMNS",
+    "DEFAULT_RANGES",
+    "MAX_CHUNK",
+    "Grid",
+    "GridResult",
+    "check_tol",
+    "chunk_cells",
+    "default_mode",
+    "parse_range",
+    "run_grid",
+]
 
 # The swept fields, slowest-varying first: a result is [decay_steps, decay_rate, initial_learning_rate].
 AXES = ("decay_steps", "decay_rate", "initial_learning_rate")
@@ -177,6 +199,85 @@ def chunk_cells(grid: Grid) -> int:
     return max(1, min(grid.cells, MAX_CHUNK, available_memory() // (PEAK_COPIES * _cell_bytes(grid.base))))
 
 
+# The metrics' columns, in METRICS' order.
+COLUMNS = tuple(name.replace("-", "_") for name in METRICS)
+_TABLE = (("initial_learning_rate", "initial_lr"), ("decay_rate", "decay_rate"), ("decay_steps", "decay_steps"))
+
+
+def _epoch(value: int) -> int | None:
+    return None if value < 0 else int(value)
+
+
+@dataclass(frozen=True, eq=False)
+class GridResult:
+    """The metrics of every cell of ``grid``, flat in its order (``initial_learning_rate`` fastest).
+
+    Attributes:
+        grid, tol, mode: what was run.
+        final_loss: ``grid.base.dtype``, shape ``(cells,)``.
+        epochs_to_tol, diverged_at: int64, shape ``(cells,)``, ``-1`` for never.
+    """
+
+    grid: Grid
+    tol: float
+    mode: str
+    final_loss: np.ndarray
+    epochs_to_tol: np.ndarray
+    diverged_at: np.ndarray
+
+    def cell(self, index: int) -> CellMetrics:
+        """Cell ``index``'s metrics, as :meth:`CellMetrics.of` gives them for a trace."""
+        return CellMetrics(float(self.final_loss[index]), _epoch(self.epochs_to_tol[index]), _epoch(self.diverged_at[index]))
+
+    def values(self, metric: str) -> np.ndarray:
+        """``metric`` (one of :data:`~decaybench.metrics.METRICS`) as float64 of ``grid.shape``; NaN for never."""
+        column = getattr(self, metric.replace("-", "_"))
+        values = column.astype(np.float64) if metric == "final-loss" else np.where(column < 0, np.nan, column.astype(np.float64))
+        return values.reshape(self.grid.shape)
+
+    def rows(self) -> list[dict[str, Any]]:
+        """One dict per cell: the configuration's fields, then the metrics (``None`` for never)."""
+        rows = []
+        for index in range(self.grid.cells):
+            metrics = self.cell(index)
+            rows.append({**self.grid.config(index).to_dict(), **{name: getattr(metrics, name) for name in COLUMNS}})
+        return rows
+
+    def to_csv(self) -> str:
+        """A header of the field and metric names, then one exact row per cell."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        rows = self.rows()
+        writer.writerow(rows[0].keys())
+        for row in rows:
+            writer.writerow(["" if value is None else repr(value) if isinstance(value, float) else value for value in row.values()])
+        return buffer.getvalue()
+
+    def to_json(self) -> str:
+        """``{"mode", "tol", "metrics", "cells": [row, ...]}``, strict JSON, floats exact."""
+        cells = [{key: encode(value) if isinstance(value, float) else value for key, value in row.items()} for row in self.rows()]
+        document = {"mode": self.mode, "tol": self.tol, "metrics": list(COLUMNS), "cells": cells}
+        return json.dumps(document, allow_nan=False) + "\n"
+
+    def table(self) -> str:
+        """Aligned columns, one line per cell; the seed's cell is marked."""
+        header = [short for _, short in _TABLE] + list(COLUMNS)
+        lines, marks = [header], [""]
+        for row in self.rows():
+            cells = [f"{row[name]:g}" for name, _ in _TABLE]
+            cells.append(f"{row['final_loss']:.6g}")
+            cells.extend("-" if row[name] is None else str(row[name]) for name in COLUMNS[1:])
+            lines.append(cells)
+            marks.append("  <- seed" if DecayConfig.from_dict(_config_fields(row)).is_seed else "")
+        widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+        aligned = ("  ".join(text.rjust(width) for text, width in zip(line, widths, strict=True)) for line in lines)
+        return "".join(f"{line}{mark}\n" for line, mark in zip(aligned, marks, strict=True))
+
+
+def _config_fields(row: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in row.items() if key not in COLUMNS}
+
+
 def check_tol(tol: float) -> float:
     """``tol`` of ``epochs_to_tol``: finite and > 0."""
     if not check_finite("tol", tol) > 0:
@@ -194,9 +295,6 @@ def run_grid(grid: Grid, tol: float = 1e-6, mode: str | None = None, progress: b
             (``xla-exact``), else ``xla``. Each cell equals ``run(config, mode)`` bit for bit.
         progress: a bar over the cells on stderr (``None``: when stderr is a terminal).
     """
-    from decaybench.grid_result import GridResult
-    from decaybench.sweep import SWEEP_MODES
-
     mode = check_choice("mode", mode if mode is not None else default_mode(), SWEEP_MODES)
     check_tol(tol)
     size = chunk_cells(grid)
@@ -209,8 +307,6 @@ def run_grid(grid: Grid, tol: float = 1e-6, mode: str | None = None, progress: b
 
 def default_mode() -> str:
     """``xla-exact`` when sweeps offer it (cells then equal eager runs too), else ``xla``."""
-    from decaybench.sweep import SWEEP_MODES
-
     return "xla-exact" if "xla-exact" in SWEEP_MODES else "xla"
 
 
@@ -231,18 +327,15 @@ def _may_exceed_one(grid: Grid) -> np.ndarray:
 
 def _diverged(config: DecayConfig, nonfinite: int) -> int:
     # metrics.diverged_at's rule, with the loop's first non-finite epoch; -1 for None.
-    from decaybench.metrics import earliest, first_unstable_epoch
-
     epoch = earliest((first_unstable_epoch(config), None if nonfinite < 0 else nonfinite))
     return -1 if epoch is None else epoch
 
 
 def _run_chunks(grid: Grid, size: int, tol: float, mode: str, progress: bool | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    # Here, not at the top: both load TensorFlow, which defining and checking a grid does not need.
     import tensorflow as tf
 
     from decaybench.modes.metrics_loop import metrics_loop_function
-    from decaybench.progress import epoch_bar
-    from decaybench.schedule import loop_columns
 
     loop = metrics_loop_function(mode)
     columns = grid.columns()

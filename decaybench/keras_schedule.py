@@ -3,13 +3,20 @@
 The class subclasses ``tf.keras.optimizers.schedules.LearningRateSchedule`` as resolved when this
 module is imported: tf_keras's with ``TF_USE_LEGACY_KERAS=1`` (Keras 2), Keras 3's otherwise. It is
 registered for serialization as ``decaybench>ExponentialDecay`` by its definition (and, before this module
-is imported, by :mod:`decaybench.keras_registration`, so saved models load). Everything else in
-decaybench reaches it lazily (``decaybench.ExponentialDecay``, ``decaybench.schedule.ExponentialDecay``).
+is imported, by :mod:`decaybench.keras_registration`, so saved models load). Users reach it lazily as
+``decaybench.ExponentialDecay``; the float64 reference it rounds is :mod:`decaybench.schedule`'s.
 
+>>> import tensorflow as tf
 >>> from decaybench.schedule import exponential_decay
+>>> schedule = ExponentialDecay(0.2, 1, 0.99)
+>>> float(schedule(1)) == float(np.float32(0.2 * 0.99))
+True
 >>> schedule = ExponentialDecay(0.1, 3, 0.96, staircase=True, dtype="float64")
 >>> float(schedule(100)) == exponential_decay(100, 0.1, 3, 0.96, staircase=True)
 True
+>>> ExponentialDecay.from_config(schedule.get_config()).get_config() == schedule.get_config()
+True
+>>> sgd = tf.keras.optimizers.SGD(learning_rate=schedule)
 """
 
 from __future__ import annotations
@@ -19,9 +26,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from decaybench.config import DTYPES
 from decaybench.schedule import Schedule
-from decaybench.validation import INT64_MAX, InvalidType, InvalidValue, check_choice, check_step
+from decaybench.validation import INT64_MAX, InvalidType, InvalidValue, check_dtype, check_step
 
 __all__ = ["ExponentialDecay"]
 
@@ -35,7 +41,7 @@ class ExponentialDecay(tf.keras.optimizers.schedules.LearningRateSchedule):
     ``dtype``, so each value equals :func:`~decaybench.schedule.exponential_decay` correctly
     rounded to ``dtype``, ``transition_begin`` and ``end_value`` included (optax's semantics).
     Works with any ``tf.keras`` optimizer (Keras 2 or 3), in eager mode,
-    inside ``tf.function`` and under XLA. The docstring of :mod:`decaybench.schedule` has examples.
+    inside ``tf.function`` and under XLA. The module's docstring has examples.
     """
 
     def __init__(
@@ -57,7 +63,7 @@ class ExponentialDecay(tf.keras.optimizers.schedules.LearningRateSchedule):
         self.staircase = self.schedule.staircase
         self.transition_begin = self.schedule.transition_begin
         self.end_value = self.schedule.end_value
-        self.dtype = check_choice("dtype", dtype, DTYPES)
+        self.dtype = check_dtype(dtype)
         if name is not None and not isinstance(name, str):
             raise InvalidValue("name", name, "must be a string or None")
         self.name = name

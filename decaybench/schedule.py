@@ -39,14 +39,8 @@ A :class:`Schedule` holds the four arguments, checked once, and evaluates both::
 >>> schedule.lr(1) == exponential_decay(1, 0.2, 1, 0.99) == float(schedule.tf_lr(1))
 True
 
->>> import tensorflow as tf
->>> from decaybench.schedule import ExponentialDecay  # the Keras class loads TensorFlow on first use
->>> schedule = ExponentialDecay(0.2, 1, 0.99)
->>> float(schedule(1)) == float(np.float32(0.2 * 0.99))
-True
->>> ExponentialDecay.from_config(schedule.get_config()).get_config() == schedule.get_config()
-True
->>> sgd = tf.keras.optimizers.SGD(learning_rate=schedule)
+The Keras class, ``decaybench.ExponentialDecay``, is :mod:`decaybench.keras_schedule`'s: it loads
+TensorFlow, which this module does not.
 """
 
 from __future__ import annotations
@@ -71,9 +65,7 @@ from decaybench.validation import (
 if TYPE_CHECKING:
     import tensorflow as tf
 
-    from decaybench.keras_schedule import ExponentialDecay
-
-__all__ = ["ExponentialDecay", "Schedule", "exponential_decay", "from_columns", "loop_columns", "tf_exponential_decay"]
+__all__ = ["Schedule", "exponential_decay", "from_columns", "loop_columns", "tf_exponential_decay"]
 
 
 def _pow(base: float, exponent: float) -> float:
@@ -302,13 +294,3 @@ def from_columns(integers: Any, floats: Any) -> tuple[Any, ...]:
     if integers.shape[-1] == 2:
         return schedule
     return (*schedule, integers[..., 2], floats[..., 2])
-
-
-def __getattr__(name: str) -> Any:
-    # TensorFlow loads only when the Keras class is first asked for: the reference, the CLI's
-    # argument checks and the pytest plugin stay importable in a fraction of a second.
-    if name == "ExponentialDecay":
-        from decaybench.keras_schedule import ExponentialDecay
-
-        return ExponentialDecay
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

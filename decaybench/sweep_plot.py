@@ -38,7 +38,7 @@ except ModuleNotFoundError as error:  # pragma: no cover - the plot extra is mis
 
 from decaybench.config import DecayConfig
 from decaybench.files import write_atomic
-from decaybench.grid_result import GridResult
+from decaybench.grid import GridResult
 from decaybench.metrics import METRICS
 from decaybench.plot import DPI, png_bytes
 from decaybench.validation import check_choice

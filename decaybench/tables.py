@@ -1,18 +1,14 @@
-"""Tables and what goes in their cells: plain text for the terminal, Markdown for the docs pages.
+"""Tables and what goes in their cells, for the terminal.
 
-The CLI's tables (``decaybench verify``, ``bench``), ``docs/benchmarks.md`` and ``docs/compat.md``
-are all built from these: two table layouts, the count, duration and load formats, and the facts
-of the machine a number was measured on. It imports nothing of decaybench and no TensorFlow.
+The CLI's tables (``decaybench verify``, ``bench``) are built from these, and so are the docs pages
+(with ``tools/markdown.py``): the table layout, the count and duration formats, and the facts of the
+machine a number was measured on. It imports nothing of decaybench and no TensorFlow.
 
 >>> print(table(["mode", "ok"], [["eager", "yes"], ["xla", "no"]]))
 mode   ok
 -----  ---
 eager  yes
 xla    no
->>> print(markdown_table(["fact", "a"], [["x", "1|2"]]))
-| fact | a |
-|---|---|
-| x | 1\\|2 |
 """
 
 from __future__ import annotations
@@ -30,10 +26,7 @@ __all__ = [
     "cpu",
     "format_count",
     "format_duration",
-    "format_load",
-    "format_seconds",
     "load_average",
-    "markdown_table",
     "table",
     "version",
 ]
@@ -49,23 +42,6 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip() for line in (header, *rows)]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
-
-
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A Markdown table: a header, a rule, one line per row; a ``|`` or newline in a cell is escaped.
-
-    >>> print(markdown_table(["a"], [["x\\ny"]]))
-    | a |
-    |---|
-    | x y |
-    """
-    lines = [_markdown_row(header), "|" + "---|" * len(header)]
-    lines += [_markdown_row(row) for row in rows]
-    return "\n".join(lines)
-
-
-def _markdown_row(cells: Sequence[str]) -> str:
-    return "| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ") for cell in cells) + " |"
 
 
 # ---- cells --------------------------------------------------------------------------------------
@@ -95,29 +71,6 @@ def format_duration(value: Any) -> str:
         if seconds >= scale:
             return f"{seconds / scale:.3g} {unit}"
     return f"{seconds * 1e9:.3g} ns"
-
-
-def format_seconds(value: Any) -> str:
-    """A duration of about a second: seconds to two decimals, milliseconds below 0.1 s; ``-`` when not measured.
-
-    >>> format_seconds(1.23456), format_seconds(0.00195), format_seconds(None)
-    ('1.23 s', '1.9 ms', '-')
-    """
-    if not isinstance(value, numbers.Real):
-        return "-"
-    seconds = float(value)
-    return f"{seconds:.2f} s" if seconds >= 0.1 else f"{seconds * 1000:.1f} ms"
-
-
-def format_load(value: Any, decimals: int = 1) -> str:
-    """The 1-, 5- and 15-minute load averages, as :func:`load_average` gives them; ``-`` when unknown.
-
-    >>> format_load([2.17, 2.65, 3.3]), format_load([2.17, 2.65, 3.3], decimals=2), format_load(None)
-    ('2.2, 2.6, 3.3', '2.17, 2.65, 3.30', '-')
-    """
-    if not isinstance(value, (list, tuple)) or not value:
-        return "-"
-    return ", ".join(f"{number:.{decimals}f}" for number in value)
 
 
 # ---- the machine --------------------------------------------------------------------------------

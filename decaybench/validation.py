@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "DTYPES",
     "INT64_MAX",
     "ArgumentError",
     "InvalidType",
@@ -38,6 +39,7 @@ __all__ = [
     "check_choice",
     "check_decay_rate",
     "check_decay_steps",
+    "check_dtype",
     "check_end_value",
     "check_fields",
     "check_finite",
@@ -52,6 +54,8 @@ __all__ = [
 # The largest count a mode can hold: TensorFlow's loop counters and NumPy's epochs are int64.
 INT64_MAX = 2**63 - 1
 _TOO_LARGE = f"must be at most {INT64_MAX} (the largest int64)"
+# The dtypes of w and of the Keras schedule's lr: the seed's float32, and float64.
+DTYPES = ("float32", "float64")
 
 
 class ArgumentError(Exception):
@@ -155,6 +159,17 @@ def check_choice(argument: str, value: Any, choices: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in choices:
         raise InvalidValue(argument, value, f"must be one of {', '.join(choices)}")
     return value
+
+
+def check_dtype(value: Any, argument: str = "dtype") -> str:
+    """One of :data:`DTYPES`, by name.
+
+    >>> check_dtype("float16")
+    Traceback (most recent call last):
+    ...
+    decaybench.validation.InvalidValue: dtype must be one of float32, float64, got 'float16'
+    """
+    return check_choice(argument, value, DTYPES)
 
 
 def check_step(step: Any, argument: str = "step") -> int | float | np.ndarray:

@@ -18,6 +18,7 @@ from decaybench import bench
 from decaybench.config import DecayConfig
 from decaybench.loops import MODES, run
 from decaybench.modes.compiled import fresh_runner, train_step, xla_step
+from tools import bench_docs
 
 
 def spread(seconds: float) -> tuple[float, ...]:
@@ -128,9 +129,22 @@ def test_reports_read_pytest_benchmark_json_and_name_every_mode_and_target() -> 
     text = bench.table(report)
     assert "100x [" in text and "gpu: all 1 workloads skipped: TensorFlow sees no GPU" in text and "seed vs eager" in text
     assert bench.EXPLAINED in text
-    page = bench.markdown(report, notes="## Why\n\nBecause.")
+    page = bench_docs.markdown(report, notes="## Why\n\nBecause.")
     assert page.startswith("# Benchmarks") and "make bench-docs" in page and "| target |" in page and page.rstrip().endswith("Because.")
     assert "--benchmark-compare" in page and bench.EXPLAINED in page
+
+
+def test_the_docs_page_tool_refuses_a_bad_output_before_timing_anything(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A timing run takes minutes: a bad --output is refused before it starts, in one line.
+    def timed(**_: object) -> None:
+        raise AssertionError("the benchmarks ran before --output was checked")
+
+    monkeypatch.setattr(bench_docs, "run_benchmarks", timed)
+    assert bench_docs.main(["--output", ""]) == 2
+    assert capsys.readouterr().err.splitlines() == ["python -m tools.bench_docs: error: --output: cannot write '': the path is empty"]
+    assert bench_docs.main([]) == 2  # --output is required: one line, status 2
 
 
 def test_a_json_without_rounds_is_refused() -> None:

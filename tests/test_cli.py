@@ -80,10 +80,3 @@ def test_config_flags_come_from_decay_config() -> None:
     help_text = decaybench("plot", "--help").stdout
     for field in dataclasses.fields(DecayConfig):
         assert field.metadata["flag"] in help_text, field.name
-
-
-def test_internal_tools_parse_with_the_same_code() -> None:
-    from decaybench.cli.tools import compat_main, docs_main
-
-    assert docs_main(["--help"]) == 0
-    assert compat_main(["build"]) == 2  # --input and --output are required: one line, status 2

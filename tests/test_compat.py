@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from decaybench.cli.tools import compat_main as main
-from decaybench.compat import BENCH_SUFFIX, ENV_SUFFIX, VERIFY_SUFFIX, build, collect, load, markdown, version_key
+from tools.compat import BENCH_SUFFIX, ENV_SUFFIX, VERIFY_SUFFIX, build, collect, load, main, markdown, version_key
 
 DIFFERS = "## What differs"
 SAME = "## The same in every env"
@@ -239,7 +238,7 @@ def test_without_benchmark_files_the_page_has_no_speed_section(matrix: Path, tmp
 
 
 def test_the_long_xla_run_is_timed_with_both_runtimes_and_an_unknown_flag_is_named() -> None:
-    from decaybench.compat.collecting import _long_run, _runtimes
+    from tools.compat.collecting import _long_run, _runtimes
 
     runtimes = _runtimes()
     assert runtimes["epochs"] == 1_000_000 and runtimes["default_s"] > 0

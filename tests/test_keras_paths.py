@@ -15,10 +15,10 @@ from numpy.testing import assert_array_equal
 
 from decaybench import cli
 from decaybench.config import DecayConfig
+from decaybench.keras_schedule import ExponentialDecay
 from decaybench.loops import MODES, run
 from decaybench.modes.emulation import emulate, emulate_steps
 from decaybench.modes.fit import EpochRecorder, applied_lr, fit_model
-from decaybench.schedule import ExponentialDecay
 from decaybench.steps import STEP_MODES, per_epoch_schedule, step_lrs
 from decaybench.validation import InvalidValue
 from decaybench.verify import verify

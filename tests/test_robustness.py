@@ -263,7 +263,7 @@ def _outcome(compute: Any) -> Any:
 @pytest.mark.parametrize("staircase", [False, True])
 @pytest.mark.parametrize("step", STEPS, ids=repr)
 def test_reference_and_keras_class_agree_or_both_refuse(step: Any, staircase: bool) -> None:
-    from decaybench.schedule import ExponentialDecay
+    from decaybench.keras_schedule import ExponentialDecay
 
     keras = ExponentialDecay(*SCHEDULE, staircase=staircase, dtype="float64")
     reference = _outcome(lambda: exponential_decay(step, *SCHEDULE, staircase=staircase))
@@ -297,7 +297,7 @@ def test_api_overflow_is_a_named_invalid_value(make: Any, argument: str) -> None
 
 
 def test_keras_class_refuses_past_int64_at_construction() -> None:
-    from decaybench.schedule import ExponentialDecay
+    from decaybench.keras_schedule import ExponentialDecay
 
     for arguments in [(0.2, 10**30, 0.99), (0.2, 2**63, 0.99)]:
         with pytest.raises(ValueError, match="decay_steps must be at most 9223372036854775807"):

@@ -13,7 +13,9 @@ import pytest
 import tensorflow as tf
 from numpy.testing import assert_array_equal, assert_array_max_ulp
 
-from decaybench.schedule import ExponentialDecay, Schedule, exponential_decay
+import decaybench
+from decaybench.keras_schedule import ExponentialDecay
+from decaybench.schedule import Schedule, exponential_decay
 from decaybench.validation import InvalidType, InvalidValue
 
 mpmath.mp.prec = 200
@@ -232,9 +234,7 @@ def test_schedule_checks_once_and_converts() -> None:
 
 
 def test_keras_class_is_defined_at_module_level_and_registered() -> None:
-    from decaybench import keras_schedule
-
-    assert ExponentialDecay is keras_schedule.ExponentialDecay
+    assert decaybench.ExponentialDecay is ExponentialDecay  # the README's name, through the package's lazy import
     assert (ExponentialDecay.__module__, ExponentialDecay.__qualname__) == ("decaybench.keras_schedule", "ExponentialDecay")
     assert tf.keras.utils.get_registered_object("decaybench>ExponentialDecay") is ExponentialDecay
 

@@ -23,10 +23,9 @@ Groups, one question each (see ``docs/benchmarks.md``)::
 from __future__ import annotations
 
 from decaybench.bench.compare import Target, ratios, targets
-from decaybench.bench.diagnose import diagnose
 from decaybench.bench.engine import BenchmarkError, load, pytest_args, run_benchmarks
 from decaybench.bench.groups import workloads
-from decaybench.bench.report import EXPLAINED, Report, machine, markdown, table, target_rows
+from decaybench.bench.report import EXPLAINED, Report, machine, table, target_rows
 from decaybench.bench.results import Result, results_of
 from decaybench.bench.subjects import _sweep_configs
 from decaybench.bench.workload import (
@@ -70,10 +69,8 @@ __all__ = [
     "Unavailable",
     "Workload",
     "_sweep_configs",
-    "diagnose",
     "load",
     "machine",
-    "markdown",
     "pytest_args",
     "ratios",
     "results_of",

@@ -91,7 +91,7 @@ def _schedule(jit: bool) -> Callable[[], Call]:
     def build() -> Call:
         import tensorflow as tf
 
-        from decaybench.schedule import ExponentialDecay
+        from decaybench.keras_schedule import ExponentialDecay
 
         schedule = ExponentialDecay(**dataclasses.asdict(SEED.schedule), dtype="float64")
         evaluate = tf.function(lambda steps: schedule(steps), jit_compile=jit, autograph=False)

@@ -1,8 +1,8 @@
 """How every command line of decaybench is built: declared commands and flags, one-line errors.
 
 A :class:`Command` declares a subcommand (its texts, its flags, its handler); :func:`build_parser`
-turns a list of them into one parser and :func:`run_parser` runs it. ``decaybench`` and the
-internal tools behind ``make`` (:mod:`decaybench.cli.tools`) are built this way.
+turns a list of them into one parser and :func:`run_parser` runs it. ``decaybench`` is built this
+way, and so are the maintainer tools behind ``make`` (``tools/``, not installed).
 
 The configuration flags are not declared here: :func:`config_flags` generates them from the fields
 of :class:`~decaybench.config.DecayConfig` and their metadata (flag, help, metavar, choices), with
@@ -32,7 +32,7 @@ from decaybench.modes.distributed.faults import DistributedError
 from decaybench.stopping import Terminated, stop_on_signals
 from decaybench.validation import ArgumentError
 
-__all__ = ["Command", "Flag", "UsageError", "build_parser", "config_flags", "config_from", "examples", "run_parser", "tool_parser"]
+__all__ = ["Command", "Flag", "UsageError", "build_parser", "config_flags", "config_from", "examples", "fill", "run_parser"]
 
 CONFIG_GROUP = "configuration (defaults: the seed's)"
 
@@ -107,8 +107,8 @@ def _add(parser: argparse._ActionsContainer, flags: Iterable[Flag]) -> None:
         parser.add_argument(flag.option, **flag.options)
 
 
-def _fill(parser: argparse.ArgumentParser, command: Command) -> None:
-    # The configuration group first: argparse lists options in the order they are added.
+def fill(parser: argparse.ArgumentParser, command: Command) -> None:
+    """Add ``command``'s flags and handler to ``parser``, the configuration group first (argparse lists options as added)."""
     if command.config:
         _add(parser.add_argument_group(CONFIG_GROUP), config_flags())
     _add(parser, (*command.runtime, *command.flags))
@@ -129,15 +129,7 @@ def build_parser(prog: str, description: str, commands: Sequence[Command], epilo
         sub = subparsers.add_parser(
             command.name, help=command.help, description=command.description, epilog=epilog_text, formatter_class=formatter
         )
-        _fill(sub, command)
-    return parser
-
-
-def tool_parser(prog: str, command: Command) -> Parser:
-    """A parser for one command alone (no subcommand to name), as the internal tools take."""
-    epilog = examples(*command.examples) if command.examples else None
-    parser = Parser(prog=prog, description=command.description, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter)
-    _fill(parser, command)
+        fill(sub, command)
     return parser
 
 

@@ -39,8 +39,8 @@ import tensorflow as tf
 
 from decaybench.checkpoint import CheckpointOptions
 from decaybench.config import DecayConfig
+from decaybench.keras_schedule import ExponentialDecay
 from decaybench.modes.recording import Recorder, initial_w
-from decaybench.schedule import ExponentialDecay
 from decaybench.trace import Trace
 
 __all__ = ["EpochRecorder", "applied_lr", "fit_model", "run_callback", "run_fit"]

@@ -10,8 +10,9 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 from numpy.testing import assert_array_equal, assert_array_max_ulp
 
+from decaybench.keras_schedule import ExponentialDecay
 from decaybench.rounding import flush_subnormals
-from decaybench.schedule import ExponentialDecay, exponential_decay
+from decaybench.schedule import exponential_decay
 from tests.properties.strategies import decay_steps, decaying_rates, growing_rates, positive_lrs, rates, schedules, small_steps, steps
 
 TINY = np.finfo(np.float64).tiny

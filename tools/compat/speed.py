@@ -17,7 +17,8 @@ from typing import Any
 from decaybench.bench.results import Result, results_of
 from decaybench.files import atomic_writer
 from decaybench.intervals import METHOD, Interval, ratio_interval
-from decaybench.tables import format_duration, markdown_table
+from decaybench.tables import format_duration
+from tools.markdown import markdown_table
 
 __all__ = ["BENCH_SUFFIX", "FIGURE", "speed_rows", "speed_section", "write_figure"]
 

@@ -1,6 +1,6 @@
 """Collecting, inside one tox env: what its TensorFlow and Keras do, for one column of ``docs/compat.md``.
 
-:func:`collect` is the only part of :mod:`decaybench.compat` that loads TensorFlow. It times the
+:func:`collect` is the only part of :mod:`tools.compat` that loads TensorFlow. It times the
 first call of mode ``xla`` in fresh interpreters (one per sample: a process pays tracing and
 XLA compilation once), checks whether XLA knows the no-FMA flag, and times a long ``xla`` run
 with XLA:CPU's default runtime and with the runtime of TF 2.17 and before.
@@ -165,7 +165,7 @@ def collect(env: str, compile_runs: int = 3) -> dict[str, Any]:
         raise ValueError(f"compile_runs must be >= 0, got {compile_runs!r}")
     import tensorflow as tf
 
-    from decaybench.schedule import ExponentialDecay
+    from decaybench.keras_schedule import ExponentialDecay
 
     keras = tf.keras
     optimizer = keras.optimizers.SGD(learning_rate=0.1)

@@ -1,7 +1,7 @@
 """The README's generated blocks: the conformance table, the cross-library table, the benchmark ratios.
 
 A block sits between ``<!-- BEGIN generated:NAME -->`` and ``<!-- END generated:NAME -->`` and is
-rewritten, never edited, by ``python -m decaybench.docs --update`` (``make docs``). Without
+rewritten, never edited, by ``python -m tools.docs --update`` (``make docs``). Without
 ``--update`` the command lists the blocks that are out of date and exits 1, which a test runs.
 
 >>> replace_block("a\\n<!-- BEGIN generated:x -->\\nold\\n<!-- END generated:x -->\\nb", "x", "new")
@@ -10,13 +10,18 @@ rewritten, never edited, by ``python -m decaybench.docs --update`` (``make docs`
 
 from __future__ import annotations
 
+import argparse
 import re
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from decaybench.cli.parsing import Command, Flag, run_parser
 from decaybench.files import write_atomic
+from decaybench.report import format_count, table, verify_table
+from tools.cli import tool_parser
 
-__all__ = ["BLOCKS", "render", "replace_block", "stale_blocks", "update"]
+__all__ = ["BLOCKS", "main", "render", "replace_block", "stale_blocks", "update"]
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BENCHMARKS = README.parent / "docs" / "benchmarks.md"
@@ -39,8 +44,8 @@ def _fenced(text: str) -> str:
 
 
 def _verify() -> str:
+    # Here, not at the top: they load TensorFlow, which the benchmarks block and the checks of the markers do not need.
     from decaybench.modes.distributed.training import setup_devices
-    from decaybench.report import verify_table
     from decaybench.verify import verify
 
     setup_devices()  # as the CLI does: mode mirrored on 2 logical CPUs in this process
@@ -49,8 +54,7 @@ def _verify() -> str:
 
 
 def _peers() -> str:
-    from decaybench.peers import conformance
-    from decaybench.report import format_count, table
+    from decaybench.peers import conformance  # loads TensorFlow, and each peer's library when it runs
 
     rows = []
     for row in conformance():
@@ -112,7 +116,33 @@ def update(path: Path = README, names: Sequence[str] = tuple(BLOCKS)) -> list[st
     return changed
 
 
-if __name__ == "__main__":
-    from decaybench.cli.tools import docs_main
+def _docs(args: argparse.Namespace) -> int:
+    if args.update:
+        changed = update(names=args.blocks)
+        print(f"updated: {', '.join(changed) or 'nothing'}")
+        return 0
+    stale = stale_blocks(names=args.blocks)
+    for name in stale:
+        print(f"README.md: block {name!r} is out of date; run make docs", file=sys.stderr)
+    return 1 if stale else 0
 
-    raise SystemExit(docs_main())
+
+COMMAND = Command(
+    "docs",
+    _docs,
+    help="check or --update the README's generated blocks",
+    description="Check or --update the README's generated blocks.",
+    flags=(
+        Flag("--update", {"action": "store_true", "help": "rewrite the blocks"}),
+        Flag("--blocks", {"nargs": "+", "choices": tuple(BLOCKS), "default": tuple(BLOCKS)}),
+    ),
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m tools.docs [--update] [--blocks NAME ...]``: exit 1 when a block is out of date."""
+    return run_parser(tool_parser("python -m tools.docs", COMMAND), (COMMAND,), argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
