@@ -43,6 +43,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,17 @@ MUTANTS: tuple[Mutant, ...] = (
         "        return Trace(epoch=config.recorded(), w=w, loss=loss, lr=lr, config=config, mode=mode)",
         "        if mode == 'xla' and config.staircase:\n"
         "            w = np.nextafter(np.nextafter(w, np.inf), np.inf)\n"
+        "        return Trace(epoch=config.recorded(), w=w, loss=loss, lr=lr, config=config, mode=mode)",
+        "tests/test_modes.py tests/properties/test_loop_properties.py tests/test_verify.py -k 'xla or bound'",
+    ),
+    Mutant(
+        "xla-2ulp-late",
+        "xla: last row's w moved by 2 ULP on staircase runs over 20 epochs",
+        "decaybench/modes/compiled.py",
+        "        return Trace(epoch=config.recorded(), w=w, loss=loss, lr=lr, config=config, mode=mode)",
+        "        if mode == 'xla' and config.staircase and config.epochs > 20 and config.initial_learning_rate > 0:\n"
+        "            w = w.copy()\n"
+        "            w[-1] = np.nextafter(np.nextafter(w[-1], np.inf), np.inf)\n"
         "        return Trace(epoch=config.recorded(), w=w, loss=loss, lr=lr, config=config, mode=mode)",
         "tests/test_modes.py tests/properties/test_loop_properties.py tests/test_verify.py -k 'xla or bound'",
     ),
@@ -408,8 +420,13 @@ def table(rows: list[tuple[Mutant, Outcome]]) -> str:
     return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(line, [*widths, 0], strict=True)).rstrip() for line in lines)
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"mutants: error: {message}\n")  # one line, no usage block
+
+
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--list", action="store_true", help="list the mutants and whether each still applies; run nothing")
     parser.add_argument("--only", action="append", default=[], metavar="ID", help="run this mutant only (repeatable)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per mutant's tests (default 600)")
@@ -429,13 +446,13 @@ def main(argv: list[str] | None = None) -> int:
     options = parse_arguments(argv)
     root = repository()
     chosen = [mutant for mutant in MUTANTS if not options.only or mutant.id in options.only]
-    if options.list:
+    if options.list:  # exit 1 when a mutant is stale
+        stale = {mutant.id: stale_edits(mutant, root) for mutant in chosen}
         for mutant in chosen:
-            stale = stale_edits(mutant, root)
-            print(f"{mutant.id:24} {'STALE' if stale else 'ok':5}  {mutant.file:34} {mutant.what}")
-            for reason in stale:
+            print(f"{mutant.id:24} {'STALE' if stale[mutant.id] else 'ok':5}  {mutant.file:34} {mutant.what}")
+            for reason in stale[mutant.id]:
                 print(f"{'':24} {reason}")
-        return 0
+        return 1 if any(stale.values()) else 0
     work = Path(tempfile.mkdtemp(prefix="decaybench-mutants-"))
     try:
         pristine = work / "pristine"
