@@ -74,3 +74,10 @@ docs: $(STAMP)
 bench-docs: $(STAMP)
 	$(BIN)/python -m tools.bench_docs --notes docs/benchmarks.notes.md --output docs/benchmarks.md
 	$(BIN)/python -m tools.docs --update --blocks benchmarks
+
+# The mutation self-check (tools/mutants.py): plants each defect of its table in a temporary copy of the
+# repository and runs the tests that should catch it; fails unless every one is caught. Not part of `make test`.
+# `make mutants MUTANTS="--only xla-2ulp"` runs one; `MUTANTS=--list` lists them.
+.PHONY: mutants
+mutants: $(STAMP)
+	$(BIN)/python tools/mutants.py $(MUTANTS)
