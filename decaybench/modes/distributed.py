@@ -56,11 +56,11 @@ import tensorflow as tf
 from decaybench.checkpoint import CheckpointOptions, Checkpoints
 from decaybench.config import DecayConfig
 from decaybench.modes import tf_config
+from decaybench.modes._scaffold.recording import Recorder
 from decaybench.modes.cluster import COLLECTIVE_SECONDS, HOST, TIMEOUTS, WORKERS, LocalCluster, Timeouts, shared_cluster
 from decaybench.modes.faults import DistributedError
 from decaybench.modes.limits import current
 from decaybench.modes.protocol import FAULT_ENV, MIRRORED, MULTIWORKER
-from decaybench.modes.recording import Recorder
 from decaybench.progress import epoch_bar
 from decaybench.trace import Trace
 from decaybench.validation import InvalidValue
