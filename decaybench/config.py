@@ -113,9 +113,8 @@ class DecayConfig:
         return self.recorded_before(self.epochs)
 
     def recorded_before(self, epoch: int) -> int:
-        """How many recorded epochs lie below ``epoch``: the multiples of K, and the last epoch at the end.
-
-        ``ceil(epoch / K)``, plus 1 at ``epoch == epochs`` when ``epochs - 1`` is no multiple of K.
+        """How many recorded epochs lie below ``epoch``: ``ceil(epoch / K)`` multiples of K, and at
+        ``epoch == epochs`` the last epoch when it is no multiple of K.
 
         >>> [DecayConfig(epochs=10, record_every=4).recorded_before(epoch) for epoch in (0, 1, 5, 9, 10)]
         [0, 1, 2, 3, 4]

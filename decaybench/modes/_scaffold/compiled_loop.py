@@ -8,17 +8,15 @@ with ``lr`` the float64 schedule, and :class:`CompiledLoop` compiles :func:`chun
         w, loss = step(w, lr, *inputs)
         kept = keep.write(kept, row, epoch, w, loss, lr)  # at each recorded epoch
 
-What a loop keeps is a :class:`Keep`: :data:`ROWS`, the recorded epochs' rows (a run, a sweep),
-or a grid's metrics (:mod:`decaybench.sweep_loops`). ``inputs`` are tensors that the step needs
-as inputs of the compiled function rather than constants (``xla-exact``'s opaque one and the
-map of its sum). A chunk's function is ``(w, span, rows, integers, floats, *inputs) -> (kept, w)``::
-
-    span               int64 [start, stop, record_every, last epoch of the run]
-    rows               int32, the recorded epochs in [start, stop) (DecayConfig.recorded_before)
-    integers, floats   the schedule (decaybench.schedule.loop_columns)
-
-The schedule and the chunk enter as tensors, so a loop traces once per dtype and size. Only
-``rows`` sizes the row buffers, which XLA needs at compile time: XLA compiles once per row count.
+What it keeps is a :class:`Keep`: :data:`ROWS`, the recorded epochs' rows, or a grid's metrics
+(:mod:`decaybench.sweep_loops`). ``inputs`` are tensors the step needs as inputs of the compiled
+function, not as constants (``xla-exact``'s opaque one and its sum's map). A chunk's function is
+``(w, span, rows, integers, floats, *inputs) -> (kept, last w)``: ``span`` is int64 ``[start,
+stop, record_every, last epoch]``, ``rows`` the recorded epochs in the chunk
+(:meth:`~decaybench.config.DecayConfig.recorded_before`), ``integers`` and ``floats`` the
+schedule (:func:`~decaybench.schedule.loop_columns`). All are tensors, so a loop traces once per
+dtype and size; ``rows`` sizes the row buffers, which XLA needs at compile time: XLA compiles
+once per row count.
 """
 
 from __future__ import annotations
@@ -38,7 +36,7 @@ from decaybench.modes._scaffold.recording import initial_w
 from decaybench.schedule import from_columns, loop_columns, tf_exponential_decay
 from decaybench.trace import Trace
 
-__all__ = ["ROWS", "CompiledLoop", "Keep", "chunk_loop", "no_inputs", "unpacked"]
+__all__ = ["ROWS", "CompiledLoop", "Keep", "chunk_loop", "unpacked"]
 
 # (w, float64 lr, *inputs) -> (w after the update, loss before it)
 Step = Callable[..., tuple[tf.Tensor, tf.Tensor]]
@@ -127,10 +125,10 @@ def chunk_loop(
         every_epoch: whether ``record_every == 1`` (a Python bool, or a tensor decided in the graph).
         keep: what to keep of the epochs; ``inputs`` are its ``write``'s.
 
-    Returns ``keep``'s outputs and the last ``w``. Recording every K-th epoch is a loop over rows
-    and, inside, over the epochs up to each row's epoch, then the epochs after the chunk's last
-    row: no step pays for a condition or a write it does not need (a graph's while loop pays per
-    iteration for each loop variable).
+    Returns ``keep``'s outputs and the last ``w``. Recording every K-th epoch loops over rows and,
+    inside, over the epochs up to each row's, then over the epochs after the last row: no step
+    pays for a condition or a write it does not need (a graph's while loop pays per iteration for
+    each loop variable).
     """
     start, stop, record_every, last = span[0], span[1], span[2], span[3]
     kept = keep.start(w0, rows)
@@ -159,27 +157,21 @@ def chunk_loop(
     return keep.finish(kept, rows, loss), w
 
 
-def no_inputs(size: int, dtype: str) -> tuple[tf.Tensor, ...]:
-    """A step that needs no input tensors (``graph``, ``xla``)."""
-    return ()
-
-
 def _positional(chunk: Callable[..., Any], count: int) -> Callable[..., Any]:
-    # A concrete function binds *inputs by name: twice as slow as fixed arguments for the two of
-    # xla-exact (measured), so the hot loops' functions take exactly theirs.
-    if count == 0:
+    # A concrete function binds *inputs by name: with xla-exact's two inputs, twice as slow as two
+    # fixed arguments (measured); with none, as fast.
+    if count != 2:
+        return chunk
 
-        def plain(w: tf.Tensor, span: tf.Tensor, rows: tf.Tensor, integers: tf.Tensor, floats: tf.Tensor) -> Any:
-            return chunk(w, span, rows, integers, floats)
+    def two(w: tf.Tensor, span: tf.Tensor, rows: tf.Tensor, integers: tf.Tensor, floats: tf.Tensor, a: tf.Tensor, b: tf.Tensor) -> Any:
+        return chunk(w, span, rows, integers, floats, a, b)
 
-        return plain
-    if count == 2:
+    return two
 
-        def two(w: tf.Tensor, span: tf.Tensor, rows: tf.Tensor, integers: tf.Tensor, floats: tf.Tensor, a: tf.Tensor, b: tf.Tensor) -> Any:
-            return chunk(w, span, rows, integers, floats, a, b)
 
-        return two
-    return chunk
+def _whole_span(config: DecayConfig) -> tuple[tf.Tensor, tf.Tensor]:
+    # span and rows of the chunk [0, epochs): the whole run
+    return tf.constant((0, config.epochs, config.record_every, config.epochs - 1), tf.int64), tf.constant(config.recorded_count, tf.int32)
 
 
 class CompiledLoop:
@@ -196,7 +188,7 @@ class CompiledLoop:
     """
 
     def __init__(
-        self, step: Step, inputs: Inputs = no_inputs, *, jit_compile: bool = False, keep: Keep = ROWS, in_graph: bool = False
+        self, step: Step, inputs: Inputs = lambda size, dtype: (), *, jit_compile: bool = False, keep: Keep = ROWS, in_graph: bool = False
     ) -> None:
         self.step, self.inputs, self.keep = step, inputs, keep
         self._jit_compile, self._in_graph = jit_compile, in_graph
@@ -247,9 +239,7 @@ class CompiledLoop:
         return tf.constant(integers, tf.int64), tf.constant(floats, tf.float64), *self.inputs(config.size, config.dtype)
 
     def _whole_inputs(self, config: DecayConfig) -> tuple[tf.Tensor, ...]:
-        span = tf.constant((0, config.epochs, config.record_every, config.epochs - 1), tf.int64)
-        w0 = tf.constant(initial_w(config))
-        return w0, span, tf.constant(config.recorded_count, tf.int32), *self._columns(config)
+        return tf.constant(initial_w(config)), *_whole_span(config), *self._columns(config)
 
     def whole_inputs(self, config: DecayConfig) -> tuple[tf.Tensor, ...]:
         """The inputs of a run in one call: made once per configuration and kept (small ``w`` only)."""
@@ -287,11 +277,8 @@ class CompiledLoop:
     def run_batch(self, w0: np.ndarray, first: DecayConfig, integers: np.ndarray, floats: np.ndarray, *inputs: Any) -> Any:
         """All epochs of ``first``'s shape on a batch, ``w0`` ``[..., size]`` and columns ``[..., 3]``, in
         one call of the ``tf.function`` (it traces per batch shape); ``inputs``: the keep's. Returns the kept."""
-        everything = (*self.inputs(first.size, first.dtype), *inputs)
-        span = tf.constant((0, first.epochs, first.record_every, first.epochs - 1), tf.int64)
-        function = self.function(first.record_every == 1, len(everything))
-        rows = tf.constant(first.recorded_count, tf.int32)
-        kept, _ = function(tf.constant(w0), span, rows, tf.constant(integers, tf.int64), tf.constant(floats, tf.float64), *everything)
+        everything = (tf.constant(integers, tf.int64), tf.constant(floats, tf.float64), *self.inputs(first.size, first.dtype), *inputs)
+        kept, _ = self.function(first.record_every == 1, len(everything) - 2)(tf.constant(w0), *_whole_span(first), *everything)
         return kept
 
     def tracing_count(self) -> int:
