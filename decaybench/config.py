@@ -106,8 +106,17 @@ class DecayConfig:
     @property
     def recorded_count(self) -> int:
         """How many epochs the trace keeps (the length of :meth:`recorded`), without building it."""
-        kept = (self.epochs - 1) // self.record_every + 1
-        return kept + (0 if (self.epochs - 1) % self.record_every == 0 else 1)
+        return self.recorded_before(self.epochs)
+
+    def recorded_before(self, epoch: int) -> int:
+        """How many recorded epochs lie below ``epoch``: ``ceil(epoch / K)`` multiples of K, and at
+        ``epoch == epochs`` the last epoch when it is no multiple of K.
+
+        >>> [DecayConfig(epochs=10, record_every=4).recorded_before(epoch) for epoch in (0, 1, 5, 9, 10)]
+        [0, 1, 2, 3, 4]
+        """
+        kept = (epoch + self.record_every - 1) // self.record_every
+        return kept + (1 if epoch == self.epochs and (self.epochs - 1) % self.record_every else 0)
 
     def recorded(self) -> np.ndarray:
         """The recorded epoch numbers, int64: 0, K, 2K, ... and always the last epoch.

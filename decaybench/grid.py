@@ -5,7 +5,7 @@ significant digits so that ``0.02:1.2:60`` holds ``0.2`` as typed) or a comma li
 are sorted and deduplicated. A :class:`Grid` is the product of three ranges, the schedule's
 ``initial_learning_rate``, ``decay_rate`` and ``decay_steps``, over one base configuration
 (``staircase``, ``epochs``, ``w0``, ``dtype``). :func:`run_grid` runs it through
-:mod:`decaybench.modes.metrics_loop` and returns a :class:`GridResult` of the
+:mod:`decaybench.sweep_loops` and returns a :class:`GridResult` of the
 :mod:`decaybench.metrics`, never the traces.
 
 A :class:`GridResult` row holds the cell's configuration (every :class:`~decaybench.config.DecayConfig`
@@ -332,28 +332,23 @@ def _diverged(config: DecayConfig, nonfinite: int) -> int:
 
 
 def _run_chunks(grid: Grid, size: int, tol: float, mode: str, progress: bool | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    # Here, not at the top: both load TensorFlow, which defining and checking a grid does not need.
-    import tensorflow as tf
+    from decaybench.sweep_loops import grid_metrics  # loads TensorFlow, which defining and checking a grid does not need
 
-    from decaybench.modes.metrics_loop import metrics_loop_function
-
-    loop = metrics_loop_function(mode)
     columns = grid.columns()
     base = grid.base
     # The base's transition_begin and end_value (loop_columns' third column) hold for every cell.
     (_, staircase, begin), (_, _, end) = loop_columns(base.schedule)
     integers = np.stack([columns["decay_steps"], np.full(grid.cells, staircase, np.int64), np.full(grid.cells, begin, np.int64)], axis=1)
     floats = np.stack([columns["initial_learning_rate"], columns["decay_rate"], np.full(grid.cells, end)], axis=1)
-    w0 = tf.constant(np.full((size, base.size), base.w0, dtype=base.dtype))
-    epochs, tolerance, one = tf.constant(base.epochs, tf.int64), tf.constant(tol, tf.float64), tf.ones([], base.dtype)
+    w0 = np.full((size, base.size), base.w0, dtype=base.dtype)
     outputs: list[tuple[np.ndarray, ...]] = []
     with epoch_bar(grid.cells * base.epochs, progress, "sweep") as bar:
         for start in range(0, grid.cells, size):
             # The last chunk is padded with its last cell: one shape, one compilation.
             rows = np.minimum(np.arange(start, start + size), grid.cells - 1)
-            chunk = loop(w0, epochs, tf.constant(integers[rows]), tf.constant(floats[rows]), tolerance, one)
+            chunk = grid_metrics(mode, w0, base, integers[rows], floats[rows], tol)
             kept = min(size, grid.cells - start)
-            outputs.append(tuple(tensor.numpy()[:kept] for tensor in chunk))
+            outputs.append(tuple(array[:kept] for array in chunk))
             bar.update(kept * base.epochs)
     loss, below, bad = (np.concatenate([output[i] for output in outputs]) for i in range(3))
     return loss, below, bad

@@ -48,7 +48,7 @@ PEAK_COPIES = 3
 ALWAYS_FITS = 64 * 2**20
 
 # Bytes per recorded row that the per-epoch Python loops hold as NumPy objects before stacking
-# (modes.recording.Recorder: a w array, a 0-d loss array, a float and three list slots). A 400-epoch
+# (modes._scaffold.recording.Recorder: a w array, a 0-d loss array, a float and three list slots). A 400-epoch
 # run of mode function peaked at 810 bytes a row under TF 2.21 / NumPy 2.4 and 940-970 under
 # TF 2.15 / NumPy 1.26 (tests/test_memory.py, in every tox env).
 RECORDER_ROW = 1000

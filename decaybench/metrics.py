@@ -11,7 +11,7 @@ epochs are ``0 .. E-1``. The metrics are::
 and ``None`` for an empty set. ``lr > 1`` is ``|1 - 2 lr| > 1``: the step maps ``w + 1`` to
 ``(1 - 2 lr)(w + 1)``, so it expands. :attr:`decaybench.trace.Trace.diverged_at` is
 :func:`diverged_at` over the trace's recorded epochs, and ``decaybench.grid`` keeps the same
-three quantities inside the compiled loop (``decaybench.modes.metrics_loop``) from the very
+three quantities inside the compiled loop (``decaybench.sweep_loops``) from the very
 per-epoch values the loop computes, with these functions' rules; ``tests/test_grid.py`` checks
 that the two agree cell by cell.
 

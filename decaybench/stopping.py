@@ -6,7 +6,7 @@ Within :func:`stop_on_signals` (the CLI wraps every command in it), in the main 
   :func:`interrupted` stays true until the block ends. One that lands in a finalizer is printed
   and dropped, so a loop would go on: every epoch's progress bar (:mod:`decaybench.progress`)
   asks :func:`interrupted` and raises it again, where nothing can swallow it (a compiled run's
-  bar advances between its chunks, :mod:`decaybench.modes.chunks`). The CLI exits 130.
+  bar advances between its chunks, :mod:`decaybench.modes._scaffold.chunks`). The CLI exits 130.
 * **SIGTERM**, the signal cluster schedulers stop jobs with, raises :class:`Terminated`: the
   command unwinds (an atomic write removes its temporary file, so no partial output is left) and
   exits 143 (128 + 15), as a shell reports a process killed by SIGTERM. Inside :func:`deferred`,

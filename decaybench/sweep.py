@@ -2,9 +2,9 @@
 
 The configurations share ``epochs``, ``dtype``, ``size`` and ``record_every`` (the shape of the
 compiled loop) and may differ in everything else: ``initial_learning_rate``, ``decay_rate``,
-``decay_steps``, ``staircase`` and ``w0``. The sweep runs :func:`decaybench.modes.compiled.whole_loop`,
-the very loop of mode ``xla``, on a ``[configs, size]`` ``w``, so each configuration's trace is
-bit for bit the trace of ``run(config, "xla")`` (``tests/test_sweep.py``).
+``decay_steps``, ``staircase`` and ``w0``. The sweep runs the very loop of its mode on a
+``[configs, size]`` ``w`` (:mod:`decaybench.sweep_loops`), so each configuration's trace is
+bit for bit the trace of ``run(config, mode)`` (``tests/test_sweep.py``).
 
 Only ``xla`` and ``xla-exact`` (the same loop with the products kept rounded and the loss
 summed in Eigen's order, :mod:`decaybench.modes.exact`) are offered. XLA's ``pow`` on a vector
@@ -83,25 +83,16 @@ def run_sweep(configs: Sequence[DecayConfig], mode: str = "xla") -> list[Trace]:
             cannot fit in memory; the message names the argument and the value.
     """
     configs = _checked(configs, mode)
-    import tensorflow as tf
-
-    from decaybench.modes import exact
-    from decaybench.modes.compiled import xla_sweep_loop
     from decaybench.schedule import loop_columns
+    from decaybench.sweep_loops import sweep_rows  # loads TensorFlow
 
     first = configs[0]
     w0 = np.stack([np.full(first.size, config.w0, dtype=first.dtype) for config in configs])
     columns = [loop_columns(config.schedule) for config in configs]
     integers = np.array([integer for integer, _ in columns], dtype=np.int64)
     floats = np.array([real for _, real in columns], dtype=np.float64)
-    lengths = np.array([first.epochs, first.record_every], dtype=np.int64)
-    if mode == "xla-exact":
-        w, loss, lr = exact.sweep(tf.constant(w0), first, tf.constant(integers), tf.constant(floats))
-    else:
-        w, loss, lr = xla_sweep_loop(
-            tf.constant(w0), tf.constant(lengths), tf.constant(integers), tf.constant(floats), first.record_every == 1
-        )
+    w, loss, lr = sweep_rows(mode, w0, first, integers, floats)
     # Rows are [row, config, ...]: one transposing copy makes every config's rows contiguous.
-    w, loss, lr = (np.ascontiguousarray(np.moveaxis(array.numpy(), 1, 0)) for array in (w, loss, lr))
+    w, loss, lr = (np.ascontiguousarray(np.moveaxis(array, 1, 0)) for array in (w, loss, lr))
     epoch = first.recorded()
     return [Trace(epoch=epoch, w=w[i], loss=loss[i], lr=lr[i], config=config, mode=mode) for i, config in enumerate(configs)]

@@ -15,7 +15,7 @@ import pytest
 from decaybench import cli
 from decaybench.config import DecayConfig
 from decaybench.loops import MODES, resumable, run, run_split, stop_after
-from decaybench.modes import chunks
+from decaybench.modes._scaffold import chunks
 
 # The single-process modes and mirrored (multiworker's recovery is tests/test_distributed.py's).
 RESUMABLE = [mode for mode in MODES if resumable(mode) and mode != "multiworker"]
@@ -52,7 +52,7 @@ def test_a_long_compiled_run_in_chunks_is_the_one_call_run(monkeypatch: pytest.M
     config = DecayConfig(epochs=11, record_every=record_every, size=5)
     whole = run(config, mode)
     monkeypatch.setattr(chunks, "CHUNK_SECONDS", 1e-12)  # one epoch per chunk, whatever record_every (0 or 1 row each)
-    assert chunks.chunk_length(config, mode) == 1
+    assert chunks.chunk_length(config, chunks.STEP_NS[mode]) == 1
     assert run(config, mode).identical(whole)
 
 

@@ -533,7 +533,7 @@ def test_golden_update_in_a_read_only_directory_names_dir(
     assert status == 2 and out == "" and err.startswith("decaybench: error: --dir: cannot write") and "is not writable" in err
 
 
-# --- Ctrl-C ends a long compiled run within about a second of work (decaybench.modes.chunks).
+# --- Ctrl-C ends a long compiled run within about a second of work (decaybench.modes._scaffold.chunks).
 
 # The real command line, in a process of its own; it says on stdout when its third chunk has
 # returned (traced, compiled, computing), so that the SIGINT lands in the middle of the work.
@@ -545,11 +545,11 @@ real_load = commands.load_tensorflow
 
 def load_then_announce(*args):
     real_load(*args)  # TensorFlow's start-up logging held back as usual, then the runner wrapped
-    from decaybench.modes import compiled
+    from decaybench.modes._scaffold import compiled_loop
 
-    real = compiled.run_chunked
+    real = compiled_loop.run_chunked
 
-    def announcing(config, mode, chunk, progress, checkpoint):
+    def announcing(config, mode, chunk, length, progress, checkpoint):
         calls = []
 
         def counted(*chunk_args):
@@ -559,9 +559,9 @@ def load_then_announce(*args):
                 print("COMPUTING", flush=True)
             return result
 
-        return real(config, mode, counted, progress, checkpoint)
+        return real(config, mode, counted, length, progress, checkpoint)
 
-    compiled.run_chunked = announcing
+    compiled_loop.run_chunked = announcing
 
 commands.load_tensorflow = load_then_announce
 sys.exit(main(sys.argv[1:]))

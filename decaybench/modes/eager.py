@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from decaybench.checkpoint import CheckpointOptions
 from decaybench.config import DecayConfig
-from decaybench.modes.recording import Recorder, epochs
+from decaybench.modes._scaffold.recording import Recorder, epochs
 from decaybench.trace import Trace
 
 

@@ -43,24 +43,22 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-import numpy as np
 import tensorflow as tf
 
 from decaybench.checkpoint import CheckpointOptions
 from decaybench.config import DecayConfig
 from decaybench.modes._exact_sum import Plan, layout, ordered_sum
-from decaybench.modes.chunks import chunk_loop, run_chunked
-from decaybench.schedule import from_columns, loop_columns
+from decaybench.modes._scaffold.chunks import STEP_NS
+from decaybench.modes._scaffold.compiled_loop import CompiledLoop
 from decaybench.trace import Trace
 
 __all__ = [
-    "exact_chunk",
-    "exact_loop",
+    "XLA_EXACT",
     "exact_step",
     "exact_update",
+    "loop_step",
     "run_xla_exact",
     "step_inputs",
-    "sweep",
     "tracing_count",
     "xla_exact_step",
 ]
@@ -120,41 +118,6 @@ def exact_step(w: tf.Tensor, lr: tf.Tensor, one: tf.Tensor, plan: Plan | None, i
     return w - (lr[..., tf.newaxis] * (x * 2)) * one, loss
 
 
-def exact_loop(
-    w0: tf.Tensor, lengths: tf.Tensor, integers: tf.Tensor, floats: tf.Tensor, one: tf.Tensor, index: tf.Tensor, every_epoch: bool
-) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-    """:func:`decaybench.modes.compiled.whole_loop` with :func:`exact_step` (AutoGraph source).
-
-    ``one`` is a scalar 1.0 of ``w0``'s dtype; ``index`` the sum's map (unused when ``size == 1``).
-    """
-    epochs, record_every = lengths[0], lengths[1]
-    last = epochs - 1
-    rows = tf.cast(last // record_every + 1 + tf.cast(last % record_every != 0, tf.int64), tf.int32)
-    span = tf.stack([tf.zeros_like(epochs), epochs, record_every, last])
-    w_rows, loss_rows, lr_rows, _ = exact_chunk(w0, span, rows, integers, floats, one, index, every_epoch)
-    return w_rows, loss_rows, lr_rows
-
-
-def exact_chunk(
-    w: tf.Tensor,
-    span: tf.Tensor,
-    rows: tf.Tensor,
-    integers: tf.Tensor,
-    floats: tf.Tensor,
-    one: tf.Tensor,
-    index: tf.Tensor,
-    every_epoch: bool,
-) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
-    """Epochs ``span[0] .. span[1]-1`` with :func:`exact_step`: :func:`decaybench.modes.chunks.chunk_loop`'s chunk."""
-    size = w.shape[-1]
-    plan = None if size == 1 else _plan(size, w.dtype.name)
-
-    def step(w: tf.Tensor, lr: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        return exact_step(w, tf.cast(lr, w.dtype), one, plan, index)
-
-    return chunk_loop(w, span, rows, from_columns(integers, floats), step, every_epoch)
-
-
 @functools.cache
 def _plan(size: int, dtype: str) -> Plan:
     return layout(size, dtype)
@@ -167,72 +130,27 @@ def step_inputs(size: int, dtype: str) -> tuple[tf.Tensor, tf.Tensor]:
     return tf.ones([], dtype), tf.constant(index, tf.int32)
 
 
-def _loop(every_epoch: bool) -> Any:
-    # A plain six-argument function, as compiled._chunk: a partial is called by keyword, slower.
-    def loop(
-        w0: tf.Tensor, lengths: tf.Tensor, integers: tf.Tensor, floats: tf.Tensor, one: tf.Tensor, index: tf.Tensor
-    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        return exact_loop(w0, lengths, integers, floats, one, index, every_epoch)
-
-    return loop
+def loop_step(w: tf.Tensor, lr: tf.Tensor, one: tf.Tensor, index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """:func:`exact_step` as the compiled loop's step: ``lr`` float64, the sum's plan from ``w``'s size."""
+    size = w.shape[-1]
+    return exact_step(w, tf.cast(lr, w.dtype), one, None if size == 1 else _plan(size, w.dtype.name), index)
 
 
-def _chunk(every_epoch: bool) -> Any:
-    def chunk(
-        w: tf.Tensor, span: tf.Tensor, rows: tf.Tensor, integers: tf.Tensor, floats: tf.Tensor, one: tf.Tensor, index: tf.Tensor
-    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
-        return exact_chunk(w, span, rows, integers, floats, one, index, every_epoch)
-
-    return chunk
-
-
-_LOOPS = {every: tf.function(_chunk(every), jit_compile=True) for every in (True, False)}
-# Sweeps (decaybench.sweep) have their own functions, so that they leave the tracing count alone.
-_SWEEP_LOOPS = {every: tf.function(_loop(every), jit_compile=True) for every in (True, False)}
-
-
-@functools.cache
-def _concrete(dtype: str, size: int, every_epoch: bool, index_shape: tuple[int, int]) -> Any:
-    specs = [tf.TensorSpec([size], dtype), tf.TensorSpec([4], tf.int64), tf.TensorSpec([], tf.int32)]
-    columns = [tf.TensorSpec([3], tf.int64), tf.TensorSpec([3], tf.float64)]
-    return _LOOPS[every_epoch].get_concrete_function(*specs, *columns, tf.TensorSpec([], dtype), tf.TensorSpec(index_shape, tf.int32))
-
-
-def _inputs(config: DecayConfig) -> tuple[tf.Tensor, ...]:
-    return (
-        tf.constant([config.epochs, config.record_every], tf.int64),
-        *(tf.constant(columns, dtype) for columns, dtype in zip(loop_columns(config.schedule), (tf.int64, tf.float64), strict=True)),
-        *step_inputs(config.size, config.dtype),
-    )
+XLA_EXACT = CompiledLoop(loop_step, step_inputs, jit_compile=True)
+"""The ``xla-exact`` loop, one function per way of recording (as ``xla``'s)."""
 
 
 def run_xla_exact(config: DecayConfig, progress: bool | None = None, *, checkpoint: CheckpointOptions | None = None) -> Trace:
-    """The whole loop compiled by XLA, bit for bit ``run(config, "eager")``; called once per chunk (:mod:`.chunks`)."""
-    _, integers, floats, one, index = _inputs(config)
-    concrete = _concrete(config.dtype, config.size, config.record_every == 1, tuple(index.shape))
-    lengths = (config.record_every, config.epochs - 1)
-
-    def chunk(w: Any, start: int, stop: int, rows: int) -> Any:
-        span = tf.constant((start, stop, *lengths), tf.int64)
-        w = tf.constant(w) if isinstance(w, np.ndarray) else w
-        return concrete(w, span, tf.constant(rows, tf.int32), integers, floats, one, index)
-
-    return run_chunked(config, "xla-exact", chunk, progress, checkpoint)
-
-
-def sweep(w0: tf.Tensor, first: DecayConfig, integers: tf.Tensor, floats: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-    """The loop on a ``[configs, size]`` batch sharing ``first``'s shape (``decaybench.sweep``)."""
-    lengths, _, _, one, index = _inputs(first)
-    return _SWEEP_LOOPS[first.record_every == 1](w0, lengths, integers, floats, one, index)
+    """The whole loop compiled by XLA, bit for bit ``run(config, "eager")``; called once per chunk."""
+    return XLA_EXACT.run(config, "xla-exact", STEP_NS["xla-exact"], progress, checkpoint)
 
 
 @tf.function(jit_compile=True, autograph=False)
 def xla_exact_step(w: tf.Tensor, lr: tf.Tensor, one: tf.Tensor, index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """One epoch of the ``xla-exact`` loop on its own (``decaybench.bench``): ``(new w, loss)``."""
-    size = w.shape[-1]
-    return exact_step(w, lr, one, None if size == 1 else _plan(size, w.dtype.name), index)
+    return loop_step(w, lr, one, index)
 
 
 def tracing_count() -> int:
     """How many times the ``xla-exact`` loop has been traced in this process."""
-    return sum(loop.experimental_get_tracing_count() for loop in _LOOPS.values())
+    return XLA_EXACT.tracing_count()

@@ -40,7 +40,7 @@ import tensorflow as tf
 from decaybench.checkpoint import CheckpointOptions
 from decaybench.config import DecayConfig
 from decaybench.keras_schedule import ExponentialDecay
-from decaybench.modes.recording import Recorder, initial_w
+from decaybench.modes._scaffold.recording import Recorder, initial_w
 from decaybench.trace import Trace
 
 __all__ = ["EpochRecorder", "applied_lr", "fit_model", "run_callback", "run_fit"]
@@ -144,8 +144,8 @@ def _trace(recorder: EpochRecorder, config: DecayConfig, mode: str) -> Trace:
 
 
 def _resuming(recorder: EpochRecorder, config: DecayConfig, mode: str, checkpoint: CheckpointOptions | None) -> list[Any]:
-    # Checkpoints through Keras's own BackupAndRestore (decaybench.modes.fit_resume).
-    from decaybench.modes.fit_resume import resume_callbacks
+    # Checkpoints through Keras's own BackupAndRestore (decaybench.modes._scaffold.fit_resume).
+    from decaybench.modes._scaffold.fit_resume import resume_callbacks
 
     return resume_callbacks(recorder, config, mode, checkpoint) if checkpoint is not None else []
 

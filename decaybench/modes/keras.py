@@ -19,7 +19,7 @@ import tensorflow as tf
 from decaybench.checkpoint import CheckpointOptions
 from decaybench.config import DecayConfig
 from decaybench.keras_schedule import ExponentialDecay
-from decaybench.modes.recording import Recorder, epochs
+from decaybench.modes._scaffold.recording import Recorder, epochs
 from decaybench.trace import Trace
 
 __all__ = ["keras_loop", "run_keras"]

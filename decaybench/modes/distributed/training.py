@@ -46,9 +46,9 @@ import tensorflow as tf
 
 from decaybench.checkpoint import Checkpoints
 from decaybench.config import DecayConfig
+from decaybench.modes._scaffold.recording import Recorder
 from decaybench.modes.distributed.faults import DistributedError
 from decaybench.modes.distributed.timeouts import COLLECTIVE_SECONDS
-from decaybench.modes.recording import Recorder
 from decaybench.trace import Trace
 
 __all__ = [

@@ -67,7 +67,7 @@ class Recorder:
 
     def restart_at(self, epoch: int) -> None:
         """Forget the rows of epoch ``epoch`` and later: the run continues from there."""
-        kept = int(np.count_nonzero(self.config.recorded() < epoch))
+        kept = self.config.recorded_before(epoch)
         del self._w[kept:], self._loss[kept:], self._lr[kept:]
 
     def finished(self, epoch: int, w: Callable[[], np.ndarray]) -> None:

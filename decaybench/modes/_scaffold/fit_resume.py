@@ -8,7 +8,7 @@ due (:meth:`decaybench.checkpoint.Checkpoints.due`), not every epoch.
 The rows recorded so far go to decaybench's own checkpoint (:mod:`decaybench.checkpoint`), saved at
 the same epochs and *before* Keras's backup: so decaybench's state is never older than Keras's.
 If a run dies between the two saves, ``fit`` resumes from Keras's older epoch and the rows from
-that epoch on are dropped (:meth:`decaybench.modes.recording.Recorder.restart_at`) and recorded
+that epoch on are dropped (:meth:`decaybench.modes._scaffold.recording.Recorder.restart_at`) and recorded
 again, the same bits. (Keras 3 writes its backup in place, weights then epoch: it is not atomic,
 so a kill during the write can leave weights and epoch that disagree; ``double_checkpoint`` keeps
 the previous backup to fall back on when the weights file is unreadable. The fault test covers
@@ -24,7 +24,7 @@ import tensorflow as tf
 
 from decaybench.checkpoint import CheckpointOptions
 from decaybench.config import DecayConfig
-from decaybench.modes.recording import Recorder
+from decaybench.modes._scaffold.recording import Recorder
 
 __all__ = ["resume_callbacks"]
 

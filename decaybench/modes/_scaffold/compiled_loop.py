@@ -1,0 +1,286 @@
+r"""The one compiled loop of ``graph``, ``xla``, ``xla-exact`` and the sweeps, built from a mode's step.
+
+A mode gives its epoch as a step, ``step(w, lr, *inputs) -> (w after the update, loss before it)``
+with ``lr`` the float64 schedule, and :class:`CompiledLoop` compiles :func:`chunk_loop` around it::
+
+    for epoch in range(start, stop):                   # a chunk of the run (.chunks)
+        lr = tf_exponential_decay(epoch, *schedule)
+        w, loss = step(w, lr, *inputs)
+        kept = keep.write(kept, row, epoch, w, loss, lr)  # at each recorded epoch
+
+What it keeps is a :class:`Keep`: :data:`ROWS`, the recorded epochs' rows, or a grid's metrics
+(:mod:`decaybench.sweep_loops`). ``inputs`` are tensors the step needs as inputs of the compiled
+function, not as constants (``xla-exact``'s opaque one and its sum's map). A chunk's function is
+``(w, span, rows, integers, floats, *inputs) -> (kept, last w)``: ``span`` is int64 ``[start,
+stop, record_every, last epoch]``, ``rows`` the recorded epochs in the chunk
+(:meth:`~decaybench.config.DecayConfig.recorded_before`), ``integers`` and ``floats`` the
+schedule (:func:`~decaybench.schedule.loop_columns`). All are tensors, so a loop traces once per
+dtype and size; ``rows`` sizes the row buffers, which XLA needs at compile time: XLA compiles
+once per row count.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from decaybench.checkpoint import CheckpointOptions
+from decaybench.config import DecayConfig
+from decaybench.modes._scaffold.chunks import chunk_length, run_chunked
+from decaybench.modes._scaffold.recording import initial_w
+from decaybench.schedule import from_columns, loop_columns, tf_exponential_decay
+from decaybench.trace import Trace
+
+__all__ = ["ROWS", "CompiledLoop", "Keep", "chunk_loop", "unpacked"]
+
+# (w, float64 lr, *inputs) -> (w after the update, loss before it)
+Step = Callable[..., tuple[tf.Tensor, tf.Tensor]]
+# (size, dtype) -> the step's input tensors
+Inputs = Callable[[int, str], tuple[tf.Tensor, ...]]
+
+# Input tensors are kept per configuration up to this size of w (a few KiB each).
+_KEPT_SIZE = 1024
+
+
+@dataclass(frozen=True)
+class Keep:
+    """What a loop keeps of its epochs, in the graph.
+
+    Attributes:
+        start: ``(w0, rows) -> kept``, before the chunk's first epoch.
+        write: ``(kept, row, epoch, w, loss, lr, *inputs) -> kept`` after each recorded epoch
+            (every epoch when ``record_every == 1``); ``row`` counts them from 0 in the chunk.
+        finish: ``(kept, rows, loss) -> outputs`` after the chunk's last epoch.
+        inputs: how many of the chunk's last inputs are ``write``'s; the step takes the others.
+    """
+
+    start: Callable[..., Any]
+    write: Callable[..., Any]
+    finish: Callable[..., Any]
+    inputs: int = 0
+
+
+def _start_rows(w0: tf.Tensor, rows: tf.Tensor) -> tuple[tf.TensorArray, ...]:
+    # At least one slot: TF 2.15's XLA refuses a write into a 0-row buffer even in a loop that never
+    # runs ("Update dim size 1 greater than dynamic slice dimension: 0"); the unused slot is sliced off.
+    slots = tf.maximum(rows, 1)
+    return (
+        tf.TensorArray(w0.dtype, size=slots, element_shape=w0.shape),
+        tf.TensorArray(w0.dtype, size=slots, element_shape=w0.shape[:-1]),
+        tf.TensorArray(tf.float64, size=slots, element_shape=w0.shape[:-1]),
+    )
+
+
+def _write_rows(kept: tuple[tf.TensorArray, ...], row: tf.Tensor, epoch: tf.Tensor, *values: tf.Tensor) -> tuple[tf.TensorArray, ...]:
+    return tuple(array.write(row, value) for array, value in zip(kept, values, strict=True))
+
+
+def _packed_rows(kept: tuple[tf.TensorArray, ...], rows: tf.Tensor, loss: tf.Tensor) -> tf.Tensor:
+    """The rows as one ``[rows, ..., size + 1 + k]`` tensor in ``w``'s dtype: ``w``, the loss, then the
+    float64 lr's raw bits as ``k = 8 / itemsize`` words (a bitcast: no rounding). One output is
+    one read-back; :func:`unpacked` takes the columns apart as views."""
+    w_rows, loss_rows, lr_rows = (array.stack()[:rows] for array in kept)
+    words = tf.constant([8 // w_rows.dtype.size])
+    lr_words = tf.reshape(tf.bitcast(lr_rows, w_rows.dtype), tf.concat([tf.shape(lr_rows), words], 0))
+    return tf.concat([w_rows, loss_rows[..., tf.newaxis], lr_words], axis=-1)
+
+
+ROWS = Keep(_start_rows, _write_rows, _packed_rows)
+"""The recorded epochs' rows: ``w`` after the update, the loss before it, the float64 lr, packed."""
+
+
+def unpacked(packed: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(w rows, losses, float64 lrs)``: views of :data:`ROWS`'s packed columns, no copy.
+
+    >>> rows = np.array([[1.5, 2.0, *np.array([0.2]).view(np.float32)]], np.float32)
+    >>> [column.tolist() for column in unpacked(rows, 1)]
+    [[[1.5]], [2.0], [0.2]]
+    """
+    return packed[..., :size], packed[..., size], packed[..., size + 1 :].view(np.float64)[..., 0]
+
+
+def chunk_loop(
+    w0: tf.Tensor,
+    span: tf.Tensor,
+    rows: tf.Tensor,
+    schedule: tuple[tf.Tensor, ...],
+    step: Step,
+    every_epoch: Any,
+    keep: Keep = ROWS,
+    *inputs: tf.Tensor,
+) -> tuple[Any, tf.Tensor]:
+    """Epochs ``span[0] .. span[1]-1`` of a run (AutoGraph source).
+
+    Args:
+        w0: ``[..., size]``, w before epoch ``span[0]``.
+        span: int64 ``[start, stop, record_every, last epoch of the run]``.
+        rows: int32, how many recorded epochs lie in ``[start, stop)`` (XLA: a compile-time constant).
+        schedule: the schedule's tensors (:func:`decaybench.schedule.from_columns`).
+        step: ``(w, float64 lr) -> (w after the update, loss before it)``: the mode's epoch.
+        every_epoch: whether ``record_every == 1`` (a Python bool, or a tensor decided in the graph).
+        keep: what to keep of the epochs; ``inputs`` are its ``write``'s.
+
+    Returns ``keep``'s outputs and the last ``w``. Recording every K-th epoch loops over rows and,
+    inside, over the epochs up to each row's, then over the epochs after the last row: no step
+    pays for a condition or a write it does not need (a graph's while loop pays per iteration for
+    each loop variable).
+    """
+    start, stop, record_every, last = span[0], span[1], span[2], span[3]
+    kept = keep.start(w0, rows)
+    w = w0
+    loss = tf.zeros(tf.shape(w0)[:-1], w0.dtype)
+    lr = tf.zeros(tf.shape(w0)[:-1], tf.float64)
+    epoch = start
+    if every_epoch:
+        for epoch in tf.range(start, stop):
+            lr = tf_exponential_decay(epoch, *schedule)
+            w, loss = step(w, lr)
+            kept = keep.write(kept, tf.cast(epoch - start, tf.int32), epoch, w, loss, lr, *inputs)
+    else:
+        first = (start + record_every - 1) // record_every * record_every
+        for row in tf.range(rows):
+            target = tf.minimum(first + tf.cast(row, tf.int64) * record_every, last)
+            while epoch <= target:
+                lr = tf_exponential_decay(epoch, *schedule)
+                w, loss = step(w, lr)
+                epoch += 1
+            kept = keep.write(kept, row, target, w, loss, lr, *inputs)
+        while epoch < stop:
+            lr = tf_exponential_decay(epoch, *schedule)
+            w, loss = step(w, lr)
+            epoch += 1
+    return keep.finish(kept, rows, loss), w
+
+
+def _positional(chunk: Callable[..., Any], count: int) -> Callable[..., Any]:
+    # A concrete function binds *inputs by name: with xla-exact's two inputs, twice as slow as two
+    # fixed arguments (measured); with none, as fast.
+    if count != 2:
+        return chunk
+
+    def two(w: tf.Tensor, span: tf.Tensor, rows: tf.Tensor, integers: tf.Tensor, floats: tf.Tensor, a: tf.Tensor, b: tf.Tensor) -> Any:
+        return chunk(w, span, rows, integers, floats, a, b)
+
+    return two
+
+
+def _whole_span(config: DecayConfig) -> tuple[tf.Tensor, tf.Tensor]:
+    # span and rows of the chunk [0, epochs): the whole run
+    return tf.constant((0, config.epochs, config.record_every, config.epochs - 1), tf.int64), tf.constant(config.recorded_count, tf.int32)
+
+
+class CompiledLoop:
+    """:func:`chunk_loop` around one step, as ``tf.function``\\ s: a mode's whole loop, or a sweep's.
+
+    Args:
+        step: ``(w, float64 lr, *inputs) -> (w after the update, loss before it)``, the mode's epoch.
+        inputs: ``(size, dtype) -> inputs``, the step's input tensors for a run's shape.
+        jit_compile: compile with XLA.
+        keep: what the loop keeps (:data:`ROWS`: a trace's rows).
+        in_graph: decide ``record_every == 1`` in the graph, so that one trace serves every
+            ``record_every`` (``graph``). Otherwise each loop has its own function, and a run
+            traces and compiles only the one it runs (XLA compiles per row count anyway).
+    """
+
+    def __init__(
+        self, step: Step, inputs: Inputs = lambda size, dtype: (), *, jit_compile: bool = False, keep: Keep = ROWS, in_graph: bool = False
+    ) -> None:
+        self.step, self.inputs, self.keep = step, inputs, keep
+        self._jit_compile, self._in_graph = jit_compile, in_graph
+        self._functions: dict[tuple[bool | None, int], Any] = {}
+        self._concretes: dict[tuple[str, int, bool], Any] = {}
+        self._kept_inputs = functools.lru_cache(maxsize=256)(self._whole_inputs)
+
+    def sibling(self, keep: Keep = ROWS) -> CompiledLoop:
+        """The same step and inputs with ``keep``, in new functions: they leave this loop's tracing count alone."""
+        return CompiledLoop(self.step, self.inputs, jit_compile=self._jit_compile, keep=keep, in_graph=self._in_graph)
+
+    def function(self, every_epoch: bool, count: int) -> Any:
+        """The ``tf.function`` of the chunks ``(w, span, rows, integers, floats, *inputs)``, ``count`` inputs."""
+        key = (None if self._in_graph else every_epoch, count)
+        if key not in self._functions:
+            self._functions[key] = tf.function(_positional(self._chunk(key[0]), count), jit_compile=self._jit_compile)
+        return self._functions[key]
+
+    def _chunk(self, every_epoch: bool | None) -> Callable[..., Any]:
+        step, keep = self.step, self.keep
+
+        def chunk(w: tf.Tensor, span: tf.Tensor, rows: tf.Tensor, integers: tf.Tensor, floats: tf.Tensor, *inputs: tf.Tensor) -> Any:
+            split = len(inputs) - keep.inputs
+            every = span[2] == 1 if every_epoch is None else every_epoch
+
+            def bound(w: tf.Tensor, lr: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+                return step(w, lr, *inputs[:split])
+
+            return chunk_loop(w, span, rows, from_columns(integers, floats), bound, every, keep, *inputs[split:])
+
+        return chunk
+
+    def concrete(self, config: DecayConfig) -> Any:
+        """The concrete function of ``config``'s shape. Calling it skips matching the arguments to a
+        trace, more than half of a seed run's call (measured); the tf.function keeps its tracing count."""
+        key = (config.dtype, config.size, config.record_every == 1)
+        if key not in self._concretes:
+            inputs = self.inputs(config.size, config.dtype)
+            specs = [tf.TensorSpec([config.size], config.dtype), tf.TensorSpec([4], tf.int64), tf.TensorSpec([], tf.int32)]
+            specs += [tf.TensorSpec([3], tf.int64), tf.TensorSpec([3], tf.float64), *map(tf.TensorSpec.from_tensor, inputs)]
+            self._concretes[key] = self.function(key[2], len(inputs)).get_concrete_function(*specs)
+        return self._concretes[key]
+
+    def _columns(self, config: DecayConfig) -> tuple[tf.Tensor, ...]:
+        # The inputs after w, span and rows. Tensors from NumPy rather than eager ops: on the seed,
+        # each op costs about as much as the 40 steps.
+        integers, floats = loop_columns(config.schedule)
+        return tf.constant(integers, tf.int64), tf.constant(floats, tf.float64), *self.inputs(config.size, config.dtype)
+
+    def _whole_inputs(self, config: DecayConfig) -> tuple[tf.Tensor, ...]:
+        return tf.constant(initial_w(config)), *_whole_span(config), *self._columns(config)
+
+    def whole_inputs(self, config: DecayConfig) -> tuple[tf.Tensor, ...]:
+        """The inputs of a run in one call: made once per configuration and kept (small ``w`` only)."""
+        return self._kept_inputs(config) if config.size <= _KEPT_SIZE else self._whole_inputs(config)
+
+    def call(self, config: DecayConfig) -> Callable[[], np.ndarray]:
+        """``() -> packed rows``: the one compiled call of a short run and its read-back, nothing else."""
+        concrete, inputs = self.concrete(config), self.whole_inputs(config)
+        return lambda: concrete(*inputs)[0].numpy()
+
+    def run(
+        self,
+        config: DecayConfig,
+        mode: str,
+        cost: tuple[float, float],
+        progress: bool | None = None,
+        checkpoint: CheckpointOptions | None = None,
+    ) -> Trace:
+        """``config``'s trace, in one call or chunk by chunk (:mod:`.chunks`, ``cost`` a step's)."""
+        concrete, length = self.concrete(config), chunk_length(config, cost)
+        if checkpoint is None and config.epochs <= length:
+            # One call, its inputs kept, its rows read back as one array; the Trace holds views of it.
+            w, loss, lr = unpacked(concrete(*self.whole_inputs(config))[0].numpy(), config.size)
+            return Trace(epoch=config.recorded(), w=w, loss=loss, lr=lr, config=config, mode=mode)
+        columns = self._columns(config)
+        lengths = (config.record_every, config.epochs - 1)
+
+        def chunk(w: Any, start: int, stop: int, rows: int) -> Any:
+            span = tf.constant((start, stop, *lengths), tf.int64)
+            packed, last = concrete(tf.constant(w) if isinstance(w, np.ndarray) else w, span, tf.constant(rows, tf.int32), *columns)
+            return (*unpacked(packed.numpy(), config.size), last)
+
+        return run_chunked(config, mode, chunk, length, progress, checkpoint)
+
+    def run_batch(self, w0: np.ndarray, first: DecayConfig, integers: np.ndarray, floats: np.ndarray, *inputs: Any) -> Any:
+        """All epochs of ``first``'s shape on a batch, ``w0`` ``[..., size]`` and columns ``[..., 3]``, in
+        one call of the ``tf.function`` (it traces per batch shape); ``inputs``: the keep's. Returns the kept."""
+        everything = (tf.constant(integers, tf.int64), tf.constant(floats, tf.float64), *self.inputs(first.size, first.dtype), *inputs)
+        kept, _ = self.function(first.record_every == 1, len(everything) - 2)(tf.constant(w0), *_whole_span(first), *everything)
+        return kept
+
+    def tracing_count(self) -> int:
+        """How many times this loop's functions have been traced in this process."""
+        return sum(function.experimental_get_tracing_count() for function in self._functions.values())
