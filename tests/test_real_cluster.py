@@ -11,11 +11,10 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from numpy.testing import assert_array_equal
@@ -26,6 +25,9 @@ from decaybench.modes import agreement, tf_config
 from decaybench.modes.emulation import emulate
 from decaybench.validation import InvalidValue
 from tests.real_hosts import ROOT, Hosts, Result
+
+if TYPE_CHECKING:
+    from tests.conftest import Command
 
 SLACK_SECONDS = 5.0
 COLLECTIVE = 3.0
@@ -65,18 +67,11 @@ BAD = {
 
 
 @pytest.mark.parametrize("case", list(BAD))
-def test_a_bad_tf_config_is_refused_in_one_line(case: str) -> None:
+def test_a_bad_tf_config_is_refused_in_one_line(decaybench: Command, case: str) -> None:
     raw, problem = BAD[case]
     with pytest.raises(InvalidValue, match="TF_CONFIG"):
         tf_config.parse(raw)
-    completed = subprocess.run(
-        [sys.executable, "-m", "decaybench", "run", "--mode", "multiworker"],
-        env={**os.environ, "TF_CONFIG": raw},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    completed = decaybench("run", "--mode", "multiworker", env={**os.environ, "TF_CONFIG": raw}, cwd=ROOT, timeout=60)
     assert completed.returncode == 2 and completed.stdout == ""
     assert completed.stderr.count("\n") == 1 and completed.stderr.startswith("decaybench: error: TF_CONFIG: "), completed.stderr
     assert problem in completed.stderr
@@ -88,16 +83,9 @@ def test_a_chief_task_comes_first() -> None:
 
 
 @pytest.mark.parametrize("command", ["verify", "plot"])
-def test_one_machine_commands_refuse_tf_config_in_one_line(command: str, tmp_path: Path) -> None:
+def test_one_machine_commands_refuse_tf_config_in_one_line(decaybench: Command, command: str, tmp_path: Path) -> None:
     raw = tf_config_for(["127.0.0.1:9"], 0)
-    completed = subprocess.run(
-        [sys.executable, "-m", "decaybench", command, "--output", str(tmp_path / "out")],
-        env={**os.environ, "TF_CONFIG": raw},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    completed = decaybench(command, "--output", str(tmp_path / "out"), env={**os.environ, "TF_CONFIG": raw}, cwd=ROOT, timeout=60)
     assert (completed.returncode, completed.stdout) == (2, "")
     assert completed.stderr == (
         f"decaybench: error: TF_CONFIG: is set, but {command} runs on this machine only: unset it "
