@@ -283,8 +283,10 @@ def test_a_long_first_call_does_not_make_quick_calls_pedantic(pytester: pytest.P
     # rounds as fit in --benchmark-max-time. Judged by the compile, it got 5 rounds next to the compile.
     document = timed_in_subprocess(pytester, monkeypatch, SLOW_FIRST_CALL, max_time=0.05, passed=2)
     rounds = {entry["param"]: entry["stats"]["rounds"] for entry in document["benchmarks"]}
-    assert rounds["False"] > 100, rounds  # a call of microseconds: thousands fit in 0.05 s
-    assert rounds["True"] == 5, rounds  # a slow workload is judged by its first call: the least rounds
+    # Calibrated, a call of microseconds gets as many rounds as fit in 0.05 s: thousands here, fewer on a
+    # loaded machine, so no count is asserted, only more than the least. Judged by its 1.5 s first call,
+    # it would get the least rounds, 5, as a slow workload does.
+    assert rounds["True"] == 5 < rounds["False"], rounds
 
 
 INTERLEAVED = """
