@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
+import numpy as np
 import pytest
 
 from decaybench.config import DecayConfig
+from decaybench.loops import run
 from decaybench.schedule import Schedule
-from decaybench.validation import InvalidType, InvalidValue
+from decaybench.validation import ArgumentError, InvalidType, InvalidValue
+
+HUGE_EPOCHS = 10**13  # 10**13 rows of 24 bytes: far beyond any machine's memory
+INT64_MAX = 2**63 - 1
 
 
 def test_defaults_are_the_seed() -> None:
@@ -38,6 +44,68 @@ def test_bad_fields_name_argument_and_value(argument: str, value: object, error:
     with pytest.raises(error) as raised:
         DecayConfig(**{argument: value})
     assert raised.value.argument == argument  # type: ignore[attr-defined]
+    assert argument in str(raised.value) and repr(value) in str(raised.value)
+
+
+# (API argument, bad value): each must be refused by DecayConfig / run with the argument and value named
+# (the cases of test_bad_fields_name_argument_and_value, which also checks the error's class, are not repeated).
+API_CASES: list[tuple[str, Any]] = [
+    ("decay_rate", 0.0),
+    ("decay_rate", -0.5),
+    ("decay_rate", math.nan),
+    ("decay_rate", math.inf),
+    ("decay_rate", "fast"),
+    ("decay_rate", None),
+    ("decay_steps", 0),
+    ("decay_steps", -2),
+    ("decay_steps", 1.5),
+    ("decay_steps", "3"),
+    ("initial_learning_rate", -0.1),
+    ("initial_learning_rate", math.nan),
+    ("initial_learning_rate", math.inf),
+    ("epochs", -3),
+    ("epochs", HUGE_EPOCHS),
+    ("w0", -math.inf),
+    ("size", -1),
+    ("size", 2.0),
+    ("dtype", "int32"),
+    ("staircase", "yes"),
+    ("steps_per_epoch", 0),
+    ("steps_per_epoch", -2),
+    ("transition_begin", -1),
+    ("transition_begin", 2.5),
+    ("transition_begin", True),
+    ("end_value", math.nan),
+    ("end_value", -1.0),
+    ("end_value", math.inf),
+    ("mode", "warp"),
+    # Integers past int64, which no mode can count to: refused by validation, never an OverflowError later.
+    ("epochs", 2**63),
+    ("epochs", np.uint64(2**63)),
+    ("decay_steps", 10**30),
+    ("record_every", 10**30),
+    ("size", 2**63),
+    ("steps_per_epoch", 2**64),
+    ("transition_begin", 2**63),
+    # Numbers past float64: infinite, so refused by each rule (not an OverflowError from float()).
+    ("decay_rate", 10**400),
+    ("initial_learning_rate", 10**400),
+    ("w0", -(10**400)),
+    ("end_value", 10**400),
+    # In int64, but more memory than any machine has.
+    ("epochs", INT64_MAX),
+    ("size", 2**40),
+]
+
+
+@pytest.mark.parametrize(("argument", "value"), API_CASES)
+def test_api_refuses_bad_input_naming_argument_and_value(argument: str, value: Any) -> None:
+    with pytest.raises((ValueError, TypeError)) as raised:
+        if argument == "mode":
+            run(DecayConfig(epochs=1), mode=value)
+        else:
+            run(DecayConfig(**{argument: value}))
+    assert isinstance(raised.value, ArgumentError) and raised.value.argument == argument
     assert argument in str(raised.value) and repr(value) in str(raised.value)
 
 

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from decaybench.config import DecayConfig
 from decaybench.loops import MODES, run
-from decaybench.trace import Trace
+from tests.helpers import fingerprint
 
 # The vector is long enough that Eigen's reduction runs on 2 threads (n >= 108,388 in float32).
 CONFIGS = {
@@ -23,20 +21,12 @@ CONFIGS = {
 }
 
 
-def fingerprint(trace: Trace) -> str:
-    """A hash of every bit of the trace's arrays (the JSON of 900,000 floats is slow to compare)."""
-    digest = hashlib.sha256()
-    for name in ("epoch", "w", "loss", "lr"):
-        digest.update(np.ascontiguousarray(getattr(trace, name)).tobytes())
-    return digest.hexdigest()
-
-
 ALL_MODES = """
     import json, sys
     from decaybench.modes.distributed.training import setup_devices
     setup_devices()  # before any op, as the CLI does: mirrored runs in this process
     from decaybench import DecayConfig, MODES, run
-    from tests.test_determinism import fingerprint
+    from tests.helpers import fingerprint
     config = DecayConfig.from_dict(json.loads(sys.argv[1]))
     print(json.dumps({mode: fingerprint(run(config, mode)) for mode in MODES}))
 """

@@ -1,13 +1,17 @@
-"""Atomic writes: all or nothing, and clear errors."""
+"""Atomic writes: all or nothing, and clear errors, through the API and through ``--output``."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from decaybench.files import OutputError, atomic_writer, update_text, write_atomic
+
+if TYPE_CHECKING:
+    from tests.conftest import Command
 
 
 def test_replaces_whole_and_keeps_mode(tmp_path: Path) -> None:
@@ -110,3 +114,62 @@ def test_update_texts_is_all_or_nothing(tmp_path: Path) -> None:
     lines = update_texts({tmp_path / "a.txt": "new a", tmp_path / "b.txt": "new b"}, lambda path, old: f"was {old!r}")
     assert lines == [f"{tmp_path / 'a.txt'}: was 'old a'", f"{tmp_path / 'b.txt'}: replaced a file that was not UTF-8 (line 2, byte 1)"]
     assert sorted(os.listdir(tmp_path)) == ["a.txt", "b.txt"]
+
+
+# --- Through the command line: --output names the path and the reason, in one line.
+
+
+def test_output_to_dev_full_is_the_one_line_error(decaybench: Command) -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full")
+    status, out, err = decaybench.main("run", "--epochs", "2", "--output", "/dev/full")
+    assert status == 2 and out == "" and "--output: cannot write '/dev/full': No space left on device" in err
+
+
+def test_output_to_a_character_device_is_written_in_place(decaybench: Command, tmp_path: Path) -> None:
+    link = tmp_path / "null"
+    link.symlink_to("/dev/null")
+    for target in ("/dev/null", str(link)):
+        status, _, err = decaybench.main("run", "--epochs", "2", "--output", target)
+        assert status == 0, err
+    assert Path("/dev/null").is_char_device() and link.is_symlink()
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["null"]
+
+
+def test_output_to_a_fifo_is_written_in_place(decaybench: Command, tmp_path: Path) -> None:
+    import stat
+    import threading
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    received: list[str] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
+    reader.start()
+    status, _, err = decaybench.main("run", "--epochs", "2", "--output", str(fifo))
+    reader.join(timeout=60)
+    assert status == 0, err
+    assert received[0].startswith("After 0 epoch,w is 2.600000") and stat.S_ISFIFO(fifo.stat().st_mode)
+
+
+def test_output_to_a_socket_is_refused_in_one_line(decaybench: Command, tmp_path: Path) -> None:
+    import socket
+    import stat
+
+    path = tmp_path / "sock"
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(path))
+        status, out, err = decaybench.main("run", "--epochs", "2", "--output", str(path))
+    assert status == 2 and out == "" and f"--output: cannot write {str(path)!r}" in err
+    assert stat.S_ISSOCK(path.stat().st_mode)
+
+
+def test_output_through_a_symlink_writes_the_target_and_keeps_the_link(decaybench: Command, tmp_path: Path) -> None:
+    (tmp_path / "real.txt").write_text("old\n")
+    (tmp_path / "link").symlink_to("real.txt")
+    (tmp_path / "dangling").symlink_to("created.txt")
+    for name in ("link", "dangling"):
+        status, _, err = decaybench.main("run", "--epochs", "2", "--output", str(tmp_path / name))
+        assert status == 0, err
+    assert (tmp_path / "link").is_symlink() and (tmp_path / "dangling").is_symlink()
+    assert (tmp_path / "real.txt").read_text().startswith("After 0 epoch") and (tmp_path / "created.txt").read_text().count("\n") == 2
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["created.txt", "dangling", "link", "real.txt"]

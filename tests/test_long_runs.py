@@ -9,6 +9,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from numpy.testing import assert_array_equal
@@ -16,6 +17,9 @@ from numpy.testing import assert_array_equal
 from decaybench import progress
 from decaybench.config import DecayConfig
 from decaybench.loops import MODES, run
+
+if TYPE_CHECKING:
+    from tests.conftest import Command
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -64,10 +68,10 @@ def test_progress_bar_on_request(monkeypatch: pytest.MonkeyPatch, capsys: pytest
     assert capsys.readouterr().err == ""
 
 
-def test_ctrl_c_stops_cleanly_without_a_partial_file(tmp_path: Path) -> None:
+def test_ctrl_c_stops_cleanly_without_a_partial_file(decaybench: Command, tmp_path: Path) -> None:
     output = tmp_path / "trace.csv"
     process = subprocess.Popen(
-        [sys.executable, "-m", "decaybench", "run", "--epochs", "2000000", "--format", "csv", "--output", str(output), "--progress"],
+        decaybench.argv("run", "--epochs", "2000000", "--format", "csv", "--output", str(output), "--progress"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

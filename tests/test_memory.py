@@ -1,4 +1,5 @@
-"""The memory check's constants hold what each path really allocates (measured with tracemalloc)."""
+"""The memory check: its constants hold what each path really allocates (measured with tracemalloc), and a run
+that does not fit is refused before any work, with the bytes it needs."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ import pytest
 
 from decaybench import memory
 from decaybench.config import DecayConfig
+from decaybench.loops import run
 from decaybench.modes import REGISTRY
+
+HUGE_EPOCHS = 10**13  # 10**13 rows of 24 bytes: far beyond any machine's memory
 
 
 def _peak(call: Callable[[], Any]) -> int:
@@ -53,8 +57,6 @@ def test_the_oracle_is_counted_per_epoch_whatever_record_every() -> None:
 
 @pytest.mark.parametrize("size", [1, 100])
 def test_per_epoch_loops_count_their_row_objects(size: int) -> None:
-    from decaybench.loops import run
-
     config = DecayConfig(epochs=400, size=size)
     run(DecayConfig(epochs=2, size=size), "function")  # tracing aside
     measured = _peak(lambda: run(config, "function"))
@@ -74,3 +76,36 @@ def test_refusals_name_the_flag_that_helps() -> None:
             memory.check_memory(config, mode, task)  # type: ignore[arg-type]
         assert raised.value.argument == argument  # type: ignore[attr-defined]
     memory.check_memory(DecayConfig(), list(REGISTRY), "verify")  # the seed always fits
+
+
+# The memory check through the API: refused before any work, with the bytes needed.
+
+
+def test_too_many_epochs_are_refused_with_the_bytes_needed_before_running() -> None:
+    # 10**13 rows: three trace copies of 24 bytes and the Recorder's 800 bytes of NumPy objects each (decaybench.memory).
+    with pytest.raises(ValueError, match=r"needs 10,760,000,000,000,000 bytes .* record_every \(--record-every\)"):
+        run(DecayConfig(epochs=HUGE_EPOCHS))
+    # The same run, recorded every 10**9 epochs, fits: it is refused for nothing but memory.
+    assert DecayConfig(epochs=HUGE_EPOCHS, record_every=10**9).trace_bytes < 10**6
+
+
+def test_numpy_mode_counts_its_per_epoch_arrays() -> None:
+    sparse = DecayConfig(epochs=10**10, record_every=10**9)
+    with pytest.raises(ValueError, match=r"epochs needs 800,000,000,\d{3} bytes to run mode numpy"):
+        run(sparse, "numpy")
+    # The same configuration keeps 12 rows in a compiled mode: it is refused in numpy for its per-epoch arrays alone.
+    assert memory.footprint(sparse, ["xla"]).total < 10**4
+
+
+def test_verify_plot_and_sweep_are_refused_before_any_work() -> None:
+    from decaybench.plot import run_modes
+    from decaybench.sweep import run_sweep
+    from decaybench.verify import verify
+
+    huge = DecayConfig(epochs=10**12, record_every=10**12)
+    with pytest.raises(ValueError, match=r"epochs needs .* bytes to verify .*run fewer epochs, got 1000000000000"):
+        verify(huge)
+    with pytest.raises(ValueError, match=r"epochs needs .* bytes to plot mode numpy"):
+        run_modes(huge, ["numpy"])
+    with pytest.raises(ValueError, match=r"configs needs .* bytes for their traces"):
+        run_sweep([DecayConfig(epochs=10**10)] * 10)

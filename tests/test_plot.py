@@ -7,6 +7,7 @@ import subprocess
 import sys
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -25,11 +26,10 @@ from decaybench.trace import Trace
 from decaybench.validation import InvalidValue
 from decaybench.verify import compare
 
+if TYPE_CHECKING:
+    from tests.conftest import Command
+
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def decaybench(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "decaybench", *args], capture_output=True, text=True, timeout=300)
 
 
 def assert_png(path: Path) -> None:
@@ -163,7 +163,7 @@ def test_importing_the_module_loads_neither_pyplot_nor_tensorflow() -> None:
     assert done.stdout == "[]\n"
 
 
-def test_cli_plots_every_mode(tmp_path: Path) -> None:
+def test_cli_plots_every_mode(decaybench: Command, tmp_path: Path) -> None:
     output = tmp_path / "fig.png"
     done = decaybench("plot", "--epochs", "8", "--output", str(output))
     assert done.returncode == 0, done.stderr
@@ -180,7 +180,9 @@ def test_cli_plots_every_mode(tmp_path: Path) -> None:
         (["--decay-rate", "0"], "--decay-rate", "0"),
     ],
 )
-def test_cli_bad_input_exits_2_with_one_line_and_no_file(tmp_path: Path, args: list[str], named: str, value: str) -> None:
+def test_cli_bad_input_exits_2_with_one_line_and_no_file(
+    decaybench: Command, tmp_path: Path, args: list[str], named: str, value: str
+) -> None:
     output = tmp_path / "fig.png"
     done = decaybench("plot", *args, "--output", str(output))
     assert done.returncode == 2
@@ -189,7 +191,7 @@ def test_cli_bad_input_exits_2_with_one_line_and_no_file(tmp_path: Path, args: l
     assert list(tmp_path.iterdir()) == []
 
 
-def test_cli_needs_output() -> None:
+def test_cli_needs_output(decaybench: Command) -> None:
     done = decaybench("plot", "--modes", "numpy")
     assert done.returncode == 2 and len(done.stderr.splitlines()) == 1 and "--output" in done.stderr
 

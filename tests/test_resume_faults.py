@@ -32,6 +32,9 @@ EPOCHS = 30
 # (mode, trials): 21 trials, six in TensorFlow modes, whose start costs seconds each.
 PLAN = [("numpy", 15), ("eager", 1), ("function", 1), ("graph", 1), ("xla", 1), ("xla-exact", 1), ("keras", 1)]
 PROCESSES = 4  # trials at a time: they mostly sleep in their checkpoints or load TensorFlow
+# Rounds of kills: a trial whose run ended before its kill is killed again, its moment drawn from a
+# window half as long, until every trial was killed mid-run and one kill landed in a checkpoint write.
+ATTEMPTS = 4
 
 
 @dataclass(frozen=True)
@@ -53,8 +56,8 @@ def _mid_write(directory: Path, epoch: int | None) -> bool:
     return any(number > named for number in later) or any("tmp" in path.name or "temp" in path.name for path in directory.iterdir())
 
 
-def _killed(trial: Trial, directory: Path, rng: random.Random, output: Path) -> tuple[int, float]:
-    """Run ``trial`` in a new process, SIGKILL it at a random moment of its run; its status and run time."""
+def _killed(trial: Trial, directory: Path, rng: random.Random, output: Path, window: float = 1.0) -> tuple[int, float]:
+    """Run ``trial`` in a new process, SIGKILL it at a random moment of its run (``window``: of the usual span); its status and run time."""
     env = {**os.environ, CHECKPOINT_PAUSE: str(PAUSE), "TF_CPP_MIN_LOG_LEVEL": "2"}
     args = [*trial.flags(), "--checkpoint-dir", str(directory), "--checkpoint-every", str(trial.every), "--output", str(output)]
     process = subprocess.Popen([sys.executable, "-m", "decaybench", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -67,7 +70,7 @@ def _killed(trial: Trial, directory: Path, rng: random.Random, output: Path) -> 
             break
         time.sleep(0.002)
     started = time.monotonic()
-    time.sleep(rng.uniform(0.0, (EPOCHS // trial.every + 1) * PAUSE * 1.2))
+    time.sleep(rng.uniform(0.0, (EPOCHS // trial.every + 1) * PAUSE * 1.2 * window))
     process.send_signal(signal.SIGKILL)
     process.wait()
     assert process.stderr is not None
@@ -103,26 +106,32 @@ def test_sigkill_at_random_moments_then_resume_gives_the_same_bytes(tmp_path: Pa
         if trial not in references:
             assert cli.main([*trial.flags(), "--output", str(tmp_path / f"whole-{number}")]) == 0
             references[trial] = (tmp_path / f"whole-{number}").read_bytes()
-    with concurrent.futures.ThreadPoolExecutor(PROCESSES) as pool:
-        kills = list(
-            pool.map(
-                lambda item: _killed(item[1], tmp_path / f"run-{item[0]}", random.Random(SEED + item[0]), tmp_path / f"out-{item[0]}"),
-                enumerate(trials),
-            )
-        )
-    for number, (trial, (status, _)) in enumerate(zip(trials, kills, strict=True)):
-        directory, output = tmp_path / f"run-{number}", tmp_path / f"out-{number}"
-        if status == 0:  # it finished before the kill
-            assert output.read_bytes() == references[trial]
-            continue
-        assert not output.exists() or output.read_bytes() == references[trial]  # never a partial output
-        epoch = latest_epoch(directory) if directory.exists() else None
-        interrupted.append((trial.mode, -1 if epoch is None else epoch))
-        during_write += directory.exists() and _mid_write(directory, epoch)
-        assert _resumed(trial, directory, output, capsys) == references[trial], trial
-    summary = f"{len(trials)} trials, {len(interrupted)} interrupted ({during_write} during a checkpoint write) at epochs " + ", ".join(
+    pending, killed_mid_run, window = list(range(len(trials))), set(), 1.0
+    for attempt in range(1, ATTEMPTS + 1):
+        paths = {number: (tmp_path / f"run-{number}-{attempt}", tmp_path / f"out-{number}-{attempt}") for number in pending}
+        runs = [(trials[n], paths[n][0], random.Random(SEED + 1000 * attempt + n), paths[n][1], window) for n in pending]
+        with concurrent.futures.ThreadPoolExecutor(PROCESSES) as pool:
+            kills = list(pool.map(lambda run: _killed(*run), runs))
+        for number, (status, _) in zip(pending, kills, strict=True):
+            trial, (directory, output) = trials[number], paths[number]
+            if status == 0:  # it finished before the kill
+                assert output.read_bytes() == references[trial]
+                continue
+            assert not output.exists() or output.read_bytes() == references[trial]  # never a partial output
+            epoch = latest_epoch(directory) if directory.exists() else None
+            interrupted.append((trial.mode, -1 if epoch is None else epoch))
+            killed_mid_run.add(number)
+            during_write += directory.exists() and _mid_write(directory, epoch)
+            assert _resumed(trial, directory, output, capsys) == references[trial], trial
+        if len(killed_mid_run) == len(trials) and during_write >= 1:
+            break
+        # The trials that finished first, killed sooner; or, all killed mid-run but none in a write, all again.
+        pending = [number for number in range(len(trials)) if number not in killed_mid_run]
+        pending, window = (pending, window / 2) if pending else (list(range(len(trials))), 1.0)
+    summary = f"{len(trials)} trials, {len(interrupted)} kills mid-run ({during_write} during a checkpoint write) at epochs " + ", ".join(
         f"{mode}:{epoch}" for mode, epoch in interrupted
     )
+    summary += f", in {attempt} of {ATTEMPTS} rounds of kills"
     print(summary)  # pytest -s shows it; -1: killed before its first checkpoint
-    assert len(trials) >= 20 and len(interrupted) >= len(trials) // 2, summary
+    assert len(trials) >= 20 and len(killed_mid_run) == len(trials), summary
     assert during_write >= 1, summary

@@ -6,6 +6,7 @@ import dataclasses
 import math
 import subprocess
 import sys
+from typing import Any
 
 import mpmath
 import numpy as np
@@ -14,11 +15,13 @@ import tensorflow as tf
 from numpy.testing import assert_array_equal, assert_array_max_ulp
 
 import decaybench
+from decaybench.config import DecayConfig
 from decaybench.keras_schedule import ExponentialDecay
 from decaybench.schedule import Schedule, exponential_decay
-from decaybench.validation import InvalidType, InvalidValue
+from decaybench.validation import ArgumentError, InvalidType, InvalidValue
 
 mpmath.mp.prec = 200
+INT64_MAX = 2**63 - 1
 
 
 def exact(step: int, initial: float, decay_steps: int, rate: float, staircase: bool = False) -> float:
@@ -187,10 +190,12 @@ def test_keras_schedule_refuses_bad_arguments(argument: str, value: object, erro
     assert argument in str(raised.value) and repr(value) in str(raised.value)
 
 
-@pytest.mark.parametrize("step", [-1, -0.5, math.nan, np.array([3, -2])])
+@pytest.mark.parametrize("step", [-1, -7, -0.5, math.nan, np.array([3, -2])])
 def test_negative_steps_are_refused(step: object) -> None:
-    with pytest.raises(InvalidValue, match="step must be >= 0"):
+    with pytest.raises(InvalidValue, match="step must be >= 0") as raised:
         exponential_decay(step, 0.2, 1, 0.99)
+    if isinstance(step, int):
+        assert f"step must be >= 0, got {step}" in str(raised.value)  # the step named with its value
 
 
 @pytest.mark.parametrize("step", [-1, tf.constant(-4, tf.int64)])
@@ -243,3 +248,81 @@ def test_the_reference_does_not_load_tensorflow() -> None:
     code = "import sys, decaybench.schedule, decaybench.config; print('tensorflow' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.stdout.strip() == "False", done.stderr
+
+
+# --- The reference and the Keras class agree on every input either accepts (or both refuse it, naming the step).
+
+SCHEDULE = (0.2, 1, 0.99)
+STEPS: list[Any] = [
+    0,
+    7,
+    0.1,
+    7.3,
+    math.inf,
+    INT64_MAX,
+    np.uint64(INT64_MAX),
+    np.uint64(2**63),
+    np.uint64(2**64 - 1),
+    2**63,
+    10**30,
+    np.float16(3.5),
+    np.float32(1e30),
+    np.longdouble(2.25),
+    np.array([1, 2, 2**40], dtype=np.uint64),
+    np.array([3, 2**63], dtype=np.uint64),
+    np.array([0.5, np.inf]),
+    -1,
+    math.nan,
+    True,
+]
+
+
+def _outcome(compute: Any) -> Any:
+    try:
+        value = compute()
+    except (ValueError, TypeError) as error:
+        assert isinstance(error, ArgumentError) and error.argument == "step", error
+        return ("refused", str(error))
+    return np.asarray(value, dtype=np.float64).tolist()
+
+
+@pytest.mark.parametrize("staircase", [False, True])
+@pytest.mark.parametrize("step", STEPS, ids=repr)
+def test_reference_and_keras_class_agree_or_both_refuse(step: Any, staircase: bool) -> None:
+    keras = ExponentialDecay(*SCHEDULE, staircase=staircase, dtype="float64")
+    reference = _outcome(lambda: exponential_decay(step, *SCHEDULE, staircase=staircase))
+    assert _outcome(lambda: keras(step).numpy()) == reference
+    if isinstance(reference, tuple):
+        assert "must be >= 0" in reference[1] or "largest int64" in reference[1] or "must be an int" in reference[1]
+        assert "-9223372036854775808" not in reference[1]  # a uint64 step is never reported as negative
+
+
+def test_huge_steps_give_the_documented_limits() -> None:
+    assert exponential_decay(math.inf, 0.2, 1, 0.99, staircase=True) == 0.0
+    assert exponential_decay(math.inf, 0.2, 3, 1.01, staircase=True) == math.inf
+    assert exponential_decay(math.inf, 0.2, 3, 1.0, staircase=True) == 0.2
+    assert exponential_decay(np.uint64(INT64_MAX), 0.2, 1, 0.99) == 0.0
+
+
+@pytest.mark.parametrize(
+    ("make", "argument"),
+    [
+        (lambda: exponential_decay(np.arange(3), 0.1, 10**30, 0.96, staircase=True), "decay_steps"),
+        (lambda: exponential_decay(3, 0.1, 3, 0.96, transition_begin=2**63), "transition_begin"),
+        (lambda: exponential_decay(3, 10**400, 3, 0.96), "initial_learning_rate"),
+        (lambda: DecayConfig(decay_rate=10**400), "decay_rate"),
+        (lambda: DecayConfig(w0=10**400), "w0"),
+    ],
+)
+def test_api_overflow_is_a_named_invalid_value(make: Any, argument: str) -> None:
+    with pytest.raises(ValueError) as raised:
+        make()
+    assert isinstance(raised.value, ArgumentError) and raised.value.argument == argument
+
+
+def test_keras_class_refuses_past_int64_at_construction() -> None:
+    for arguments in [(0.2, 10**30, 0.99), (0.2, 2**63, 0.99)]:
+        with pytest.raises(ValueError, match="decay_steps must be at most 9223372036854775807"):
+            ExponentialDecay(*arguments)
+    with pytest.raises(ValueError, match="transition_begin must be at most"):
+        ExponentialDecay(0.2, 1, 0.99, transition_begin=2**63)

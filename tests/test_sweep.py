@@ -14,29 +14,8 @@ from decaybench.config import DecayConfig
 from decaybench.loops import run
 from decaybench.sweep import run_sweep
 from decaybench.validation import InvalidType, InvalidValue
+from tests.helpers import varied
 from tests.properties.strategies import LOOP_SETTINGS, configs
-
-
-def varied(count: int, rng: np.random.Generator, **shape: object) -> list[DecayConfig]:
-    """Configurations differing in every field a sweep may vary; edge cases first."""
-    edges = [
-        DecayConfig(initial_learning_rate=0.0, **shape),  # lr 0: multiply_no_nan keeps 0
-        DecayConfig(initial_learning_rate=0.9, decay_rate=1.5, **shape),  # diverges
-        DecayConfig(staircase=True, decay_steps=10**6, w0=-3.25, **shape),
-        DecayConfig(**shape),
-    ]
-    drawn = [
-        DecayConfig(
-            initial_learning_rate=float(rng.uniform(0.0, 0.6)),
-            decay_rate=float(rng.uniform(0.5, 1.1)),
-            decay_steps=int(rng.integers(1, 9)),
-            staircase=bool(rng.integers(2)),
-            w0=float(rng.normal(0.0, 20.0)),
-            **shape,
-        )
-        for _ in range(count - len(edges))
-    ]
-    return edges + drawn
 
 
 def assert_same(sweep: list, configs_: list[DecayConfig]) -> None:

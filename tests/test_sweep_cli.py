@@ -5,9 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-import subprocess
-import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -17,9 +16,8 @@ from decaybench.grid import DEFAULT_RANGES, parse_range
 from decaybench.plot import PNG_SIGNATURE
 from decaybench.sweep import SWEEP_MODES
 
-
-def decaybench(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "decaybench", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+if TYPE_CHECKING:
+    from tests.conftest import Command
 
 
 def run_csv(capsys: pytest.CaptureFixture[str], row: dict[str, str], mode: str) -> list[dict[str, str]]:
@@ -39,7 +37,9 @@ def run_csv(capsys: pytest.CaptureFixture[str], row: dict[str, str], mode: str) 
 
 
 @pytest.mark.parametrize("mode", SWEEP_MODES)
-def test_a_30_by_30_csv_is_decaybench_run_on_random_cells(tmp_path: Path, capsys: pytest.CaptureFixture[str], mode: str) -> None:
+def test_a_30_by_30_csv_is_decaybench_run_on_random_cells(
+    decaybench: Command, tmp_path: Path, capsys: pytest.CaptureFixture[str], mode: str
+) -> None:
     """Five random cells of the CSV against `decaybench run --mode MODE`: final loss, epochs to tol, divergence."""
     target = tmp_path / "grid.csv"
     done = decaybench("sweep", "--initial-lr", "0.05:1.5:30", "--decay-rate", "0.8:1.1:30", "--mode", mode, "--output", str(target))

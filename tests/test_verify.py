@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import subprocess
-import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -18,6 +17,9 @@ from decaybench.modes import REGISTRY
 from decaybench.modes.emulation import emulate
 from decaybench.report import verify_table
 from decaybench.verify import ModeReport, compare, verify
+
+if TYPE_CHECKING:
+    from tests.conftest import Command
 
 
 def test_seed_every_mode_reproduces_and_meets_its_bound() -> None:
@@ -52,14 +54,9 @@ def test_table_names_every_mode() -> None:
     assert text.endswith("compared before any divergence")
 
 
-def test_cli_json_and_exit_status(tmp_path: Path) -> None:
+def test_cli_json_and_exit_status(decaybench: Command, tmp_path: Path) -> None:
     output = tmp_path / "verify.json"
-    done = subprocess.run(
-        [sys.executable, "-m", "decaybench", "verify", "--epochs", "5", "--format", "json", "--output", str(output)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = decaybench("verify", "--epochs", "5", "--format", "json", "--output", str(output), timeout=600)
     assert done.returncode == 0, done.stderr
     document = json.loads(output.read_text())
     assert document["ok"] is True and [row["mode"] for row in document["modes"]][: len(MODES)] == list(MODES)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -22,7 +21,10 @@ from decaybench.modes.emulation import emulate
 from decaybench.modes.exact import exact_update, tracing_count
 from decaybench.sweep import run_sweep
 from decaybench.verify import verify
-from tests.test_sweep import varied
+from tests.helpers import varied
+
+if TYPE_CHECKING:
+    from tests.conftest import Command
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 ISSUE = DecayConfig(initial_learning_rate=0.1, decay_rate=0.96, decay_steps=3, epochs=60)
@@ -114,13 +116,14 @@ def test_verify_shows_xla_exact_bit_identical() -> None:
     assert row.traces in ("1 then 0", "0 then 0")
 
 
-def test_the_cli_prints_what_eager_prints() -> None:
+def test_the_cli_prints_what_eager_prints(decaybench: Command) -> None:
     flags = ["--initial-lr", "0.1", "--decay-rate", "0.96", "--decay-steps", "3", "--epochs", "60"]
     environ = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
     def printed(mode: str) -> str:
-        command = [sys.executable, "-m", "decaybench", "run", "--mode", mode, *flags]
-        return subprocess.run(command, capture_output=True, text=True, check=True, env=environ, timeout=300).stdout
+        done = decaybench("run", "--mode", mode, *flags, env=environ)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
 
     exact = printed("xla-exact")
     assert exact == printed("eager") and len(exact.splitlines()) >= 15

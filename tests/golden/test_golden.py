@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import re
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
@@ -12,6 +15,9 @@ from numpy.testing import assert_array_equal
 
 from decaybench import golden
 from decaybench.loops import run
+
+if TYPE_CHECKING:
+    from tests.conftest import Command
 
 
 @pytest.fixture(scope="module")
@@ -63,18 +69,24 @@ def test_update_is_idempotent_and_summarised(tmp_path: Path, eager_trace) -> Non
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
-        (lambda path: path.unlink(), "golden file is missing"),
-        (lambda path: path.write_text("\n".join(path.read_text().splitlines()[:9]) + "\n"), "truncated"),
-        (lambda path: path.write_text(path.read_text().replace("epoch,w is 0.321948", "epoch;w is 0.321948")), r":3: not a seed line"),
+        (lambda path: path.unlink(), "seed_documented.txt: golden file is missing"),
+        (lambda path: path.write_text("\n".join(path.read_text().splitlines()[:9]) + "\n"), "seed_documented.txt:9: truncated"),
+        (lambda path: path.write_text(path.read_text().replace("w is 1.174400", "w is 1.17")), "seed_documented.txt:2: not a seed line"),
+        (
+            lambda path: path.write_text(path.read_text().replace("epoch,w is 0.321948", "epoch;w is 0.321948")),
+            "seed_documented.txt:3: not a seed line",
+        ),
     ],
 )
-def test_damaged_documented_file_names_file_and_line(tmp_path: Path, damage, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_damaged_documented_file_names_file_and_line(decaybench: Command, tmp_path: Path, damage: Any, message: str) -> None:
     path = tmp_path / golden.DOCUMENTED
     shutil.copy(golden.golden_dir() / golden.DOCUMENTED, path)
     damage(path)
-    with pytest.raises(golden.GoldenError, match=message) as raised:
+    with pytest.raises(golden.GoldenError, match=re.escape(message)) as raised:
         golden.read_documented(tmp_path)
     assert str(path) in str(raised.value)
+    status, out, err = decaybench.main("golden", "--dir", str(tmp_path))  # the command says the same, in one line
+    assert status == 2 and out == "" and message in err
 
 
 def test_refuses_to_write_a_trace_that_misses_the_seed(tmp_path: Path) -> None:
@@ -94,3 +106,89 @@ def test_drift_check_compares_the_stored_trace_bit_for_bit(tmp_path: Path) -> No
     nudged = dataclasses.replace(stored, w=np.nextafter(stored.w, np.inf))
     drift = golden.check_drift(nudged, documented)
     assert drift.drifted and not drift.ok and drift.summary()[1].endswith("differs from this run")
+
+
+# --- Corrupted golden files: the API and the command name the file and the line, and change nothing.
+
+
+def _golden_dir(tmp_path: Path) -> Path:
+    for name in (golden.DOCUMENTED, golden.TRACE_TEXT, golden.TRACE_JSON):
+        (tmp_path / name).write_bytes((golden.golden_dir() / name).read_bytes())
+    return tmp_path
+
+
+def _set_json(field: str, value: Any) -> Any:
+    def damage(path: Path) -> None:
+        document = json.loads(path.read_text())
+        document[field] = value
+        path.write_text(json.dumps(document))
+
+    return damage
+
+
+GOLDEN_DAMAGE: list[tuple[str, str, Any, str]] = [
+    ("epoch 0.7", "seed_trace.json", _set_json("epoch", [0.7, *range(1, 40)]), "seed_trace.json:1: malformed golden trace: epoch"),
+    ("epoch 10**30", "seed_trace.json", _set_json("epoch", [10**30] * 40), "epoch 1000000000000000000000000000000 out of range"),
+    ("epoch true", "seed_trace.json", _set_json("epoch", [True, *range(1, 40)]), "epoch must be a list of integers, found True"),
+    ("epochs repeated", "seed_trace.json", _set_json("epoch", [0, 0, *range(2, 40)]), "epoch 0 does not follow epoch 0"),
+    ("w past float32", "seed_trace.json", _set_json("w", [1e300] * 40), "w holds 1e+300, not a float32 value"),
+    ("w a string", "seed_trace.json", _set_json("w", ["2.6"] * 40), "w holds '2.6', not a number"),
+    ("w nested", "seed_trace.json", _set_json("w", [[[2.6]]] * 40), "w holds [2.6], not a number"),
+    ("deep nesting", "seed_trace.json", lambda path: path.write_text("[" * 100_000 + "]" * 100_000), "nested too deeply"),
+    ("a JSON list", "seed_trace.json", lambda path: path.write_text("[1, 2]"), "expected a JSON object, got a list"),
+    (
+        "not JSON",
+        "seed_trace.json",
+        lambda path: path.write_text('{"mode": \n oops'),
+        "seed_trace.json:2: malformed golden trace: not JSON",
+    ),
+    ("lr null", "seed_trace.json", _set_json("lr", None), "lr holds None, not a number"),
+    (
+        "missing key",
+        "seed_trace.json",
+        lambda path: path.write_text('{"mode": "eager"}'),
+        "missing keys ['config', 'epoch', 'loss', 'lr', 'w']",
+    ),
+    ("bad config", "seed_trace.json", _set_json("config", {"decay_steps": 10**30}), "config: decay_steps must be at most"),
+    ("non-UTF-8 json", "seed_trace.json", lambda path: path.write_bytes(b'{"mode": "\xff"}'), "seed_trace.json:1: not UTF-8 text"),
+    (
+        "non-UTF-8 text",
+        "seed_trace.txt",
+        lambda path: path.write_bytes(path.read_bytes().replace(b"2.600000", b"2.6\xe90000")),
+        "seed_trace.txt:1: not UTF-8 text",
+    ),
+    (
+        "non-UTF-8 documented",
+        "seed_documented.txt",
+        lambda path: path.write_bytes(b"\n\n\xff"),
+        "seed_documented.txt:3: not UTF-8 text",
+    ),
+    (
+        "epoch 0.7 in text",
+        "seed_trace.txt",
+        lambda path: path.write_text(path.read_text().replace("After 1 epoch", "After 0.7 epoch")),
+        "seed_trace.txt:2: not a seed line",
+    ),
+    (
+        "epoch past int64 in text",
+        "seed_trace.txt",
+        lambda path: path.write_text(path.read_text().replace("After 1 epoch", f"After {10**30} epoch")),
+        "seed_trace.txt:2: epoch 1000000000000000000000000000000 is out of range",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "name", "damage", "message"), GOLDEN_DAMAGE, ids=[case[0] for case in GOLDEN_DAMAGE])
+def test_corrupted_golden_files_name_file_and_line(
+    decaybench: Command, tmp_path: Path, case: str, name: str, damage: Any, message: str
+) -> None:
+    directory = _golden_dir(tmp_path)
+    damage(directory / name)
+    with pytest.raises(golden.GoldenError, match=r"\.(txt|json):\d+: ") as raised:
+        golden.read_documented(directory)
+        golden.read_golden_trace(directory)
+    assert message in str(raised.value) and str(directory / name) in str(raised.value)
+    before = {path.name: path.read_bytes() for path in directory.iterdir()}
+    status, out, err = decaybench.main("golden", "--dir", str(directory))
+    assert status == 2 and out == "" and message in err
+    assert {path.name: path.read_bytes() for path in directory.iterdir()} == before

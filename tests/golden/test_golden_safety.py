@@ -9,8 +9,14 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
 
 from decaybench import golden
+
+if TYPE_CHECKING:
+    from tests.conftest import Command
 
 # Runs the real `decaybench golden --update`, but pauses right after the temporary file is
 # written and flushed, before os.replace, and says so: the parent then kills it mid-write.
@@ -53,22 +59,53 @@ def test_killed_update_leaves_the_old_file_intact(tmp_path: Path) -> None:
     assert len(leftovers) == 1 and leftovers[0].startswith(f".{golden.TRACE_TEXT}.")  # hidden, never the golden name
 
 
-def test_golden_without_update_never_writes(tmp_path: Path) -> None:
+def test_golden_without_update_never_writes(decaybench: Command, tmp_path: Path) -> None:
     directory = _golden_copy(tmp_path, "After 0 epoch,w is 2.600001,loss is 36.000000,lr is 0.200000\n")
     before = {path.name: path.stat().st_mtime_ns for path in directory.iterdir()}
-    done = subprocess.run(
-        [sys.executable, "-m", "decaybench", "golden", "--dir", str(directory)], capture_output=True, text=True, timeout=300
-    )
+    done = decaybench("golden", "--dir", str(directory))
     assert done.returncode == 2 and "seed_trace.txt:1: does not match seed_trace.json" in done.stderr
     assert {path.name: path.stat().st_mtime_ns for path in directory.iterdir()} == before
 
 
-def test_update_writes_with_a_diff_summary(tmp_path: Path) -> None:
+def test_update_writes_with_a_diff_summary(decaybench: Command, tmp_path: Path) -> None:
     directory = _golden_copy(tmp_path, (golden.golden_dir() / golden.TRACE_TEXT).read_text().replace("2.600000", "2.600001"))
-    done = subprocess.run(
-        [sys.executable, "-m", "decaybench", "golden", "--update", "--dir", str(directory)], capture_output=True, text=True, timeout=300
-    )
+    done = decaybench("golden", "--update", "--dir", str(directory))
     assert done.returncode == 0, done.stderr
     assert f"{directory / golden.TRACE_TEXT}: updated, -1 +1 lines" in done.stdout
     assert f"{directory / golden.TRACE_JSON}: unchanged" in done.stdout
     assert (directory / golden.TRACE_TEXT).read_text() == (golden.golden_dir() / golden.TRACE_TEXT).read_text()
+
+
+@pytest.mark.parametrize("broken", ["seed_trace.json", "seed_trace.txt"])
+def test_golden_update_over_an_unreadable_file_rewrites_the_pair(decaybench: Command, tmp_path: Path, broken: str) -> None:
+    directory = _golden_copy(tmp_path, (golden.golden_dir() / golden.TRACE_TEXT).read_text())
+    (directory / broken).write_bytes(b"\xff\xfe not UTF-8\n")
+    status, out, err = decaybench.main("golden", "--update", "--dir", str(directory))
+    assert status == 0, err
+    assert (
+        "the old golden trace is invalid, treated as absent" in out and f"{directory / broken}: replaced a file that was not UTF-8" in out
+    )
+    assert golden.read_golden_trace(directory).identical(golden.read_golden_trace(golden.golden_dir()))
+
+
+def test_golden_update_checks_both_files_before_writing_either(decaybench: Command, tmp_path: Path) -> None:
+    directory = _golden_copy(tmp_path, (golden.golden_dir() / golden.TRACE_TEXT).read_text())
+    (directory / "seed_trace.txt").write_text("an old text twin\n")
+    (directory / "seed_trace.json").unlink()
+    (directory / "seed_trace.json").mkdir()  # cannot be replaced by a file
+    status, out, err = decaybench.main("golden", "--update", "--dir", str(directory))
+    assert status == 2 and out == "" and "--dir: cannot write" in err and "seed_trace.json" in err and "it is a directory" in err
+    assert (directory / "seed_trace.txt").read_text() == "an old text twin\n"
+
+
+def test_golden_update_in_a_read_only_directory_names_dir(decaybench: Command, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    directory = _golden_copy(tmp_path, (golden.golden_dir() / golden.TRACE_TEXT).read_text())
+    directory.chmod(0o555)
+    try:
+        if os.access(directory, os.W_OK):  # root ignores the mode bits: deny as a read-only mount would
+            real_access = os.access
+            monkeypatch.setattr(os, "access", lambda path, mode: False if Path(path) == directory else real_access(path, mode))
+        status, out, err = decaybench.main("golden", "--update", "--dir", str(directory))
+    finally:
+        directory.chmod(0o755)
+    assert status == 2 and out == "" and err.startswith("decaybench: error: --dir: cannot write") and "is not writable" in err
