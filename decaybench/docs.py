@@ -49,7 +49,7 @@ def _verify() -> str:
 
 
 def _peers() -> str:
-    from decaybench.peers import conformance
+    from decaybench.peers.conformance import conformance
     from decaybench.report import format_count, table
 
     rows = []

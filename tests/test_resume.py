@@ -14,11 +14,11 @@ import pytest
 
 from decaybench import cli
 from decaybench.config import DecayConfig
-from decaybench.loops import MODES, resumable, run, run_split, stop_after
-from decaybench.modes import chunks
+from decaybench.loops import MODES, run, run_split, stop_after
+from decaybench.modes import REGISTRY, chunks
 
 # The single-process modes and mirrored (multiworker's recovery is tests/test_distributed.py's).
-RESUMABLE = [mode for mode in MODES if resumable(mode) and mode != "multiworker"]
+RESUMABLE = [mode for mode in MODES if REGISTRY[mode].checkpoints is not None and mode != "multiworker"]
 # model.fit is slow to build: one record_every for it (3, whose rows skip epochs).
 CASES = [(mode, every) for mode in RESUMABLE for every in (1, 3) if not (mode in ("fit", "callback") and every == 1)]
 EPOCHS = 7

@@ -32,18 +32,16 @@ import tensorflow as tf
 
 from decaybench.checkpoint import CheckpointOptions, State
 from decaybench.config import DecayConfig
+from decaybench.modes import REGISTRY
 from decaybench.modes.recording import initial_w
 from decaybench.progress import epoch_bar
 from decaybench.schedule import tf_exponential_decay
 from decaybench.trace import Trace
 
-__all__ = ["CHUNK_SECONDS", "STEP_NS", "chunk_length", "chunk_loop", "recorded_before", "run_chunked", "spans"]
+__all__ = ["CHUNK_SECONDS", "chunk_length", "chunk_loop", "recorded_before", "run_chunked", "spans"]
 
-# What a chunk should last; a step's cost is measured per mode as (ns per step, ns per element):
-# the seed's step on one CPU core, 2026 (xla: 77 ns + 2.4 ns per element; graph's while loop
-# pays ~60 us per iteration).
+# What a chunk should last; a step's cost is each mode's ModeSpec.step_ns.
 CHUNK_SECONDS = 0.25
-STEP_NS: dict[str, tuple[float, float]] = {"graph": (60_000.0, 25.0), "xla": (80.0, 2.5), "xla-exact": (60.0, 8.0)}
 
 Step = Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
 # (w, start, stop, rows) -> (w rows, loss rows, lr rows, last w): the rows as tensors or arrays.
@@ -121,7 +119,10 @@ def spans(start: int, epochs: int, every: int | None, length: int) -> Iterator[t
 def chunk_length(config: DecayConfig, mode: str) -> int:
     """Epochs per chunk: about :data:`CHUNK_SECONDS` of ``mode``'s steps, a multiple of ``record_every`` (or fewer
     epochs than ``record_every`` when that is longer than a chunk: a chunk must stay short for Ctrl-C)."""
-    per_step, per_element = STEP_NS[mode]
+    cost = REGISTRY[mode].step_ns
+    if cost is None:
+        raise ValueError(f"mode {mode!r} does not run in chunks: its ModeSpec has no step_ns")
+    per_step, per_element = cost
     steps = int(CHUNK_SECONDS * 1e9 / (per_step + per_element * config.size))
     if steps < config.record_every:  # rows sparser than a chunk: each chunk records 0 or 1 row, and stays short
         return max(1, steps)
