@@ -35,6 +35,7 @@ import numpy as np
 
 from decaybench.config import DecayConfig
 from decaybench.memory import PEAK_COPIES, available_memory
+from decaybench.sweep import sweep_modes
 from decaybench.validation import InvalidValue, check_choice, check_finite
 
 if TYPE_CHECKING:
@@ -195,7 +196,6 @@ def run_grid(grid: Grid, tol: float = 1e-6, mode: str | None = None, progress: b
         progress: a bar over the cells on stderr (``None``: when stderr is a terminal).
     """
     from decaybench.grid_result import GridResult
-    from decaybench.sweep import sweep_modes
 
     mode = check_choice("mode", mode if mode is not None else default_mode(), sweep_modes())
     check_tol(tol)
@@ -209,8 +209,6 @@ def run_grid(grid: Grid, tol: float = 1e-6, mode: str | None = None, progress: b
 
 def default_mode() -> str:
     """``xla-exact`` when sweeps offer it (cells then equal eager runs too), else ``xla``."""
-    from decaybench.sweep import sweep_modes
-
     return "xla-exact" if "xla-exact" in sweep_modes() else "xla"
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from decaybench.checkpoint import CheckpointOptions, Stopped, check_options
 from decaybench.config import DecayConfig
 from decaybench.memory import available_memory, check_memory  # re-exported: their home is decaybench.memory
-from decaybench.modes import REGISTRY
+from decaybench.modes import REGISTRY, ModeSpec
 from decaybench.trace import Trace
 from decaybench.validation import InvalidType, InvalidValue, check_choice
 
@@ -61,21 +61,24 @@ def run(
         config = DecayConfig()
     if not isinstance(config, DecayConfig):
         raise InvalidType("config", config, "must be a DecayConfig")
-    spec = REGISTRY[check_choice("mode", mode, tuple(REGISTRY))]
+    spec = REGISTRY.get(mode) if isinstance(mode, str) else None
+    if spec is None:
+        check_choice("mode", mode, tuple(REGISTRY))  # raises, naming the modes
+    assert spec is not None
     if config.steps_per_epoch > 1 and spec.several_steps is None:
         only = " and ".join(name for name, other in REGISTRY.items() if other.several_steps is not None)
         raise InvalidValue("steps_per_epoch", config.steps_per_epoch, f"must be 1 in mode {mode}: only {only} run several steps per epoch")
     check_memory(config, mode)
     options = check_options(config, mode, checkpoint_dir, checkpoint_every, resume)
-    return _run(config, mode, progress, options)
+    return _run(config, spec, progress, options)
 
 
-def _run(config: DecayConfig, mode: str, progress: bool | None, options: CheckpointOptions | None) -> Trace:
-    runner: Any = REGISTRY[mode].runner()
+def _run(config: DecayConfig, spec: ModeSpec, progress: bool | None, options: CheckpointOptions | None) -> Trace:
+    runner: Any = spec.runner()
     if options is None:
         return runner(config, progress)
-    if REGISTRY[mode].checkpoints is None:
-        raise InvalidValue("checkpoint_dir", str(options.directory), f"cannot be used in mode {mode}: it does not checkpoint")
+    if spec.checkpoints is None:
+        raise InvalidValue("checkpoint_dir", str(options.directory), f"cannot be used in mode {spec.name}: it does not checkpoint")
     trace: Trace = runner(config, progress, checkpoint=options)
     return trace
 
@@ -86,7 +89,7 @@ def stop_after(config: DecayConfig, mode: str, split: int, directory: str | os.P
     options = check_options(config, mode, directory, split, False)
     assert options is not None
     with contextlib.suppress(Stopped):
-        _run(config, mode, False, dataclasses.replace(options, stop_after=split))
+        _run(config, REGISTRY[mode], False, dataclasses.replace(options, stop_after=split))
 
 
 def run_split(config: DecayConfig, mode: str, split: int, directory: str | os.PathLike[str]) -> Trace:

@@ -154,7 +154,7 @@ class Registry(Mapping[str, ModeSpec]):
         return self._loaded[1]
 
     def __getitem__(self, name: str) -> ModeSpec:
-        return self._modes()[name]
+        return (self._loaded[0] if self._loaded is not None else self._modes())[name]  # run() looks up a few times a call
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._modes())
