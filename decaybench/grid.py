@@ -47,7 +47,7 @@ from decaybench.memory import PEAK_COPIES, available_memory
 from decaybench.metrics import METRICS, CellMetrics, earliest, first_unstable_epoch
 from decaybench.progress import epoch_bar
 from decaybench.schedule import loop_columns
-from decaybench.sweep import SWEEP_MODES
+from decaybench.sweep import sweep_modes
 from decaybench.validation import InvalidValue, check_choice, check_finite
 
 __all__ = [
@@ -291,11 +291,11 @@ def run_grid(grid: Grid, tol: float = 1e-6, mode: str | None = None, progress: b
     Args:
         grid: the configurations.
         tol: the tolerance of ``epochs_to_tol`` (finite, > 0).
-        mode: a mode of ``decaybench.sweep.SWEEP_MODES``; default the exact one when offered
+        mode: a mode of ``decaybench.sweep.sweep_modes()``; default the exact one when offered
             (``xla-exact``), else ``xla``. Each cell equals ``run(config, mode)`` bit for bit.
         progress: a bar over the cells on stderr (``None``: when stderr is a terminal).
     """
-    mode = check_choice("mode", mode if mode is not None else default_mode(), SWEEP_MODES)
+    mode = check_choice("mode", mode if mode is not None else default_mode(), sweep_modes())
     check_tol(tol)
     size = chunk_cells(grid)
     loss, below, bad = _run_chunks(grid, size, tol, mode, progress)
@@ -307,7 +307,7 @@ def run_grid(grid: Grid, tol: float = 1e-6, mode: str | None = None, progress: b
 
 def default_mode() -> str:
     """``xla-exact`` when sweeps offer it (cells then equal eager runs too), else ``xla``."""
-    return "xla-exact" if "xla-exact" in SWEEP_MODES else "xla"
+    return "xla-exact" if "xla-exact" in sweep_modes() else "xla"
 
 
 def _may_exceed_one(grid: Grid) -> np.ndarray:

@@ -1,8 +1,10 @@
 """Running a configuration in a mode: ``run(config, mode) -> Trace``.
 
-``MODES`` lists the modes in registry order; ``decaybench.modes.REGISTRY`` says what each does.
+``MODES`` lists the modes in registry order, those of other distributions included (read on
+first use); ``decaybench.modes.REGISTRY`` says what each does.
 
->>> MODES[0]
+>>> import decaybench.loops
+>>> decaybench.loops.MODES[0]
 'eager'
 """
 
@@ -10,21 +12,24 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import inspect
 import os
 from typing import Any
 
 from decaybench.checkpoint import CheckpointOptions, Stopped, check_options
 from decaybench.config import DecayConfig
 from decaybench.memory import available_memory, check_memory  # re-exported: their home is decaybench.memory
-from decaybench.modes import REGISTRY
-from decaybench.steps import STEP_MODES
+from decaybench.modes import REGISTRY, ModeSpec
 from decaybench.trace import Trace
 from decaybench.validation import InvalidType, InvalidValue, check_choice
 
-__all__ = ["MODES", "DecayConfig", "available_memory", "check_memory", "resumable", "run", "run_split", "stop_after"]
+# MODES is no name of the module: __getattr__ computes it.
+__all__ = ["DecayConfig", "available_memory", "check_memory", "run", "run_split", "stop_after"]
 
-MODES: tuple[str, ...] = tuple(REGISTRY)
+
+def __getattr__(name: str) -> tuple[str, ...]:
+    if name == "MODES":  # computed on use: the registry loads other distributions' modes only when asked
+        return tuple(REGISTRY)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def run(
@@ -56,26 +61,24 @@ def run(
         config = DecayConfig()
     if not isinstance(config, DecayConfig):
         raise InvalidType("config", config, "must be a DecayConfig")
-    check_choice("mode", mode, MODES)
-    if config.steps_per_epoch > 1 and mode not in STEP_MODES:
-        only = " and ".join(STEP_MODES)
+    spec = REGISTRY.get(mode) if isinstance(mode, str) else None
+    if spec is None:
+        check_choice("mode", mode, tuple(REGISTRY))  # raises, naming the modes
+    assert spec is not None
+    if config.steps_per_epoch > 1 and spec.several_steps is None:
+        only = " and ".join(name for name, other in REGISTRY.items() if other.several_steps is not None)
         raise InvalidValue("steps_per_epoch", config.steps_per_epoch, f"must be 1 in mode {mode}: only {only} run several steps per epoch")
     check_memory(config, mode)
     options = check_options(config, mode, checkpoint_dir, checkpoint_every, resume)
-    return _run(config, mode, progress, options)
+    return _run(config, spec, progress, options)
 
 
-def resumable(mode: str) -> bool:
-    """Whether ``mode`` saves and resumes checkpoints (its runner takes ``checkpoint``)."""
-    return "checkpoint" in inspect.signature(REGISTRY[mode].runner()).parameters
-
-
-def _run(config: DecayConfig, mode: str, progress: bool | None, options: CheckpointOptions | None) -> Trace:
-    runner: Any = REGISTRY[mode].runner()
+def _run(config: DecayConfig, spec: ModeSpec, progress: bool | None, options: CheckpointOptions | None) -> Trace:
+    runner: Any = spec.runner()
     if options is None:
         return runner(config, progress)
-    if not resumable(mode):
-        raise InvalidValue("checkpoint_dir", str(options.directory), f"cannot be used in mode {mode}: it does not checkpoint")
+    if spec.checkpoints is None:
+        raise InvalidValue("checkpoint_dir", str(options.directory), f"cannot be used in mode {spec.name}: it does not checkpoint")
     trace: Trace = runner(config, progress, checkpoint=options)
     return trace
 
@@ -86,7 +89,7 @@ def stop_after(config: DecayConfig, mode: str, split: int, directory: str | os.P
     options = check_options(config, mode, directory, split, False)
     assert options is not None
     with contextlib.suppress(Stopped):
-        _run(config, mode, False, dataclasses.replace(options, stop_after=split))
+        _run(config, REGISTRY[mode], False, dataclasses.replace(options, stop_after=split))
 
 
 def run_split(config: DecayConfig, mode: str, split: int, directory: str | os.PathLike[str]) -> Trace:

@@ -34,6 +34,7 @@ from typing import Literal
 import numpy as np
 
 from decaybench.config import DecayConfig
+from decaybench.modes import REGISTRY
 from decaybench.validation import InvalidValue
 
 __all__ = ["ALWAYS_FITS", "PEAK_COPIES", "Footprint", "available_memory", "check_memory", "footprint", "require_memory"]
@@ -61,14 +62,6 @@ ORACLE_EPOCH = 800
 STEP_LIST = 48
 # Bytes per row and per mode that plot draws: matplotlib keeps float64 x and y per line and its path.
 PLOT_ROW = 256
-
-# What each mode allocates besides its trace copies; every mode of decaybench.modes.REGISTRY is here
-# (tests/test_memory.py checks it), so a new mode must say what it costs.
-ROWS_ONLY = ("graph", "xla", "xla-exact")
-RECORDER = ("eager", "function", "keras", "mirrored", "multiworker")
-PER_EPOCH = ("numpy",)
-PER_UPDATE = ("fit", "callback")
-KNOWN = (*ROWS_ONLY, *RECORDER, *PER_EPOCH, *PER_UPDATE)
 
 
 @dataclass(frozen=True)
@@ -111,16 +104,17 @@ def _trace(config: DecayConfig, copies: int = 1) -> Footprint:
 
 
 def _run(config: DecayConfig, mode: str) -> Footprint:
-    """One run of ``mode``: its trace copies plus what the mode keeps besides (see the constants)."""
-    if mode not in KNOWN:
-        raise ValueError(f"decaybench.memory does not know what mode {mode!r} allocates")
+    """One run of ``mode``: its trace copies plus what its :class:`~decaybench.modes.ModeSpec` says it keeps
+    besides: its rows as objects (``keeps_rows``), the schedule of every epoch or update (``schedule_arrays``)."""
+    spec = REGISTRY.get(mode)
+    if spec is None:
+        raise ValueError(f"decaybench.memory does not know what mode {mode!r} allocates: it is no mode of decaybench.modes.REGISTRY")
     result = _trace(config, PEAK_COPIES)
-    if mode in RECORDER or mode in PER_UPDATE:
+    if spec.keeps_rows:
         result += Footprint(0, config.recorded_count * RECORDER_ROW, config.recorded_count * config.size * np.dtype(config.dtype).itemsize)
-    if mode in PER_EPOCH:
-        result += Footprint(config.epochs * SCHEDULE_EPOCH)
-    if mode in PER_UPDATE:
-        result += Footprint(config.epochs * config.steps_per_epoch * SCHEDULE_EPOCH)
+    if spec.schedule_arrays is not None:
+        updates = config.epochs * (config.steps_per_epoch if spec.schedule_arrays == "update" else 1)
+        result += Footprint(updates * SCHEDULE_EPOCH)
     return result
 
 

@@ -64,9 +64,9 @@ except ModuleNotFoundError as error:  # pragma: no cover - the plot extra is mis
 from decaybench.bounds import bound_emulation
 from decaybench.config import DecayConfig
 from decaybench.files import check_writable, write_atomic
-from decaybench.loops import MODES, run
+from decaybench.loops import run
 from decaybench.memory import check_memory
-from decaybench.modes import Contract, contract_of
+from decaybench.modes import REGISTRY, Contract, contract_of
 from decaybench.modes.emulation import emulate
 from decaybench.report import format_count
 from decaybench.schedule import exponential_decay
@@ -139,18 +139,19 @@ def plot_traces(traces: Mapping[str, Trace] | Sequence[Trace], *, title: str | N
     return figure
 
 
-def plot_modes(config: DecayConfig | None = None, modes: Sequence[str] = MODES) -> Figure:
-    """Run ``config`` (default: the seed's) in each of ``modes`` and draw :func:`plot_traces`."""
+def plot_modes(config: DecayConfig | None = None, modes: Sequence[str] | None = None) -> Figure:
+    """Run ``config`` (default: the seed's) in each of ``modes`` (default: all) and draw :func:`plot_traces`."""
     return plot_traces(run_modes(config, modes))
 
 
-def run_modes(config: DecayConfig | None = None, modes: Sequence[str] = MODES) -> dict[str, Trace]:
-    """``{mode: run(config, mode)}`` in the order given; modes are checked before any run."""
+def run_modes(config: DecayConfig | None = None, modes: Sequence[str] | None = None) -> dict[str, Trace]:
+    """``{mode: run(config, mode)}`` in the order given (default: all); modes are checked before any run."""
     config = config if config is not None else DecayConfig()
+    modes = modes if modes is not None else tuple(REGISTRY)
     if isinstance(modes, str) or not modes:
         raise ValueError(f"modes must be a non-empty sequence of mode names, got {modes!r}")
     for mode in modes:
-        check_choice("mode", mode, MODES)
+        check_choice("mode", mode, tuple(REGISTRY))
     check_memory(config, tuple(dict.fromkeys(modes)), "plot")
     return {mode: run(config, mode) for mode in dict.fromkeys(modes)}
 
@@ -175,8 +176,8 @@ def png_size(data: bytes) -> tuple[int, int]:
     return width, height
 
 
-def save_plot(path: Path | str, config: DecayConfig | None = None, modes: Sequence[str] = MODES) -> dict[str, Trace]:
-    """Run ``modes`` on ``config``, draw them and write the PNG to ``path`` atomically.
+def save_plot(path: Path | str, config: DecayConfig | None = None, modes: Sequence[str] | None = None) -> dict[str, Trace]:
+    """Run ``modes`` (default: all) on ``config``, draw them and write the PNG to ``path`` atomically.
 
     Returns the traces drawn, by mode. The path is checked before anything runs.
     """

@@ -8,6 +8,9 @@ ways to decay the rate then differ:
 * ``LearningRateScheduler`` (mode ``callback``) counts *epochs*: every update of epoch ``e``
   applies ``lr(e)``.
 
+Which modes run several steps, and what each counts, is its
+:attr:`~decaybench.modes.ModeSpec.several_steps`.
+
 The seed decays once per epoch (``LR_STEP = 1``). Through an optimizer schedule that takes
 ``decay_steps = S * LR_STEP`` and ``staircase=True``: then ``floor((e S + j) / (S L)) = floor(e / L)``
 for every ``0 <= j < S``, so each update of epoch ``e`` applies ``lr0 * r ** floor(e / L)``, the
@@ -26,21 +29,23 @@ callback's rate whenever ``e / L`` is whole (always with ``L = 1``).
 from __future__ import annotations
 
 import dataclasses
-import time
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from decaybench.config import DecayConfig
+from decaybench.modes import REGISTRY
 from decaybench.trace import Trace
 
-if TYPE_CHECKING:
-    from decaybench.verify import VerifyReport
+__all__ = ["per_epoch_schedule", "schedule_steps", "several_steps", "side_by_side", "step_lrs"]
 
-__all__ = ["STEP_MODES", "per_epoch_schedule", "schedule_steps", "side_by_side", "step_lrs", "verify_steps"]
 
-# The modes that run steps_per_epoch > 1 (every other mode refuses it: it is one update per epoch).
-STEP_MODES = ("fit", "callback")
+def several_steps(modes: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """Those of ``modes`` (default: all) that run ``steps_per_epoch > 1``; every other mode refuses it.
+
+    >>> several_steps()
+    ('fit', 'callback')
+    """
+    return tuple(mode for mode in (modes if modes is not None else REGISTRY) if REGISTRY[mode].several_steps is not None)
 
 
 def _lr(config: DecayConfig, steps: np.ndarray) -> np.ndarray:
@@ -49,11 +54,11 @@ def _lr(config: DecayConfig, steps: np.ndarray) -> np.ndarray:
 
 def step_lrs(config: DecayConfig, mode: str) -> np.ndarray:
     """The float64 rate of each update, ``[epochs, S]``: ``lr(e S + j)`` for ``fit``, ``lr(e)`` for ``callback``."""
-    if mode not in STEP_MODES:
-        raise ValueError(f"mode must be one of {', '.join(STEP_MODES)}, got {mode!r}")
+    if mode not in several_steps():
+        raise ValueError(f"mode must be one of {', '.join(several_steps())}, got {mode!r}")
     size = config.steps_per_epoch
     epochs = np.arange(config.epochs, dtype=np.int64)
-    if mode == "callback":
+    if REGISTRY[mode].several_steps == "epochs":
         return np.repeat(_lr(config, epochs)[:, np.newaxis], size, axis=1)
     return _lr(config, epochs[:, np.newaxis] * size + np.arange(size, dtype=np.int64)).reshape(config.epochs, size)
 
@@ -61,7 +66,7 @@ def step_lrs(config: DecayConfig, mode: str) -> np.ndarray:
 def schedule_steps(config: DecayConfig, mode: str) -> list[list[int]]:
     """``steps[e]``: the schedule steps epoch ``e``'s updates evaluate (for :func:`decaybench.oracle.exact_trajectory`)."""
     size = config.steps_per_epoch
-    if mode == "callback":
+    if REGISTRY[mode].several_steps == "epochs":
         return [[epoch] * size for epoch in range(config.epochs)]
     return [list(range(epoch * size, (epoch + 1) * size)) for epoch in range(config.epochs)]
 
@@ -96,29 +101,3 @@ def side_by_side(fit: Trace, callback: Trace) -> tuple[str, ...]:
         f"and staircase=True at {fixed_same}/{len(fit)}"
     )
     return tuple(lines)
-
-
-def verify_steps(config: DecayConfig, modes: tuple[str, ...] = STEP_MODES) -> VerifyReport:
-    """:func:`decaybench.verify.verify` when ``steps_per_epoch > 1``: ``fit`` and ``callback``,
-    each against the emulation and the exact oracle of its own per-update rates, then the two
-    side by side (:func:`side_by_side`)."""
-    from decaybench import verify
-    from decaybench.modes import REGISTRY
-    from decaybench.modes.emulation import emulate_steps
-    from decaybench.oracle import exact_trajectory
-
-    rows, comparisons, traces = [], {}, {}
-    for mode in (mode for mode in modes if mode in STEP_MODES):
-        started = time.perf_counter()
-        trace, counts, repeatable = verify._twice(mode, config)
-        seconds = (time.perf_counter() - started) / 2
-        lrs = step_lrs(config, mode)
-        emulated = emulate_steps(config, lrs)
-        full = emulate_steps(dataclasses.replace(config, size=1, record_every=1), lrs)
-        comparisons[mode] = verify.compare(trace, emulated, REGISTRY[mode].contract, full)
-        exact = exact_trajectory(config, schedule_steps(config, mode))
-        no_reference = (np.array([]), f"steps_per_epoch {config.steps_per_epoch}")
-        rows.append(verify._row(mode, trace, emulated, comparisons[mode], exact, no_reference, counts, repeatable, seconds))
-        traces[mode] = trace
-    notes = side_by_side(traces["fit"], traces["callback"]) if set(STEP_MODES) <= set(traces) else ()
-    return verify.VerifyReport(config, tuple(rows), comparisons, notes)

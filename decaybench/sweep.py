@@ -27,14 +27,25 @@ import numpy as np
 
 from decaybench.config import DecayConfig
 from decaybench.memory import footprint, require_memory
+from decaybench.modes import BUILTIN
 from decaybench.trace import Trace
 from decaybench.validation import InvalidType, InvalidValue
 
-__all__ = ["SHARED", "SWEEP_MODES", "run_sweep"]
+__all__ = ["SHARED", "run_sweep", "sweep_modes"]
 
-SWEEP_MODES = ("xla", "xla-exact")
 # The fields that fix the compiled loop's shapes.
 SHARED = ("epochs", "dtype", "size", "record_every")
+
+
+def sweep_modes() -> tuple[str, ...]:
+    """The modes a sweep runs: those whose :class:`~decaybench.modes.ModeSpec` says ``sweep``.
+
+    decaybench's own only: the vectorised loops below are theirs (a declared mode cannot say ``sweep``).
+
+    >>> sweep_modes()
+    ('xla', 'xla-exact')
+    """
+    return tuple(name for name, spec in BUILTIN.items() if spec.sweep)
 
 
 def _checked(configs: Sequence[DecayConfig], mode: str) -> tuple[DecayConfig, ...]:
@@ -45,11 +56,12 @@ def _checked(configs: Sequence[DecayConfig], mode: str) -> tuple[DecayConfig, ..
     for index, config in enumerate(configs):
         if not isinstance(config, DecayConfig):
             raise InvalidType(f"configs[{index}]", config, "must be a DecayConfig")
-    if mode not in SWEEP_MODES:
+    if mode not in sweep_modes():
         raise InvalidValue(
             "mode",
             mode,
-            "must be xla or xla-exact: only XLA's vector pow is the C library's pow, so only an xla sweep equals its single runs",
+            f"must be {' or '.join(sweep_modes())}: only XLA's vector pow is the C library's pow, "
+            "so only an xla sweep equals its single runs",
         )
     first = configs[0]
     for index, config in enumerate(configs[1:], start=1):

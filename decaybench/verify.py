@@ -1,16 +1,18 @@
 """``verify``: every mode on one configuration, checked against the emulation, the oracle and the seed.
 
-For each mode in :data:`decaybench.loops.MODES` the report gives: the documented seed lines
+For each mode of :data:`decaybench.modes.REGISTRY` the report gives: the documented seed lines
 (and the full golden trace's lines) it reproduces when the configuration is the seed's; whether
 it is bit-identical to the NumPy emulation of record; its largest ULP distance to that emulation
 for w and the loss, against the bound of the mode's contract (:data:`decaybench.bounds.BOUNDS`:
 0 for ``exact`` modes, :func:`~decaybench.bounds.fused_update_bound` for ``fused-update`` ones,
 0 for w and :func:`~decaybench.bounds.summation_order_bound` for the loss of ``sharded-sum``
-ones); its largest relative
-error against the exact oracle; whether its lr agrees with tf.keras's own ``ExponentialDecay``;
-how many times it traced or compiled; whether a second run repeats the first bit for bit; and
-whether the run stopped after its middle epoch and resumed from its checkpoint is the same run,
-bit for bit (``resume``, :mod:`decaybench.checkpoint`).
+ones); its largest relative error against the exact oracle; whether its lr agrees with
+tf.keras's own ``ExponentialDecay``; how many times it traced or compiled
+(:meth:`decaybench.modes.ModeSpec.tracing_count`); whether a second run repeats the first bit
+for bit; and whether the run stopped after its middle epoch and resumed from its checkpoint is the same run,
+bit for bit (``resume``, :mod:`decaybench.checkpoint`; ``-`` for a mode that does not checkpoint).
+With ``steps_per_epoch > 1`` the modes that run several steps are checked instead, against
+the emulation and the oracle of their own per-update rates (:mod:`decaybench.steps`).
 tf.keras's own schedule is run beside the modes as a labelled reference row that has no bound.
 
 The numbers behind each row are one :class:`Comparison` (:func:`compare`): per recorded epoch,
@@ -37,14 +39,16 @@ from typing import Any
 
 import numpy as np
 
-from decaybench import golden
 from decaybench.bounds import bound_emulation, recorded_bounds, summation_order_bound  # the last re-exported
 from decaybench.config import DecayConfig
-from decaybench.loops import MODES, resumable, run, run_split
+from decaybench.golden import check_documented, read_golden_trace
+from decaybench.loops import run, run_split
 from decaybench.memory import check_memory
 from decaybench.modes import REGISTRY, Contract
-from decaybench.modes.emulation import emulate
+from decaybench.modes.emulation import emulate, emulate_steps
 from decaybench.oracle import exact_trajectory, relative_error, ulp_distance
+from decaybench.peers import PEERS, PeerUnavailable
+from decaybench.steps import schedule_steps, several_steps, side_by_side, step_lrs
 from decaybench.trace import Trace
 
 __all__ = ["Comparison", "ModeReport", "VerifyReport", "compare", "summation_order_bound", "verify"]
@@ -190,34 +194,25 @@ def compare(trace: Trace, emulated: Trace, contract: Contract | None, full: Trac
 def _seed_lines(trace: Trace, config: DecayConfig) -> tuple[str, str]:
     if not config.is_seed or config.record_every != 1:
         return "-", "-"
-    checks = golden.check_documented(trace)
-    stored = golden.read_golden_trace().lines()
+    checks = check_documented(trace)
+    stored = read_golden_trace().lines()
     same = sum(a == b for a, b in zip(trace.lines(), stored, strict=False))
     return f"{sum(check.ok for check in checks)}/{len(checks)}", f"{same}/{len(stored)}"
 
 
 def _twice(mode: str, config: DecayConfig) -> tuple[Trace, str, bool]:
     """Run twice: the traces of the first run and of the repeat, and whether both agree bit for bit."""
-    counts = _tracing_counts
-    before = counts().get(mode)
+    count = REGISTRY[mode].tracing_count
+    before = count()
     trace = run(config, mode)
-    middle = counts().get(mode)
+    middle = count()
     repeat = run(config, mode)
-    after = counts().get(mode)
+    after = count()
     traces = "-" if before is None or middle is None or after is None else f"{middle - before} then {after - middle}"
     return trace, traces, trace.identical(repeat)
 
 
-def _tracing_counts() -> dict[str, int]:
-    from decaybench.modes.compiled import tracing_counts
-    from decaybench.modes.exact import tracing_count
-
-    return {**tracing_counts(), "xla-exact": tracing_count()}
-
-
 def _reference_lr(config: DecayConfig) -> tuple[np.ndarray, str]:
-    from decaybench.peers import PEERS, PeerUnavailable
-
     try:
         values = PEERS[REFERENCE].schedule(config.schedule, config.recorded())
     except PeerUnavailable as error:
@@ -237,21 +232,20 @@ def _lr_agreement(trace: Trace, reference: np.ndarray, note: str) -> str:
 
 def _resume(mode: str, config: DecayConfig, trace: Trace) -> str:
     """Whether ``mode`` stopped after its middle epoch and resumed in this process gives ``trace`` bit for bit."""
-    if not resumable(mode):
+    if REGISTRY[mode].checkpoints is None:
         return "-"
     with tempfile.TemporaryDirectory(prefix="decaybench-resume-") as directory:
         resumed = run_split(config, mode, max(1, config.epochs // 2), Path(directory) / "run")
     return "yes" if resumed.identical(trace) else "NO"
 
 
-def verify(config: DecayConfig | None = None, modes: tuple[str, ...] = MODES, reference: bool = True) -> VerifyReport:
+def verify(config: DecayConfig | None = None, modes: tuple[str, ...] | None = None, reference: bool = True) -> VerifyReport:
     """Run ``modes`` (default: all) and tf.keras's own schedule on ``config``; see the module doc."""
     config = config if config is not None else DecayConfig()
+    modes = modes if modes is not None else tuple(REGISTRY)
     check_memory(config, modes, "verify")
-    if config.steps_per_epoch > 1:  # only fit and callback run several steps per epoch
-        from decaybench.steps import verify_steps
-
-        return verify_steps(config, modes)
+    if config.steps_per_epoch > 1:
+        return _verify_steps(config, modes)
     emulated = emulate(config)
     full = bound_emulation(config)
     exact = exact_trajectory(config)
@@ -265,8 +259,6 @@ def verify(config: DecayConfig | None = None, modes: tuple[str, ...] = MODES, re
         row = _row(mode, trace, emulated, comparisons[mode], exact, reference_lr, traces, repeatable, seconds)
         rows.append(dataclasses.replace(row, resume=_resume(mode, config, trace)))
     if reference:
-        from decaybench.peers import PEERS, PeerUnavailable
-
         try:
             started = time.perf_counter()
             trace = PEERS[REFERENCE].train(config)
@@ -277,6 +269,27 @@ def verify(config: DecayConfig | None = None, modes: tuple[str, ...] = MODES, re
         except PeerUnavailable:
             pass
     return VerifyReport(config, tuple(rows), comparisons)
+
+
+def _verify_steps(config: DecayConfig, modes: tuple[str, ...]) -> VerifyReport:
+    """:func:`verify` when ``steps_per_epoch > 1``: the modes of ``modes`` that run several steps
+    (``fit``, ``callback``), each against the emulation and the exact oracle of its own per-update
+    rates, then ``fit`` and ``callback`` side by side (:func:`decaybench.steps.side_by_side`)."""
+    rows, comparisons, traces = [], {}, {}
+    for mode in several_steps(modes):
+        started = time.perf_counter()
+        trace, counts, repeatable = _twice(mode, config)
+        seconds = (time.perf_counter() - started) / 2
+        lrs = step_lrs(config, mode)
+        emulated = emulate_steps(config, lrs)
+        full = emulate_steps(dataclasses.replace(config, size=1, record_every=1), lrs)
+        comparisons[mode] = compare(trace, emulated, REGISTRY[mode].contract, full)
+        exact = exact_trajectory(config, schedule_steps(config, mode))
+        no_reference = (np.array([]), f"steps_per_epoch {config.steps_per_epoch}")
+        rows.append(_row(mode, trace, emulated, comparisons[mode], exact, no_reference, counts, repeatable, seconds))
+        traces[mode] = trace
+    notes = side_by_side(traces["fit"], traces["callback"]) if {"fit", "callback"} <= set(traces) else ()
+    return VerifyReport(config, tuple(rows), comparisons, notes)
 
 
 def _row(

@@ -11,7 +11,7 @@ from decaybench.config import DecayConfig
 from decaybench.grid import MAX_CHUNK, Grid, chunk_cells, parse_range, run_grid
 from decaybench.loops import run
 from decaybench.metrics import CellMetrics
-from decaybench.sweep import SWEEP_MODES
+from decaybench.sweep import sweep_modes
 from decaybench.validation import InvalidValue
 
 BASES = [
@@ -21,7 +21,7 @@ BASES = [
 ]
 
 
-@pytest.mark.parametrize("mode", SWEEP_MODES)
+@pytest.mark.parametrize("mode", sweep_modes())
 @pytest.mark.parametrize("base", BASES, ids=lambda base: f"{base.dtype}-e{base.epochs}")
 def test_random_cells_are_their_single_runs(mode: str, base: DecayConfig) -> None:
     grid = Grid(

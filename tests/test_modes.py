@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import subprocess
 import sys
@@ -31,6 +32,13 @@ def cpu_has_fma() -> bool:
     except OSError:
         return True
     return " fma " in flags.replace("\n", " ")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_spec_says_whether_the_runner_checkpoints(mode: str) -> None:
+    # run() passes the keyword checkpoint only to a mode whose ModeSpec says it checkpoints.
+    takes = "checkpoint" in inspect.signature(REGISTRY[mode].runner()).parameters
+    assert takes == (REGISTRY[mode].checkpoints is not None)
 
 
 @pytest.mark.parametrize("mode", MODES)

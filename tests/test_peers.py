@@ -18,7 +18,9 @@ from numpy.testing import assert_array_equal, assert_array_max_ulp
 from decaybench.config import DecayConfig
 from decaybench.golden import read_golden_trace
 from decaybench.oracle import ulp_distance
-from decaybench.peers import PEERS, Peer, PeerUnavailable, compare, conformance, explain, reference_trace, running_product
+from decaybench.peers import PEERS, Peer, PeerUnavailable
+from decaybench.peers.conformance import compare, conformance, explain, reference_trace
+from decaybench.peers.torch import running_product
 from decaybench.rounding import flush_subnormals, fused_multiply_subtract
 from decaybench.schedule import Schedule, exponential_decay
 from decaybench.trace import Trace

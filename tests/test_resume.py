@@ -14,11 +14,12 @@ import pytest
 
 from decaybench import cli
 from decaybench.config import DecayConfig
-from decaybench.loops import MODES, resumable, run, run_split, stop_after
+from decaybench.loops import MODES, run, run_split, stop_after
+from decaybench.modes import REGISTRY
 from decaybench.modes._scaffold import chunks
 
 # The single-process modes and mirrored (multiworker's recovery is tests/test_distributed.py's).
-RESUMABLE = [mode for mode in MODES if resumable(mode) and mode != "multiworker"]
+RESUMABLE = [mode for mode in MODES if REGISTRY[mode].checkpoints is not None and mode != "multiworker"]
 # model.fit is slow to build: one record_every for it (3, whose rows skip epochs).
 CASES = [(mode, every) for mode in RESUMABLE for every in (1, 3) if not (mode in ("fit", "callback") and every == 1)]
 EPOCHS = 7
@@ -52,7 +53,7 @@ def test_a_long_compiled_run_in_chunks_is_the_one_call_run(monkeypatch: pytest.M
     config = DecayConfig(epochs=11, record_every=record_every, size=5)
     whole = run(config, mode)
     monkeypatch.setattr(chunks, "CHUNK_SECONDS", 1e-12)  # one epoch per chunk, whatever record_every (0 or 1 row each)
-    assert chunks.chunk_length(config, chunks.STEP_NS[mode]) == 1
+    assert chunks.chunk_length(config, chunks.step_cost(mode)) == 1
     assert run(config, mode).identical(whole)
 
 

@@ -14,7 +14,7 @@ import pytest
 from decaybench.cli import main
 from decaybench.grid import DEFAULT_RANGES, parse_range
 from decaybench.plot import PNG_SIGNATURE
-from decaybench.sweep import SWEEP_MODES
+from decaybench.sweep import sweep_modes
 
 if TYPE_CHECKING:
     from tests.conftest import Command
@@ -36,7 +36,7 @@ def run_csv(capsys: pytest.CaptureFixture[str], row: dict[str, str], mode: str) 
     return list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
 
 
-@pytest.mark.parametrize("mode", SWEEP_MODES)
+@pytest.mark.parametrize("mode", sweep_modes())
 def test_a_30_by_30_csv_is_decaybench_run_on_random_cells(
     decaybench: Command, tmp_path: Path, capsys: pytest.CaptureFixture[str], mode: str
 ) -> None:

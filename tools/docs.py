@@ -54,7 +54,7 @@ def _verify() -> str:
 
 
 def _peers() -> str:
-    from decaybench.peers import conformance  # loads TensorFlow, and each peer's library when it runs
+    from decaybench.peers.conformance import conformance  # loads TensorFlow, and each peer's library when it runs
 
     rows = []
     for row in conformance():

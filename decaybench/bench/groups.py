@@ -46,7 +46,7 @@ from decaybench.bench.workload import (
 )
 from decaybench.config import DecayConfig
 from decaybench.modes import REGISTRY
-from decaybench.sweep import SWEEP_MODES
+from decaybench.sweep import sweep_modes
 
 # ---- the list -----------------------------------------------------------------------------------
 
@@ -243,7 +243,7 @@ def _grid_rows(device: str) -> list[Workload]:
         # A call of the larger shape, or of a run() per cell, takes a second or more: not in --quick.
         big = cells * epochs > 1_000_000
         shape: dict[str, Any] = {"epochs": epochs, "size": 1, "configs": cells, "steps": cells * epochs, "slow": big}
-        for mode in SWEEP_MODES:
+        for mode in sweep_modes():
             build = functools.partial(grid_metrics, cells, epochs, mode)
             rows.append(Workload("sweep", f"{mode} grid", "mode", device, _placed(device, build), note="run_grid", mode=mode, **shape))
         sweep = functools.partial(_sweep, cells, epochs)

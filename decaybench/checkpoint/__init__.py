@@ -8,7 +8,8 @@ interval is :func:`default_every`: ten checkpoints a run, ``max(1, epochs // 10)
 A directory holds one run: ``manifest.json`` (the mode, the config, the decaybench and TensorFlow
 versions; :mod:`.manifest`), written atomically before the first checkpoint, and the states
 (:mod:`.state`): TensorFlow's format (``tf.train.Checkpoint`` + ``CheckpointManager``,
-``ckpt-<epoch>``), or ``state.npz`` for mode ``numpy``. The state after 0 epochs is saved at the
+``ckpt-<epoch>``), or ``state.npz`` for a mode whose :class:`~decaybench.modes.ModeSpec` says
+``checkpoints="numpy"`` (mode ``numpy``). The state after 0 epochs is saved at the
 start; a directory with a manifest and no state yet (a run killed in between) resumes at epoch 0.
 
 ``decaybench.loops.run`` checks the options (:func:`check_options`) and passes them to the mode's
@@ -49,6 +50,7 @@ from typing import Any
 from decaybench.checkpoint.manifest import MANIFEST, Manifest, first_difference, read_manifest, write_manifest
 from decaybench.checkpoint.state import NumpyStore, State, Store, TensorFlowStore, latest_epoch
 from decaybench.config import DecayConfig
+from decaybench.modes import REGISTRY
 from decaybench.validation import InvalidType, InvalidValue, check_positive_int
 
 __all__ = [
@@ -63,9 +65,6 @@ __all__ = [
     "latest_epoch",
     "read_manifest",
 ]
-
-# Modes that keep their state in NumPy, without TensorFlow.
-NUMPY_MODES = frozenset({"numpy"})
 
 
 def default_every(epochs: int) -> int:
@@ -162,7 +161,9 @@ class Checkpoints:
         self.options, self.config, self.mode = options, config, mode
         self.directory = options.directory
         self.resumed_from: int | None = None
-        self._store: Store = NumpyStore(self.directory) if mode in NUMPY_MODES else TensorFlowStore(self.directory, config.dtype, objects)
+        spec = REGISTRY.get(mode)  # a peer of decaybench.peers.resume is no mode: TensorFlow's format
+        numpy = spec is not None and spec.checkpoints == "numpy"
+        self._store: Store = NumpyStore(self.directory) if numpy else TensorFlowStore(self.directory, config.dtype, objects)
 
     def start(self) -> State:
         """The state to continue from: the latest checkpoint when resuming (checked against the config), else the initial one.

@@ -13,6 +13,8 @@ of :mod:`decaybench.cli.commands`; the configuration flags come from ``DecayConf
 
 from __future__ import annotations
 
+import sys
+import warnings
 from collections.abc import Sequence
 
 from decaybench.bench import GROUPS
@@ -22,7 +24,7 @@ from decaybench.cli.parsing import Command, Flag, Parser, run_parser
 from decaybench.cli.parsing import build_parser as _build
 from decaybench.cli.runtime import CLUSTER_FLAGS, PROG, RUNTIME_FLAGS
 from decaybench.cli.sweep import SWEEP
-from decaybench.modes import REGISTRY
+from decaybench.modes import REGISTRY, ModeWarning
 from decaybench.modes.distributed import tf_config
 
 __all__ = ["COMMANDS", "build_parser", "main"]
@@ -41,7 +43,8 @@ COMMANDS = (
         config=True,
         runtime=RUNTIME_FLAGS,
         flags=(
-            Flag("--mode", {"choices": tuple(REGISTRY), "default": "eager", "help": "execution mode (eager)"}),
+            # The registry itself: its modes (other distributions' too) are read when the value is checked.
+            Flag("--mode", {"choices": REGISTRY, "default": "eager", "help": "execution mode (eager)"}),
             Flag("--format", {"choices": ("text", "csv", "json"), "default": "text", "help": "text: the seed's lines (text)"}),
             OUTPUT,
             Flag("--progress", {"action": "store_true", "help": "show a progress bar on stderr even when it is not a terminal"}),
@@ -105,8 +108,7 @@ COMMANDS = (
                 "--modes",
                 {
                     "nargs": "+",
-                    "choices": tuple(REGISTRY),
-                    "default": tuple(REGISTRY),
+                    "choices": REGISTRY,
                     "metavar": "MODE",
                     "help": "modes to run and draw (all)",
                 },
@@ -186,5 +188,14 @@ def build_parser() -> Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit status (0 ok, 1 check failed, 2 usage, 130 Ctrl-C)."""
+    """Run the command line; return the exit status (0 ok, 1 check failed, 2 usage, 130 Ctrl-C).
+
+    A mode that another distribution declares but that cannot be used is reported first, one line
+    each (:attr:`decaybench.modes.Registry.problems`); the other modes work as ever.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ModeWarning)  # said here in one line, not as a warning's two
+        problems = REGISTRY.problems
+    for problem in problems:
+        print(f"{PROG}: warning: {problem}", file=sys.stderr)
     return tf_config.leave(run_parser(build_parser(), COMMANDS, argv))  # a host of a real cluster ends here

@@ -125,7 +125,8 @@ def plot(args: argparse.Namespace) -> int:
     from decaybench.loops import check_memory
 
     config = config_from(args)
-    check_memory(config, tuple(dict.fromkeys(args.modes)), "plot")
+    modes = tuple(dict.fromkeys(args.modes or REGISTRY))  # default: every mode
+    check_memory(config, modes, "plot")
     output = check_writable(args.output)
     try:
         from decaybench.plot import save_plot
@@ -133,7 +134,7 @@ def plot(args: argparse.Namespace) -> int:
         raise UsageError(f"plot needs matplotlib, the plot extra: pip install 'decaybench[plot]' ({error})") from error
     tf_config.refuse_for("plot")
     load_tensorflow(args.xla_no_fma)
-    traces = save_plot(output, config, args.modes)
+    traces = save_plot(output, config, modes)
     report_divergence(trace.diverged_at for trace in traces.values())
     return 0
 

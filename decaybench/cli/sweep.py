@@ -16,7 +16,7 @@ from decaybench.config import DecayConfig
 from decaybench.files import check_writable
 from decaybench.grid import AXES, DEFAULT_RANGES, Grid, check_tol, default_mode, run_grid
 from decaybench.metrics import METRICS
-from decaybench.sweep import SWEEP_MODES
+from decaybench.sweep import sweep_modes
 from decaybench.validation import InvalidValue
 
 __all__ = ["FORMATS", "SWEEP", "sweep"]
@@ -40,7 +40,7 @@ def _flags() -> tuple[Flag, ...]:
         *(by_name[name] for name in SHARED),
         Flag("--metric", {"choices": METRICS, "default": "final-loss", "help": "the figure's colour (final-loss)"}),
         Flag("--tol", {"type": float, "default": 1e-6, "help": "epochs-to-tol counts epochs until the loss is below this (1e-6)"}),
-        Flag("--mode", {"choices": SWEEP_MODES, "default": default_mode(), "help": f"the compiled loop ({default_mode()})"}),
+        Flag("--mode", {"choices": sweep_modes(), "default": default_mode(), "help": f"the compiled loop ({default_mode()})"}),
         Flag("--format", {"choices": FORMATS, "help": "without --output: table (default), csv or json"}),
         Flag("--output", {"metavar": "FILE", "help": "FILE.png (the heatmap), FILE.csv or FILE.json, written atomically"}),
     )

@@ -1,85 +1,293 @@
 """The registry of execution modes: the one list that the CLI, ``verify``, the tests and the
-benchmarks iterate. Adding a mode is one runner ``run_<name>(config, progress=None) -> Trace``
-plus one entry.
+benchmarks iterate, and the one home of what each mode is.
+
+Adding a mode is one runner ``run_<name>(config, progress=None) -> Trace`` plus one
+:class:`ModeSpec`: an entry of :data:`BUILTIN` here, or, from another distribution, an entry point
+in the group ``decaybench.modes`` whose value is the ``ModeSpec`` (``mymode = mypkg.modes:SPEC``).
+:data:`REGISTRY` holds both, the declared modes loaded on first use.
 
 >>> tuple(REGISTRY)[:1]
 ('eager',)
+>>> plain = ModeSpec("plain", "mypkg.modes:run_plain", "a per-epoch Python loop")
+>>> plain.several_steps, plain.checkpoints, plain.keeps_rows, plain.step_ns, plain.sweep
+(None, None, True, None, False)
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 if TYPE_CHECKING:
     from decaybench.config import DecayConfig
     from decaybench.trace import Trace
 
-__all__ = ["REGISTRY", "VARIANTS", "Contract", "ModeSpec", "contract_of"]
+__all__ = ["BUILTIN", "GROUP", "REGISTRY", "VARIANTS", "Contract", "ModeSpec", "ModeWarning", "Registry", "contract_of"]
+
+GROUP = "decaybench.modes"
 
 Contract = Literal["exact", "fused-update", "sharded-sum"]
 """What a mode promises against the emulation of record; :data:`decaybench.bounds.BOUNDS` maps each to its bound."""
+Counts = Literal["steps", "epochs"]
+Store = Literal["tensorflow", "numpy"]
+Arrays = Literal["epoch", "update"]
+
+
+def _load(target: str) -> Any:
+    module, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module), attribute)
 
 
 @dataclass(frozen=True)
 class ModeSpec:
-    """One mode: its name, where its runner lives, and what it promises.
+    """One mode: everything the rest of decaybench knows about it.
+
+    The defaults describe a plain per-epoch Python loop, so ``ModeSpec(name, target, summary,
+    contract)`` is a whole mode: one update per epoch, no checkpoints, each recorded row kept as
+    NumPy objects, nothing compiled to count, no sweep.
 
     Attributes:
         name: the name users pass as ``mode``.
-        target: ``"module:function"`` of the runner, imported on first use so that a mode's
-            framework (TensorFlow, ...) loads only when that mode runs.
+        target: ``"module:function"`` of the runner ``(config, progress) -> Trace``, imported on
+            first use so that a mode's framework (TensorFlow, ...) loads only when that mode runs.
         summary: one line for ``decaybench modes``.
         contract: what it promises against the emulation of record: ``"exact"`` (bit for bit),
             ``"fused-update"`` (within :func:`decaybench.bounds.fused_update_bound`) or
             ``"sharded-sum"`` (w bit for bit; the loss a sum of per-replica sums, within
             :func:`decaybench.bounds.summation_order_bound`).
+        several_steps: whether it runs ``steps_per_epoch = S > 1``, and what its schedule then
+            counts: ``"steps"`` (update ``j`` of epoch ``e`` applies ``lr(e S + j)``, an optimizer
+            schedule) or ``"epochs"`` (every update of epoch ``e`` applies ``lr(e)``, a per-epoch
+            callback); ``None``: one update per epoch (:mod:`decaybench.steps`).
+        checkpoints: how it saves and resumes (its runner then takes the keyword ``checkpoint``,
+            :mod:`decaybench.checkpoint`): ``"tensorflow"`` (``tf.train.Checkpoint``) or
+            ``"numpy"`` (``state.npz``, no TensorFlow); ``None``: it does not checkpoint.
+        keeps_rows: whether it keeps each recorded row as NumPy objects until the run ends, as a
+            Python loop does (:class:`~decaybench.modes.recording.Recorder`); a compiled loop
+            writes its rows straight into the trace's arrays (:mod:`decaybench.memory`).
+        schedule_arrays: whether it evaluates the schedule of every ``"epoch"`` or every
+            ``"update"`` as arrays before it runs; ``None``: it does not.
+        step_ns: ``(ns per epoch, ns per element of w)`` of its compiled loop, which sizes the
+            chunks that loop runs in (:func:`decaybench.modes.chunks.chunk_length`); ``None``:
+            it does not run in chunks.
+        traces: ``"module:function"`` that says how many times its compiled functions have been
+            traced in this process (an int, or a mapping from mode to int); ``None``: nothing is
+            traced, and ``verify`` shows ``-``.
+        sweep: whether :func:`decaybench.sweep.run_sweep` and ``decaybench sweep`` offer it; they
+            run their own vectorised copies of the ``xla`` and ``xla-exact`` loops, so a mode from
+            another distribution cannot.
     """
 
     name: str
     target: str
     summary: str
     contract: Contract = "exact"
+    several_steps: Counts | None = None
+    checkpoints: Store | None = None
+    keeps_rows: bool = True
+    schedule_arrays: Arrays | None = None
+    step_ns: tuple[float, float] | None = None
+    traces: str | None = None
+    sweep: bool = False
+
+    def __post_init__(self) -> None:
+        choices: dict[str, tuple[Any, ...]] = {
+            "contract": get_args(Contract),
+            "several_steps": (None, *get_args(Counts)),
+            "checkpoints": (None, *get_args(Store)),
+            "schedule_arrays": (None, *get_args(Arrays)),
+        }
+        for field, allowed in choices.items():
+            if getattr(self, field) not in allowed:
+                raise ValueError(f"ModeSpec {self.name!r}: {field} must be one of {allowed}, got {getattr(self, field)!r}")
+        for field in ("target", "traces"):
+            target = getattr(self, field)
+            if target is not None and (not isinstance(target, str) or ":" not in target):
+                raise ValueError(f"ModeSpec {self.name!r}: {field} must be 'module:function', got {target!r}")
 
     def runner(self) -> Callable[[DecayConfig, bool | None], Trace]:
         """The runner ``(config, progress) -> Trace``, imported on demand."""
-        module, _, attribute = self.target.partition(":")
-        runner: Callable[[DecayConfig, bool | None], Trace] = getattr(importlib.import_module(module), attribute)
+        runner: Callable[[DecayConfig, bool | None], Trace] = _load(self.target)
         return runner
 
+    def tracing_count(self) -> int | None:
+        """How many times its compiled functions have been traced so far; ``None`` when :attr:`traces` is."""
+        if self.traces is None:
+            return None
+        count = _load(self.traces)()
+        return int(count if isinstance(count, int) else count[self.name])
 
-REGISTRY: dict[str, ModeSpec] = {
+
+class ModeWarning(UserWarning):
+    """A mode declared by another distribution that is left out: its name is taken, or it does not load."""
+
+
+class Registry(Mapping[str, ModeSpec]):
+    """Modes by name: the ``builtin`` ones, then those that installed distributions declare in the
+    entry-point ``group`` (by distribution, then name), loaded once, on first use (so ``import
+    decaybench`` stays cheap).
+
+    A declared mode that does not load a :class:`ModeSpec` of its entry point's name, or whose name
+    is taken, is left out; :attr:`problems` says why in one line each, naming the distribution, and
+    each is a :class:`ModeWarning` when the registry loads.
+    """
+
+    def __init__(self, builtin: Mapping[str, ModeSpec], group: str = GROUP) -> None:
+        self.builtin, self.group = builtin, group
+        self._loaded: tuple[dict[str, ModeSpec], tuple[str, ...]] | None = None
+
+    def _modes(self) -> dict[str, ModeSpec]:
+        if self._loaded is None:
+            self._loaded = _with_declared(self.builtin, self.group)
+            for problem in self._loaded[1]:
+                warnings.warn(problem, ModeWarning, stacklevel=3)
+        return self._loaded[0]
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        """One line per declared mode left out."""
+        self._modes()
+        assert self._loaded is not None
+        return self._loaded[1]
+
+    def __getitem__(self, name: str) -> ModeSpec:
+        return (self._loaded[0] if self._loaded is not None else self._modes())[name]  # run() looks up a few times a call
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modes())
+
+    def __len__(self) -> int:
+        return len(self._modes())
+
+
+def _with_declared(builtin: Mapping[str, ModeSpec], group: str) -> tuple[dict[str, ModeSpec], tuple[str, ...]]:
+    import importlib.metadata  # here: its import (email, zipfile, ...) is paid only when the modes are listed
+
+    modes, homes, problems = dict(builtin), dict.fromkeys(builtin, "the built-in mode"), []
+    # By distribution, then name: the order (and who keeps a name both declare) does not hang on the file system.
+    declared = sorted(importlib.metadata.entry_points(group=group), key=lambda entry: (entry.dist.name if entry.dist else "", entry.name))
+    for entry in declared:
+        dist = f"{entry.dist.name} {entry.dist.version}" if entry.dist is not None else "an unnamed distribution"
+        where = f"mode {entry.name!r} of distribution {dist} ({entry.name} = {entry.value})"
+        try:
+            spec = entry.load()
+        except Exception as error:  # whatever its module raises: the other modes keep working
+            problems.append(f"{where} does not load: {type(error).__name__}: {' '.join(str(error).split())}; left out")
+            continue
+        if not isinstance(spec, ModeSpec):
+            problems.append(f"{where} does not load: it is a {type(spec).__name__}, not a decaybench.modes.ModeSpec; left out")
+        elif spec.name != entry.name:
+            problems.append(f"{where} does not load: its ModeSpec is named {spec.name!r}, not {entry.name!r}; left out")
+        elif spec.sweep:
+            problems.append(f"{where} declares sweep=True: decaybench's sweeps run only its own loops; left out")
+        elif spec.name in modes:
+            problems.append(f"{where} clashes with {homes[spec.name]} {spec.name!r}; left out")
+        else:
+            modes[spec.name], homes[spec.name] = spec, f"the mode of distribution {dist}"
+    return modes, tuple(problems)
+
+
+_COMPILED = "decaybench.modes.compiled:tracing_counts"
+
+BUILTIN: dict[str, ModeSpec] = {
     spec.name: spec
     for spec in (
-        ModeSpec("eager", "decaybench.modes.eager:run_eager", "the seed's loop: tf.Variable, GradientTape, assign_sub"),
-        ModeSpec("function", "decaybench.modes.compiled:run_function", "one tf.function per step, lr passed as a tensor"),
-        ModeSpec("graph", "decaybench.modes.compiled:run_graph", "the whole loop in one tf.function (AutoGraph, TensorArray)"),
-        ModeSpec("xla", "decaybench.modes.compiled:run_xla", "the whole loop with jit_compile=True", contract="fused-update"),
-        ModeSpec("xla-exact", "decaybench.modes.exact:run_xla_exact", "the whole loop with jit_compile=True, products kept rounded"),
-        ModeSpec("keras", "decaybench.modes.keras:run_keras", "tf.keras SGD with decaybench.ExponentialDecay as its learning rate"),
-        ModeSpec("fit", "decaybench.modes.fit:run_fit", "model.fit with SGD(learning_rate=decaybench.ExponentialDecay)"),
-        ModeSpec("callback", "decaybench.modes.fit:run_callback", "model.fit, constant-rate SGD set per epoch by LearningRateScheduler"),
-        ModeSpec("numpy", "decaybench.modes.emulation:run_numpy", "NumPy emulation rounding every operation as TensorFlow does"),
+        ModeSpec(
+            "eager", "decaybench.modes.eager:run_eager", "the seed's loop: tf.Variable, GradientTape, assign_sub", checkpoints="tensorflow"
+        ),
+        ModeSpec(
+            "function",
+            "decaybench.modes.compiled:run_function",
+            "one tf.function per step, lr passed as a tensor",
+            checkpoints="tensorflow",
+            traces=_COMPILED,
+        ),
+        # step_ns: the seed's epoch on one CPU core, 2026 (graph's while loop pays ~60 us per iteration).
+        ModeSpec(
+            "graph",
+            "decaybench.modes.compiled:run_graph",
+            "the whole loop in one tf.function (AutoGraph, TensorArray)",
+            checkpoints="tensorflow",
+            keeps_rows=False,
+            step_ns=(60_000.0, 25.0),
+            traces=_COMPILED,
+        ),
+        ModeSpec(
+            "xla",
+            "decaybench.modes.compiled:run_xla",
+            "the whole loop with jit_compile=True",
+            contract="fused-update",
+            checkpoints="tensorflow",
+            keeps_rows=False,
+            step_ns=(80.0, 2.5),
+            traces=_COMPILED,
+            sweep=True,
+        ),
+        ModeSpec(
+            "xla-exact",
+            "decaybench.modes.exact:run_xla_exact",
+            "the whole loop with jit_compile=True, products kept rounded",
+            checkpoints="tensorflow",
+            keeps_rows=False,
+            step_ns=(60.0, 8.0),
+            traces="decaybench.modes.exact:tracing_count",
+            sweep=True,
+        ),
+        ModeSpec(
+            "keras",
+            "decaybench.modes.keras:run_keras",
+            "tf.keras SGD with decaybench.ExponentialDecay as its learning rate",
+            checkpoints="tensorflow",
+        ),
+        ModeSpec(
+            "fit",
+            "decaybench.modes.fit:run_fit",
+            "model.fit with SGD(learning_rate=decaybench.ExponentialDecay)",
+            several_steps="steps",
+            checkpoints="tensorflow",
+            schedule_arrays="update",
+        ),
+        ModeSpec(
+            "callback",
+            "decaybench.modes.fit:run_callback",
+            "model.fit, constant-rate SGD set per epoch by LearningRateScheduler",
+            several_steps="epochs",
+            checkpoints="tensorflow",
+            schedule_arrays="update",
+        ),
+        ModeSpec(
+            "numpy",
+            "decaybench.modes.emulation:run_numpy",
+            "NumPy emulation rounding every operation as TensorFlow does",
+            checkpoints="numpy",
+            keeps_rows=False,
+            schedule_arrays="epoch",
+        ),
         ModeSpec(
             "mirrored",
             "decaybench.modes.distributed.runners:run_mirrored",
             "MirroredStrategy over 2 logical CPUs (or the GPUs), w split across the replicas",
             contract="sharded-sum",
+            checkpoints="tensorflow",
         ),
         ModeSpec(
             "multiworker",
             "decaybench.modes.distributed.runners:run_multiworker",
             "MultiWorkerMirroredStrategy over 2 local worker processes, ring all-reduce over gRPC",
             contract="sharded-sum",
+            checkpoints="tensorflow",
         ),
     )
 }
 
+REGISTRY = Registry(BUILTIN)
+
 # emulate(config, fused=True) names its traces "numpy-fused": no mode users run, but the
 # arithmetic of xla (one rounding per update), so it keeps xla's contract.
-VARIANTS: dict[str, Contract] = {"numpy-fused": REGISTRY["xla"].contract}
+VARIANTS: dict[str, Contract] = {"numpy-fused": BUILTIN["xla"].contract}
 
 
 def contract_of(mode: str) -> Contract | None:

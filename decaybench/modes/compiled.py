@@ -33,7 +33,6 @@ import tensorflow as tf
 
 from decaybench.checkpoint import CheckpointOptions
 from decaybench.config import DecayConfig
-from decaybench.modes._scaffold.chunks import STEP_NS
 from decaybench.modes._scaffold.compiled_loop import CompiledLoop
 from decaybench.modes._scaffold.recording import Recorder, epochs
 from decaybench.trace import Trace
@@ -128,12 +127,12 @@ def compiled_call(config: DecayConfig, mode: str) -> Any:
 
 def run_graph(config: DecayConfig, progress: bool | None = None, *, checkpoint: CheckpointOptions | None = None) -> Trace:
     """The whole loop as one graph, called once per chunk (:mod:`decaybench.modes._scaffold.chunks`)."""
-    return GRAPH.run(config, "graph", STEP_NS["graph"], progress, checkpoint)
+    return GRAPH.run(config, "graph", progress, checkpoint)
 
 
 def run_xla(config: DecayConfig, progress: bool | None = None, *, checkpoint: CheckpointOptions | None = None) -> Trace:
     """The whole loop compiled by XLA (``jit_compile=True``), called once per chunk."""
-    return XLA.run(config, "xla", STEP_NS["xla"], progress, checkpoint)
+    return XLA.run(config, "xla", progress, checkpoint)
 
 
 def fresh_runner(mode: str) -> Any:
@@ -148,7 +147,7 @@ def fresh_runner(mode: str) -> Any:
     if mode not in ("graph", "xla"):
         raise ValueError(f"mode must be one of function, graph, xla, got {mode!r}")
     loop = _LOOPS[mode].sibling()
-    return lambda config: loop.run(config, mode, STEP_NS[mode])
+    return lambda config: loop.run(config, mode)
 
 
 def tracing_counts() -> dict[str, int]:

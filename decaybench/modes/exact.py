@@ -48,7 +48,6 @@ import tensorflow as tf
 from decaybench.checkpoint import CheckpointOptions
 from decaybench.config import DecayConfig
 from decaybench.modes._exact_sum import Plan, layout, ordered_sum
-from decaybench.modes._scaffold.chunks import STEP_NS
 from decaybench.modes._scaffold.compiled_loop import CompiledLoop
 from decaybench.trace import Trace
 
@@ -142,7 +141,7 @@ XLA_EXACT = CompiledLoop(loop_step, step_inputs, jit_compile=True)
 
 def run_xla_exact(config: DecayConfig, progress: bool | None = None, *, checkpoint: CheckpointOptions | None = None) -> Trace:
     """The whole loop compiled by XLA, bit for bit ``run(config, "eager")``; called once per chunk."""
-    return XLA_EXACT.run(config, "xla-exact", STEP_NS["xla-exact"], progress, checkpoint)
+    return XLA_EXACT.run(config, "xla-exact", progress, checkpoint)
 
 
 @tf.function(jit_compile=True, autograph=False)

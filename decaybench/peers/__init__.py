@@ -18,8 +18,6 @@ optional library at module import; a missing one is a :class:`PeerUnavailable` n
 
 >>> sorted(PEERS)
 ['keras2', 'keras3', 'optax', 'tf.keras', 'torch']
->>> running_product(np.array([0, 1, 2, 3]), 0.2, 0.99).tolist() == [0.2, 0.2 * 0.99, 0.2 * 0.99 * 0.99, 0.2 * 0.99 * 0.99 * 0.99]
-True
 """
 
 from __future__ import annotations
@@ -38,18 +36,7 @@ from decaybench.validation import InvalidType, check_step
 if TYPE_CHECKING:
     from decaybench.schedule import Schedule
 
-__all__ = [
-    "PEERS",
-    "ConformanceRow",
-    "Peer",
-    "PeerUnavailable",
-    "compare",
-    "conformance",
-    "explain",
-    "optax_epoch",
-    "reference_trace",
-    "running_product",
-]
+__all__ = ["PEERS", "Peer", "PeerUnavailable", "import_library"]
 
 
 class PeerUnavailable(RuntimeError):
@@ -157,8 +144,3 @@ PEERS: dict[str, Peer] = {
         ),
     )
 }
-
-# Last, because these modules import Peer, PEERS, PeerUnavailable and import_library from here.
-from decaybench.peers.conformance import ConformanceRow, compare, conformance, explain, reference_trace  # noqa: E402
-from decaybench.peers.optax import optax_epoch  # noqa: E402
-from decaybench.peers.torch import running_product  # noqa: E402

@@ -13,7 +13,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from decaybench.config import DecayConfig
+from decaybench.golden import check_documented, read_golden_trace
+from decaybench.loops import run
+from decaybench.oracle import max_ulp
 from decaybench.peers import PEERS, Peer, PeerUnavailable
+from decaybench.peers.resume import resume_check
+from decaybench.rounding import fused_multiply_subtract
 from decaybench.trace import Trace
 from decaybench.validation import check_choice
 
@@ -57,8 +62,6 @@ def conformance(config: DecayConfig | None = None, peers: Iterable[str] | None =
     The reference is the golden trace when ``config`` is the seed, else the ``eager`` mode's run.
     A peer whose library is missing gives a row with ``skipped`` set.
     """
-    from decaybench.peers.resume import resume_check
-
     names = list(PEERS) if peers is None else [check_choice("peers", name, tuple(PEERS)) for name in peers]
     config = config if config is not None else DecayConfig()
     reference = reference_trace(config)
@@ -79,9 +82,6 @@ def conformance(config: DecayConfig | None = None, peers: Iterable[str] | None =
 
 def compare(peer: Peer, trace: Trace, reference: Trace, version: str | None = None) -> ConformanceRow:
     """One row of :func:`conformance`: ``trace`` (a run of ``peer``) against ``reference``."""
-    from decaybench.golden import check_documented
-    from decaybench.oracle import max_ulp
-
     differing = tuple(int(e) for e, a, b in zip(reference.epoch, trace.lines(), reference.lines(), strict=True) if a != b)
     return ConformanceRow(
         peer=peer.name,
@@ -100,11 +100,7 @@ def compare(peer: Peer, trace: Trace, reference: Trace, version: str | None = No
 def reference_trace(config: DecayConfig) -> Trace:
     """The golden trace at ``config``'s recorded epochs for the seed; the ``eager`` run otherwise."""
     if not config.is_seed:
-        from decaybench.loops import run
-
         return run(config, "eager")
-    from decaybench.golden import read_golden_trace
-
     golden = read_golden_trace()
     keep = np.searchsorted(golden.epoch, config.recorded())
     return Trace(epoch=golden.epoch[keep], w=golden.w[keep], loss=golden.loss[keep], lr=golden.lr[keep], config=config, mode=golden.mode)
@@ -134,8 +130,6 @@ def explain(trace: Trace, reference: Trace, peer: Peer | None = None) -> str:
 
     Needs ``record_every=1`` (every epoch's lr) to replay; otherwise only the lr is reported.
     """
-    from decaybench.oracle import max_ulp
-
     config = trace.config
     dtype = np.dtype(config.dtype)
     arithmetic = peer.lr_arithmetic if peer is not None else "the schedule"
@@ -179,8 +173,6 @@ def _step_cast(epochs: np.ndarray) -> str:
 
 def _replay(config: DecayConfig, lr: np.ndarray, fused: bool) -> np.ndarray:
     """The seed's trajectory from ``w0`` with the given per-epoch ``lr``, in NumPy."""
-    from decaybench.rounding import fused_multiply_subtract
-
     kind = np.dtype(config.dtype).type
     w = np.full(config.size, config.w0, dtype=kind)
     rows = []

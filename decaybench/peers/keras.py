@@ -89,7 +89,7 @@ def schedule(name: str, schedule: Schedule, steps: np.ndarray) -> np.ndarray:
 
 def train(name: str, config: DecayConfig) -> Trace:
     """The seed with peer ``name``'s ``ExponentialDecay`` and SGD, through the ``keras`` mode's loop."""
-    from decaybench.modes.keras import keras_loop
+    from decaybench.modes.keras import keras_loop  # here: it imports TensorFlow
 
     w, loss, lr = keras_loop(config, _exponential_decay(name, config.schedule), _namespace(name).optimizers.SGD)
     return Trace(epoch=config.recorded(), w=w, loss=loss, lr=lr, config=config, mode=name)

@@ -29,14 +29,16 @@ import numpy as np
 from decaybench.checkpoint import Stopped, check_options
 from decaybench.config import DecayConfig
 from decaybench.peers import PEERS, PeerUnavailable
+from decaybench.peers.keras import _exponential_decay, _namespace
+from decaybench.peers.optax import optax_epoch, optax_schedule
+from decaybench.peers.torch import _gamma
 from decaybench.trace import Trace
 
 __all__ = ["MISTAKES", "RESUMES", "resume_check", "resumed"]
 
 
 def _keras(name: str, config: DecayConfig, split: int, directory: Path, mistake: str | None = None) -> Trace:
-    from decaybench.modes.keras import keras_loop
-    from decaybench.peers.keras import _exponential_decay, _namespace
+    from decaybench.modes.keras import keras_loop  # here: it imports TensorFlow
 
     sgd = _namespace(name).optimizers.SGD
     options = check_options(config, name, directory, split, False)
@@ -54,8 +56,6 @@ def _keras(name: str, config: DecayConfig, split: int, directory: Path, mistake:
 
 
 def _shifted(name: str, schedule: Any, offset: int) -> Any:
-    from decaybench.peers.keras import _namespace
-
     class Replayed(_namespace(name).optimizers.schedules.LearningRateSchedule):  # type: ignore[misc]
         """The schedule at ``step + offset``: a restored step with the decay applied again on top."""
 
@@ -80,8 +80,6 @@ def _optax_split(name: str, config: DecayConfig, split: int, directory: Path) ->
     import jax.numpy as jnp
     import optax
 
-    from decaybench.peers.optax import optax_epoch, optax_schedule
-
     schedule = optax_schedule(config.schedule)
     optimizer = optax.sgd(schedule)
     epoch = optax_epoch(schedule, optimizer)
@@ -102,8 +100,6 @@ def _optax_split(name: str, config: DecayConfig, split: int, directory: Path) ->
 
 def _torch(name: str, config: DecayConfig, split: int, directory: Path) -> Trace:
     import torch
-
-    from decaybench.peers.torch import _gamma
 
     gamma, every = _gamma(config.schedule)
 

@@ -28,16 +28,14 @@ import numpy as np
 
 from decaybench.checkpoint import CheckpointOptions, State
 from decaybench.config import DecayConfig
+from decaybench.modes import REGISTRY
 from decaybench.progress import epoch_bar
 from decaybench.trace import Trace
 
-__all__ = ["CHUNK_SECONDS", "STEP_NS", "chunk_length", "run_chunked", "spans"]
+__all__ = ["CHUNK_SECONDS", "chunk_length", "run_chunked", "spans", "step_cost"]
 
-# What a chunk should last; a step's cost is measured per mode as (ns per step, ns per element):
-# the seed's step on one CPU core, 2026 (xla: 77 ns + 2.4 ns per element; graph's while loop
-# pays ~60 us per iteration).
+# What a chunk should last; a step's cost is its mode's ModeSpec.step_ns.
 CHUNK_SECONDS = 0.25
-STEP_NS: dict[str, tuple[float, float]] = {"graph": (60_000.0, 25.0), "xla": (80.0, 2.5), "xla-exact": (60.0, 8.0)}
 
 # (w, start, stop, rows) -> (w rows, loss rows, lr rows, last w): the rows as tensors or arrays.
 Chunk = Callable[[Any, int, int, int], tuple[Any, Any, Any, Any]]
@@ -52,6 +50,18 @@ def spans(start: int, epochs: int, every: int | None, length: int) -> Iterator[t
             end = min(end, (begin // every + 1) * every)
         yield begin, end
         begin = end
+
+
+def step_cost(mode: str) -> tuple[float, float]:
+    """``(ns per step, ns per element)`` of ``mode``'s compiled loop: its ``ModeSpec.step_ns``.
+
+    >>> step_cost("xla")
+    (80.0, 2.5)
+    """
+    cost = REGISTRY[mode].step_ns
+    if cost is None:
+        raise ValueError(f"mode {mode!r} does not run in chunks: its ModeSpec has no step_ns")
+    return cost
 
 
 def chunk_length(config: DecayConfig, cost: tuple[float, float]) -> int:

@@ -31,7 +31,7 @@ import tensorflow as tf
 
 from decaybench.checkpoint import CheckpointOptions
 from decaybench.config import DecayConfig
-from decaybench.modes._scaffold.chunks import chunk_length, run_chunked
+from decaybench.modes._scaffold.chunks import chunk_length, run_chunked, step_cost
 from decaybench.modes._scaffold.recording import initial_w
 from decaybench.schedule import from_columns, loop_columns, tf_exponential_decay
 from decaybench.trace import Trace
@@ -254,12 +254,11 @@ class CompiledLoop:
         self,
         config: DecayConfig,
         mode: str,
-        cost: tuple[float, float],
         progress: bool | None = None,
         checkpoint: CheckpointOptions | None = None,
     ) -> Trace:
-        """``config``'s trace, in one call or chunk by chunk (:mod:`.chunks`, ``cost`` a step's)."""
-        concrete, length = self.concrete(config), chunk_length(config, cost)
+        """``config``'s trace, in one call or chunk by chunk (:mod:`.chunks`, sized by ``mode``'s ``ModeSpec.step_ns``)."""
+        concrete, length = self.concrete(config), chunk_length(config, step_cost(mode))
         if checkpoint is None and config.epochs <= length:
             # One call, its inputs kept, its rows read back as one array; the Trace holds views of it.
             w, loss, lr = unpacked(concrete(*self.whole_inputs(config))[0].numpy(), config.size)
