@@ -66,7 +66,7 @@ class ModeSpec:
             :mod:`decaybench.checkpoint`): ``"tensorflow"`` (``tf.train.Checkpoint``) or
             ``"numpy"`` (``state.npz``, no TensorFlow); ``None``: it does not checkpoint.
         keeps_rows: whether it keeps each recorded row as NumPy objects until the run ends, as a
-            Python loop does (:class:`~decaybench.modes.recording.Recorder`); a compiled loop
+            Python loop does (:class:`~decaybench.modes._scaffold.recording.Recorder`); a compiled loop
             writes its rows straight into the trace's arrays (:mod:`decaybench.memory`).
         schedule_arrays: whether it evaluates the schedule of every ``"epoch"`` or every
             ``"update"`` as arrays before it runs; ``None``: it does not.
