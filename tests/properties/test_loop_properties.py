@@ -70,6 +70,10 @@ def test_the_keras_and_distributed_paths_stay_within_their_bounds(config: DecayC
 
 @SLOW_PATH_SETTINGS
 @given(configs(max_size=33, epochs=st.sampled_from([1, 7, 12]), steps_per_epoch=st.integers(min_value=1, max_value=4)))
+@example(DecayConfig(epochs=7, steps_per_epoch=3))
+@example(
+    DecayConfig(epochs=7, steps_per_epoch=2, size=9, dtype="float64", staircase=True, decay_steps=2, transition_begin=2, end_value=0.19)
+)
 def test_fit_and_callback_are_the_emulation_of_their_updates(config: DecayConfig) -> None:
     # S updates an epoch on the same sample: fit's lr counts updates, the callback's epochs (decaybench.steps).
     for mode in STEP_MODES:
