@@ -203,7 +203,7 @@ def exponential_decay(
         True
         >>> exponential_decay(np.array([1, 2, 100]), 0.1, 3, 0.96, staircase=True)
         array([0.1       , 0.1       , 0.02599864])
-        >>> exponential_decay(99_999_999, 1.0, 3, 0.5, staircase=True) == 0.5 ** 33_333_333
+        >>> exponential_decay(99_999_999, 1.0, 3, 1 - 2**-20, staircase=True) == (1 - 2**-20) ** 33_333_333  # not 0 == 0
         True
         >>> exponential_decay(np.arange(7), 1.0, 2, 0.5, transition_begin=3, end_value=0.6).tolist()
         [1.0, 1.0, 1.0, 1.0, 0.7071067811865476, 0.6, 0.6]

@@ -6,6 +6,8 @@ import dataclasses
 import math
 import subprocess
 import sys
+from collections.abc import Callable
+from fractions import Fraction
 from typing import Any
 
 import mpmath
@@ -61,15 +63,79 @@ def test_staircase_boundaries(decay_steps: int, k: int) -> None:
     assert at == exponential_decay(k * decay_steps, 0.3, decay_steps, 0.9)  # continuous meets staircase at k*d
 
 
+# A rate whose powers stay normal at the stairs below: rate**k = exp(-k * 2**-20 (1 + ...)), and a
+# neighbouring stair is a factor 1 - 2**-20 away: 2**32 float64 ULP, 8 float32 ULP.
+NEAR_ONE = 1 - 2**-20
+# Stair boundaries B = k * d past 2**24, 2**31, 2**53 and near 2**63, each B a multiple of the
+# float32 (2**24, 2**31) or float64 (2**53, 2**63) spacing there, so that B - 1 rounds up to B: a
+# step cast to that float before the division lands on stair k instead of k - 1. k * 2**-20 <= 44,
+# so every stair's value times 0.1 is a normal float32 (0.1 exp(-44) > 2**-126) and float64.
+BOUNDARIES = [
+    (24, 2**20),  # B = 25,165,824 = 3 * 2**23: float32's spacing there is 2
+    (1000, 2_147_488),  # B = 2,147,488,000 = 2**8 * 8,388,625: past int32 too
+    (200_000_003, 45_035_996),  # B = 9,007,199,335,107,988 > 2**53, B % 4 == 0
+    (200_000_000_003, 46_115_840),  # B = 9,223,168,000,138,347,520, 2**63 - B ~ 2.0e14, B % 2**10 == 0
+]
+BOUNDARY_IDS = ["2**24", "2**31", "2**53", "2**63"]
+
+
+def stair_value(step: int, decay_steps: int) -> float:
+    """``NEAR_ONE ** floor(step / decay_steps)``: the stair by exact rational division, the power in 200 bits."""
+    k = math.floor(Fraction(step, decay_steps))
+    return float(mpmath.power(mpmath.mpf(NEAR_ONE), k))
+
+
+def _tf_schedule(compile_as: str, decay_steps: int) -> Callable[[int], float]:
+    from decaybench.schedule import tf_exponential_decay
+
+    def value(step: tf.Tensor) -> tf.Tensor:
+        return tf_exponential_decay(step, 1.0, decay_steps, NEAR_ONE, True)
+
+    spec = [tf.TensorSpec([], tf.int64)]
+    compiled = {
+        "eager": value,
+        "function": tf.function(value, input_signature=spec),
+        "xla": tf.function(value, input_signature=spec, jit_compile=True),
+    }[compile_as]
+    return lambda step: float(compiled(tf.constant(step, tf.int64)).numpy())
+
+
+@pytest.mark.parametrize(("decay_steps", "k"), BOUNDARIES, ids=BOUNDARY_IDS)
+def test_staircase_is_the_exact_stair_at_huge_steps(decay_steps: int, k: int) -> None:
+    boundary = k * decay_steps
+    steps = [boundary - 1, boundary, boundary + 1]
+    assert boundary + 1 < 2**63
+    want = [stair_value(s, decay_steps) for s in steps]
+    # The test can tell the stairs apart: k - 1 and k are 2**32 ULP apart, far beyond REFERENCE_ULP.
+    assert want[1] == want[2] and abs(ulp_distance(want[0], want[1])) > 2**31
+    assert abs(ulp_distance(want[1], stair_value(boundary + decay_steps, decay_steps))) > 2**31
+    got = {
+        "reference": [exponential_decay(s, 1.0, decay_steps, NEAR_ONE, staircase=True) for s in steps],
+        "reference-array": exponential_decay(np.array(steps, np.int64), 1.0, decay_steps, NEAR_ONE, staircase=True).tolist(),
+        **{mode: [_tf_schedule(mode, decay_steps)(s) for s in steps] for mode in ("eager", "function", "xla")},
+    }
+    for path, values in got.items():
+        assert max(abs(ulp_distance(v, w)) for v, w in zip(values, want, strict=True)) <= REFERENCE_ULP, (path, values, want)
+    for dtype in ("float64", "float32"):
+        schedule = ExponentialDecay(1.0, decay_steps, NEAR_ONE, staircase=True, dtype=dtype)
+        keras = np.array([schedule(tf.constant(s, tf.int64)).numpy() for s in steps])
+        # float64 within 2 ULP of the exact value, then rounded to float32: at most 1 float32 ULP
+        # from the exact value rounded once (a stair is 8 float32 ULP from its neighbours).
+        assert_array_max_ulp(keras, np.array(want).astype(dtype), maxulp=REFERENCE_ULP if dtype == "float64" else 1)
+
+
 def test_staircase_exact_past_float32_steps() -> None:
     # float32(99_999_999) is 1e8 and 1e8 / 3 rounds up to 33_333_334 in float32: Keras and optax
     # take one decay too many here. Integer division does not.
-    assert 99_999_999 // 3 == 33_333_333
-    assert exponential_decay(99_999_999, 1.0, 3, 0.5, staircase=True) == math.pow(0.5, 33_333_333)
     assert np.floor(np.float32(99_999_999) / np.float32(3)) == 33_333_334
-    big = np.array([2**62 - 1, 2**53 + 1, 2**24 + 1], dtype=np.int64)
-    quotients = [(2**62 - 1) // 5, (2**53 + 1) // 5, (2**24 + 1) // 5]
-    assert_array_equal(exponential_decay(big, 1.0, 5, 0.999999999, staircase=True), [math.pow(0.999999999, float(q)) for q in quotients])
+    got = exponential_decay(99_999_999, 1.0, 3, NEAR_ONE, staircase=True)
+    assert_array_max_ulp(got, stair_value(99_999_999, 3), maxulp=REFERENCE_ULP)
+    assert abs(ulp_distance(got, stair_value(100_000_002, 3))) > 2**31  # stair 33,333,334
+
+
+def ulp_distance(a: float, b: float) -> int:
+    """Signed distance in float64 ULPs between two finite floats of one sign."""
+    return int(np.float64(a).view(np.int64)) - int(np.float64(b).view(np.int64))
 
 
 def test_arrays_equal_scalars_bit_for_bit() -> None:
@@ -92,16 +158,24 @@ def test_overflow_is_inf_not_an_exception() -> None:
     assert exponential_decay(np.array([10**6]), 1.0, 1, 2.0)[0] == math.inf
 
 
+# Rate 0.96 for the small steps; past 2**24 its powers underflow to 0 (0.96 ** 5,592,405), so the
+# huge steps, each boundary's B - 1, B and B + 1, take the rate near 1.
+KERAS_CASES = [(0.96, 3, [0, 1, 2, 3, 4, 99, 100, 101]), (NEAR_ONE, 3, [2**24 + 1, 99_999_999])] + [
+    (NEAR_ONE, d, [k * d - 1, k * d, k * d + 1]) for d, k in BOUNDARIES
+]
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("staircase", [False, True])
-def test_keras_schedule_equals_reference_rounded(dtype: str, staircase: bool) -> None:
+@pytest.mark.parametrize(("rate", "decay_steps", "steps"), KERAS_CASES, ids=["0.96", "near-one", *BOUNDARY_IDS])
+def test_keras_schedule_equals_reference_rounded(dtype: str, staircase: bool, rate: float, decay_steps: int, steps: list[int]) -> None:
     # Both sides evaluate the same float64 ops with the C library's pow; one cast to dtype.
-    schedule = ExponentialDecay(0.1, 3, 0.96, staircase=staircase, dtype=dtype)
-    steps = [0, 1, 2, 3, 4, 99, 100, 101, 2**24 + 1, 99_999_999]
+    schedule = ExponentialDecay(0.1, decay_steps, rate, staircase=staircase, dtype=dtype)
     got = np.array([schedule(tf.constant(s, tf.int64)).numpy() for s in steps])
-    want = np.array([exponential_decay(s, 0.1, 3, 0.96, staircase=staircase) for s in steps]).astype(dtype)
+    want = np.array([exponential_decay(s, 0.1, decay_steps, rate, staircase=staircase) for s in steps])
+    assert np.all(want >= np.finfo(dtype).tiny), want  # no value compares 0 with 0
     assert got.dtype == np.dtype(dtype)
-    assert_array_equal(got, want)
+    assert_array_equal(got, want.astype(dtype))
 
 
 @pytest.mark.parametrize("jit_compile", [False, True])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from hypothesis import settings
+import math
+
+from hypothesis import assume, settings
 from hypothesis import strategies as st
 
 from decaybench.config import DecayConfig
@@ -16,7 +18,8 @@ LOOP_SETTINGS = settings(max_examples=max(6, settings.default.max_examples // 10
 SLOW_PATH_SETTINGS = settings(max_examples=max(3, settings.default.max_examples // 40))
 
 initial_lrs = st.floats(min_value=0.0, max_value=10.0, allow_nan=False, allow_infinity=False)
-positive_lrs = st.floats(min_value=1e-6, max_value=10.0)
+# Down to float64's smallest subnormal: the reference is plain float64 arithmetic, subnormals included.
+positive_lrs = st.one_of(st.floats(min_value=1e-6, max_value=10.0), st.floats(min_value=5e-324, max_value=1e-6))
 rates = st.floats(min_value=1e-3, max_value=10.0)
 decaying_rates = st.floats(min_value=1e-3, max_value=0.999)
 growing_rates = st.floats(min_value=1.001, max_value=10.0)
@@ -29,7 +32,7 @@ small_steps = st.integers(min_value=0, max_value=10**6)
 def schedules(draw: st.DrawFn, rate: st.SearchStrategy[float] = rates) -> dict[str, object]:
     """Keyword arguments of the schedule: initial_learning_rate, decay_steps, decay_rate, staircase."""
     return {
-        "initial_learning_rate": draw(positive_lrs),
+        "initial_learning_rate": draw(initial_lrs),
         "decay_steps": draw(decay_steps),
         "decay_rate": draw(rate),
         "staircase": draw(st.booleans()),
@@ -40,25 +43,82 @@ NEAR_ONE_RATES = st.floats(min_value=0.8, max_value=1.02)
 
 
 @st.composite
+def huge_steps(draw: st.DrawFn) -> tuple[dict[str, object], int]:
+    """``(schedule, step)`` with any step from 2**24 to 2**63 - 2 and a rate whose power there stays normal.
+
+    The rate is ``exp(t / p)`` for a drawn ``|t|`` in [2**-4, 80] and ``p = step / decay_steps``
+    (staircase: at most 2**36 stairs): the power is about ``e**t``, a normal float32 times any
+    initial rate in [1e-3, 10], and a stair is ``|t| / p >= 2**-40`` (2**12 float64 ULP) from the
+    next. Rounding the rate moves ``p ln(rate)`` by up to ``p * 2**-53``: checked, not assumed.
+    """
+    step = draw(st.one_of(st.integers(min_value=2**24, max_value=2**63 - 2), st.sampled_from([2**24 + 1, 2**31 + 1, 2**53 + 1, 2**63 - 2])))
+    staircase = draw(st.booleans())
+    if staircase:
+        d = max(1, step // draw(st.integers(min_value=1, max_value=2**36)))
+    else:
+        d = draw(st.one_of(st.integers(min_value=1, max_value=1000), st.integers(min_value=1, max_value=step)))
+    p = step // d if staircase else step / d
+    t = draw(st.floats(min_value=2**-4, max_value=80.0)) * draw(st.sampled_from([-1.0, 1.0]))
+    rate = math.exp(t / p)
+    assume(rate != 1.0 and abs(p * math.log(rate)) <= 80.0)
+    initial = draw(st.floats(min_value=1e-3, max_value=10.0))
+    return {"initial_learning_rate": initial, "decay_steps": d, "decay_rate": rate, "staircase": staircase}, step
+
+
+# Vector sizes across Eigen's packet (4, 8 and 16 lanes) and tree boundaries; larger ones where a
+# mode runs them fast (max_size).
+EIGEN_SIZES = (1, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 255, 256, 257, 1023, 1024, 1025, 8191, 8192, 8193)
+
+
+def sizes(max_size: int) -> st.SearchStrategy[int]:
+    """Any size up to 17 (or ``max_size``), or one of :data:`EIGEN_SIZES` up to ``max_size``."""
+    return st.one_of(st.integers(min_value=1, max_value=min(max_size, 17)), st.sampled_from([n for n in EIGEN_SIZES if n <= max_size]))
+
+
+def learning_rates(dtype: str, max_lr: float) -> st.SearchStrategy[float]:
+    """0 to ``max_lr``, and down to what ``dtype`` allows: float32 subnormals (1e-45, FTZ in every
+    mode), float64 down to 1e-290 (its decayed value stays normal: a float64 subnormal lr is
+    flushed by the compiled modes' schedule, so the lr column would differ)."""
+    smallest = 1e-45 if dtype == "float32" else 1e-290
+    return st.one_of(st.floats(min_value=0.0, max_value=max_lr), st.floats(min_value=smallest, max_value=1e-30))
+
+
+def options(draw: st.DrawFn, max_lr: float) -> dict[str, object]:
+    """optax's options: ``transition_begin`` (0 most often) and ``end_value`` (``None`` most often)."""
+    return {
+        "transition_begin": draw(st.one_of(st.just(0), st.integers(min_value=0, max_value=12))),
+        "end_value": draw(st.one_of(st.none(), st.none(), st.floats(min_value=0.0, max_value=max_lr))),
+    }
+
+
+ONE_STEP = st.just(1)
+
+
+@st.composite
 def configs(
     draw: st.DrawFn,
     max_epochs: int = 60,
-    max_size: int = 40,
+    max_size: int = 257,
     max_lr: float = 0.6,
     rate: st.SearchStrategy[float] = NEAR_ONE_RATES,
     epochs: st.SearchStrategy[int] | None = None,
+    steps_per_epoch: st.SearchStrategy[int] = ONE_STEP,
 ) -> DecayConfig:
-    """Training configurations, both dtypes, vectors included; converging unless told otherwise."""
+    """Training configurations, both dtypes, vectors and optax's options included; converging
+    unless told otherwise. ``steps_per_epoch`` > 1 only for modes fit and callback."""
+    dtype = draw(st.sampled_from(["float32", "float64"]))
     return DecayConfig(
-        initial_learning_rate=draw(st.floats(min_value=0.0, max_value=max_lr)),
+        initial_learning_rate=draw(learning_rates(dtype, max_lr)),
         decay_rate=draw(rate),
         decay_steps=draw(st.integers(min_value=1, max_value=8)),
         staircase=draw(st.booleans()),
         epochs=draw(epochs if epochs is not None else st.integers(min_value=1, max_value=max_epochs)),
         w0=draw(st.floats(min_value=-50.0, max_value=50.0)),
-        dtype=draw(st.sampled_from(["float32", "float64"])),
-        size=draw(st.integers(min_value=1, max_value=max_size)),
+        dtype=dtype,
+        size=draw(sizes(max_size)),
         record_every=draw(st.sampled_from([1, 1, 1, 3])),
+        steps_per_epoch=draw(steps_per_epoch),
+        **options(draw, max_lr),
     )
 
 
@@ -83,8 +143,9 @@ def exact_configs(draw: st.DrawFn) -> DecayConfig:
     every compiled mode's schedule (FTZ), as by eager's multiply, which changes no w.
     """
     dtype, size, epochs, record_every = draw(st.sampled_from(EXACT_SHAPES))
+    smallest = 1e-45 if dtype == "float32" else 1e-6  # float32: down to its subnormals, flushed alike
     return DecayConfig(
-        initial_learning_rate=draw(st.one_of(st.just(0.0), st.floats(min_value=1e-6, max_value=1.2))),
+        initial_learning_rate=draw(st.one_of(st.just(0.0), st.floats(min_value=smallest, max_value=1.2))),
         decay_rate=draw(st.one_of(NEAR_ONE_RATES, rates)),
         decay_steps=draw(st.integers(min_value=1, max_value=8)),
         staircase=draw(st.booleans()),
@@ -93,4 +154,5 @@ def exact_configs(draw: st.DrawFn) -> DecayConfig:
         dtype=dtype,
         size=size,
         record_every=record_every,
+        **options(draw, 1.2),
     )
