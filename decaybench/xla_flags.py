@@ -9,6 +9,8 @@ XLA:CPU's thunk runtime (the default from TensorFlow 2.18) runs a loop's iterati
 thunks; :data:`XLA_LEGACY_RUNTIME` asks for the compiled-loop runtime of TF 2.17 and before
 (``docs/compat.md`` times both on the ``long`` workload).
 
+:func:`xla_contracts` says whether XLA contracts here: the CPU has FMA and the ISA is not capped.
+
 >>> with_flag("--xla_dump_to=/tmp/x", XLA_NO_FMA)
 '--xla_dump_to=/tmp/x --xla_cpu_max_isa=AVX'
 """
@@ -18,8 +20,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
-__all__ = ["XLA_LEGACY_RUNTIME", "XLA_NO_FMA", "with_flag", "xla_accepts"]
+__all__ = ["XLA_LEGACY_RUNTIME", "XLA_NO_FMA", "cpu_has_fma", "with_flag", "xla_accepts", "xla_contracts"]
 
 XLA_NO_FMA = "--xla_cpu_max_isa=AVX"
 XLA_LEGACY_RUNTIME = "--xla_cpu_use_thunk_runtime=false"
@@ -37,3 +40,19 @@ def xla_accepts(flag: str) -> bool:
     environ = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "XLA_FLAGS": with_flag(os.environ.get("XLA_FLAGS"), flag)}
     done = subprocess.run([sys.executable, "-c", _PROBE], env=environ, capture_output=True, text=True, timeout=300)
     return done.returncode == 0
+
+
+def cpu_has_fma() -> bool:
+    """Whether the CPU has FMA instructions (``/proc/cpuinfo``; assumed where it cannot be read)."""
+    # XLA targets the host CPU: without FMA instructions there is nothing to contract.
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return True
+    return " fma " in flags.replace("\n", " ")
+
+
+def xla_contracts() -> bool:
+    """Whether XLA in this process contracts ``a * b + c`` into one FMA: the CPU has FMA and
+    ``XLA_FLAGS`` does not cap the ISA below it (:data:`XLA_NO_FMA`)."""
+    return cpu_has_fma() and XLA_NO_FMA not in os.environ.get("XLA_FLAGS", "").split()
