@@ -15,6 +15,7 @@ from decaybench.config import DecayConfig
 from decaybench.loops import run
 from decaybench.schedule import exponential_decay
 from decaybench.validation import ArgumentError
+from tests.unprivileged import owned_directory, run_cli
 
 HUGE_EPOCHS = 10**13  # 10**13 rows of 24 bytes: far beyond any machine's memory
 INT64_MAX = 2**63 - 1
@@ -516,21 +517,18 @@ def test_golden_update_checks_both_files_before_writing_either(tmp_path: Path, c
     assert (directory / "seed_trace.txt").read_text() == "an old text twin\n"
 
 
-def test_golden_update_in_a_read_only_directory_names_dir(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import os
-
-    directory = _golden_dir(tmp_path)
-    directory.chmod(0o555)
-    try:
-        if os.access(directory, os.W_OK):  # root ignores the mode bits: deny as a read-only mount would
-            real_access = os.access
-            monkeypatch.setattr(os, "access", lambda path, mode: False if Path(path) == directory else real_access(path, mode))
-        status, out, err = _cli(["golden", "--update", "--dir", str(directory)], capsys)
-    finally:
-        directory.chmod(0o755)
-    assert status == 2 and out == "" and err.startswith("decaybench: error: --dir: cannot write") and "is not writable" in err
+def test_golden_update_in_a_read_only_directory_names_dir() -> None:
+    # For real: its owner, unprivileged, may not write a 0555 directory (root would).
+    with owned_directory() as directory:
+        _golden_dir(directory)
+        directory.chmod(0o555)
+        before = {path.name: path.read_bytes() for path in directory.iterdir()}
+        done = run_cli("golden", "--update", "--dir", str(directory))
+        assert {path.name: path.read_bytes() for path in directory.iterdir()} == before
+    err = done.stderr
+    assert (
+        done.returncode == 2 and done.stdout == "" and err.startswith("decaybench: error: --dir: cannot write") and "is not writable" in err
+    )
 
 
 # --- Ctrl-C ends a long compiled run within about a second of work (decaybench.modes.chunks).
