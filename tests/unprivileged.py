@@ -64,7 +64,11 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     """``python -m decaybench ARGS`` as the unprivileged user, from this checkout."""
     prefix = _prefix(_nobody())
     environ = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONDONTWRITEBYTECODE": "1", "HOME": "/tmp"}
-    probe = subprocess.run([*prefix, sys.executable, "-c", "import decaybench"], env=environ, capture_output=True, text=True, timeout=120)
+    probe = subprocess.run(
+        [*prefix, sys.executable, "-c", "import decaybench.cli, numpy"], env=environ, capture_output=True, text=True, timeout=120
+    )
     if probe.returncode != 0:
-        pytest.skip(f"the unprivileged user cannot import this checkout: {(probe.stderr.strip().splitlines() or ['?'])[-1]}")
+        pytest.skip(
+            f"the unprivileged user cannot run this environment's Python and checkout: {(probe.stderr.strip().splitlines() or ['?'])[-1]}"
+        )
     return subprocess.run([*prefix, sys.executable, "-m", "decaybench", *args], env=environ, capture_output=True, text=True, timeout=300)
