@@ -18,12 +18,22 @@ run: $(STAMP)
 # `make test PYTEST_XDIST=` runs the suite in one process.
 PYTEST_XDIST ?= -n 2
 # What `make test` runs again under TF 2.21 (Keras 3) and TF 2.15 (Keras 2): the tests whose outcome can
-# change with TensorFlow or Keras (modes, schedules, the Keras paths, XLA exactness, verify, golden, resume,
-# doctests). The rest (CLI, files, cluster supervision, benchmarks' plumbing) is version-independent and
-# runs once above; `make compat` runs everything in all five envs.
+# change with TensorFlow or Keras (modes, schedules, the Keras paths and saved models, XLA and its model,
+# verify, golden, resume and TF's checkpoints, the memory check's constants, determinism, the sweep grid,
+# the sharded sums, the peers, the Keras class's limits, the benchmarks' steps, doctests). The rest (CLI,
+# files, cluster supervision, benchmarks' plumbing) is version-independent and runs once above; `make
+# compat` runs everything in all five envs.
 TOX_TESTS ?= decaybench tests/test_modes.py tests/test_schedule.py tests/test_schedule_options.py \
 	tests/test_keras_paths.py tests/test_registration.py tests/properties tests/test_xla_exact.py \
-	tests/test_verify.py tests/golden tests/test_resume.py tests/test_emulation.py tests/test_sweep.py
+	tests/test_verify.py tests/golden tests/test_resume.py tests/test_emulation.py tests/test_sweep.py \
+	tests/test_memory.py tests/test_checkpoint.py tests/test_determinism.py tests/test_grid.py tests/test_loops.py \
+	tests/test_long_runs.py tests/test_peers.py \
+	tests/test_distributed.py::test_size_one_is_eager_bit_for_bit \
+	tests/test_distributed.py::test_w_is_exact_and_the_loss_is_the_shard_sums \
+	tests/test_distributed.py::test_splitting_the_sum_moves_the_loss_as_tensorflow_does_within_the_bound \
+	tests/test_distributed.py::test_verify_rows_meet_the_sharded_sum_contract \
+	tests/test_bench.py::test_the_timed_steps_are_the_modes_steps \
+	tests/test_bench.py::test_optax_computing_our_float64_schedule_gives_the_seed_trace_of_mode_xla
 
 test: $(STAMP) $(TOX)
 	$(BIN)/ruff check .

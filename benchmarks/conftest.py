@@ -1,7 +1,9 @@
 """How every benchmark is timed: one workload of ``decaybench.bench``, through pytest-benchmark.
 
-Plain ``pytest`` runs each workload once, untimed (the root conftest.py disables timing), and
-skips the few that take seconds per call; ``pytest --benchmark-only`` times them all, and
+Plain ``pytest`` runs each workload once, untimed (the root conftest.py disables timing), the few
+that take seconds per call (``slow``) on a small shape through the same builder (``Workload.small``),
+and leaves out, with the reason in the collection report, the GPU rows where TensorFlow sees no GPU;
+``pytest --benchmark-only`` times them all, and
 ``decaybench bench`` runs this very suite (``decaybench.bench.engine``). pytest-benchmark chooses
 the rounds (``--benchmark-min-rounds``, ``--benchmark-max-time``); this file adds what it does not
 do: the untimed first call that traces and compiles, then two untimed calls that tell a call of
@@ -27,6 +29,7 @@ from decaybench import bench
 # of the same length: such a workload runs pedantic, its rounds from pytest-benchmark's options.
 CALIBRATED_BELOW = 0.02
 _SKIPPED = pytest.StashKey[list[dict[str, Any]]]()
+_LEFT_OUT = pytest.StashKey[dict[str, int]]()
 
 
 def _seconds(target: bench.Call) -> float:
@@ -48,7 +51,10 @@ def time_workload(benchmark: Any, workload: bench.Workload) -> None:
     if reason is not None:
         pytest.skip(reason)
     if benchmark.disabled and workload.slow:
-        pytest.skip("a round takes seconds: timed only with --benchmark-only")
+        # Untimed: the same builder on a small shape, called once (the first call of a fresh one).
+        assert workload.small is not None, f"{workload.id} is slow and has no small shape to run untimed"
+        benchmark(workload.small())
+        return
     benchmark.extra_info.update(workload.info())
     try:
         if workload.fresh:
@@ -105,12 +111,41 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # tryfirst: marked before `-m "not slow"` deselects by marker.
     for item in items:
         workload = _workload(item)
         if workload is not None and workload.slow:
             item.add_marker(pytest.mark.slow)
+    if config.option.benchmark_disable:
+        _leave_out_gpu_rows(config, items)
+
+
+def _leave_out_gpu_rows(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Untimed, a GPU row that cannot run here is left out (deselected), not skipped: a skip would say a
+    test could not check something, and there is nothing to check. Timed runs keep them as skips, with
+    their reasons in the JSON (``skipped``)."""
+    kept, left_out, reasons = [], [], config.stash.setdefault(_LEFT_OUT, {})
+    for item in items:
+        workload = _workload(item)
+        reason = bench.unavailable(workload) if workload is not None and workload.device == "gpu" else None
+        if reason is None:
+            kept.append(item)
+        else:
+            left_out.append(item)
+            reason = "host-only rows (their cpu row is the comparison)" if workload is not None and workload.host_only else reason
+            reasons[reason] = reasons.get(reason, 0) + 1
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
+
+
+def pytest_report_collectionfinish(config: pytest.Config) -> list[str]:
+    left_out = config.stash.get(_LEFT_OUT, {})
+    if not left_out:
+        return []
+    reasons = "; ".join(f"{count}: {reason}" for reason, count in left_out.items())
+    return [f"benchmarks: {sum(left_out.values())} GPU rows left out (deselected), not run untimed: {reasons}"]
 
 
 @pytest.hookimpl(wrapper=True)

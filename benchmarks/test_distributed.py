@@ -52,13 +52,17 @@ def workloads() -> list[bench.Workload]:
         shape = {"epochs": config.epochs, "size": config.size, "steps": config.epochs}
         for mode, kind in (("graph", "baseline"), ("mirrored", "mode"), ("multiworker", "mode")):
             slow = mode == "multiworker" and config.epochs >= 1_000  # ~4 ms a step: seconds per call
+            small = (lambda m=mode: _warm_run(DecayConfig(epochs=bench.SMALL), m)) if slow else None
             rows.append(
-                bench.Workload(GROUP, mode, kind, "cpu", lambda c=config, m=mode: _warm_run(c, m), slow=slow, note=NOTES[mode], **shape)
+                bench.Workload(
+                    GROUP, mode, kind, "cpu", lambda c=config, m=mode: _warm_run(c, m), slow=slow, small=small, note=NOTES[mode], **shape
+                )
             )
     seed = CONFIGS[0]
     rows.append(
         bench.Workload(
             GROUP, "multiworker, cold", "mode", "cpu", lambda: _cold_cluster(seed), fresh=True, slow=True,
+            small=lambda: _cold_cluster(DecayConfig(epochs=bench.SMALL)),
             note="start 2 workers (TensorFlow import, join), one run, stop", epochs=seed.epochs, size=seed.size, steps=seed.epochs,
         )
     )  # fmt: skip

@@ -53,10 +53,16 @@ else the ``TF_NUM_INTRAOP_THREADS`` environment variable, else the number of
 CPUs the process may run on (``sched_getaffinity``).  This module cannot see
 a value set through ``tf.config``; pass it as ``num_threads`` in that case.
 
-XLA (``tf.function(jit_compile=True)``) does *not* use this kernel: it sums
-sequentially for n <= 32 and uses a 32-wide reduce-window tree (or, for
-float32 n >= 32768, a YNNPACK kernel) beyond, so it generally differs from
-this function for n >= 8 (float32) / n >= 4 (float64).
+XLA (``tf.function(jit_compile=True)``) does *not* use this kernel, and
+:func:`xla_sum_of_squares` writes out its order instead (read from the optimized
+HLO of ``reduce_sum(square(w + 1))``, then checked bit for bit against mode
+``xla`` by ``tests/properties/test_xla_model.py``). For ``n <= 32`` XLA keeps one
+fused loop, ``acc = 0; acc += x_i * x_i`` in index order, whose multiply-add LLVM
+contracts into one FMA where the CPU has it. Beyond, XLA's tree-reduction rewrite
+pads ``x * x`` with zeros to a multiple of 32, ``pad // 2`` before and the rest
+after (``reduce-window(size=32 stride=32 pad=lo_hi)``), sums each window in order
+from 0, and repeats on the window sums until at most 32 are left, which it sums
+in order. Padding is exact: squares are never ``-0``, so ``+0`` changes no bit.
 """
 
 from __future__ import annotations
@@ -65,7 +71,10 @@ import os
 
 import numpy as np
 
-__all__ = ["default_num_threads", "eigen_num_threads", "eigen_sum"]
+from decaybench.rounding import flush_subnormals as ftz
+from decaybench.rounding import fused_multiply_subtract
+
+__all__ = ["default_num_threads", "eigen_num_threads", "eigen_sum", "xla_sum_of_squares"]
 
 _LEAF_SIZE = 1024  # Eigen LeafSize<float/double>()
 _STARTUP_CYCLES = 100000.0  # TensorCostModel::kStartupCycles
@@ -73,6 +82,7 @@ _PER_THREAD_CYCLES = 100000.0  # TensorCostModel::kPerThreadCycles
 _LOAD_CYCLES = 1.0 / 64 * 11  # TensorCostModel::totalCost kLoadCycles
 _INT_MAX = 2147483647.0
 _FUNCTOR_COST = 10.0  # default internal::functor_traits<T>::Cost
+_XLA_WINDOW = 32  # XLA:CPU TreeReductionRewriter's reduce_window_size
 
 
 def _packet_size(dtype: np.dtype) -> int:
@@ -265,3 +275,37 @@ def eigen_sum(x: np.ndarray, num_threads: int | None = None) -> np.floating:
     for v in values[:numblocks]:
         final = final + v
     return final
+
+
+def xla_sum_of_squares(x: np.ndarray, fused: bool) -> np.floating:
+    """``sum(x * x)`` in the order XLA:CPU compiles ``reduce_sum(square(x))`` (module doc).
+
+    ``fused``: the ``n <= 32`` loop's multiply-add rounds once (``fma(x_i, x_i, acc)``), as
+    LLVM contracts it on a CPU with FMA; otherwise each square and each add rounds. Every
+    result is flushed to zero when subnormal (FTZ), as the emulation does.
+
+    ``9 + (1 + 2**-22)**2 = 10 + 2**-21 + 2**-44``: rounding the square first drops ``2**-44``
+    and leaves a tie at half an ulp of 10 (``2**-20``), which goes to even, 10; one rounding
+    goes up, to ``10 + 2**-20``:
+
+    >>> x = np.array([3.0, 1 + 2**-22], dtype=np.float32)
+    >>> float(xla_sum_of_squares(x, fused=False)), float(xla_sum_of_squares(x, fused=True)) == 10 + 2**-20
+    (10.0, True)
+    """
+    x = np.ascontiguousarray(x).reshape(-1)
+    total = x.dtype.type(0)
+    if x.size <= _XLA_WINDOW:
+        for value in x:
+            total = ftz(fused_multiply_subtract(total, -value, value) if fused else total + ftz(value * value))
+        return x.dtype.type(total)
+    parts = ftz(x * x)
+    while parts.size > _XLA_WINDOW:
+        pad = -parts.size % _XLA_WINDOW
+        windows = np.concatenate([np.zeros(pad // 2, x.dtype), parts, np.zeros(pad - pad // 2, x.dtype)])
+        windows = windows.reshape(-1, _XLA_WINDOW)
+        parts = np.zeros(len(windows), x.dtype)
+        for column in windows.T:
+            parts = ftz(parts + column)
+    for value in parts:
+        total = ftz(total + value)
+    return x.dtype.type(total)

@@ -12,9 +12,14 @@ xla    no
 from __future__ import annotations
 
 from decaybench.tables import format_count, table
-from decaybench.verify import VerifyReport
+from decaybench.verify import ModeReport, VerifyReport
 
 __all__ = ["format_count", "table", "verify_table"]
+
+
+def _model(row: ModeReport) -> str:
+    """The model a row is held to, and whether it is that model bit for bit when another column does not say."""
+    return row.model if row.model_identical is None else f"{row.model} ({'yes' if row.model_identical else 'NO'})"
 
 
 def verify_table(report: VerifyReport) -> str:
@@ -33,6 +38,7 @@ def verify_table(report: VerifyReport) -> str:
         "traces",
         "repeatable",
         "resume",
+        "model",
         "diverged",
         "ok",
     ]
@@ -54,6 +60,7 @@ def verify_table(report: VerifyReport) -> str:
                 row.traces,
                 "yes" if row.repeatable else "NO",
                 row.resume,
+                _model(row) if bounded else "-",
                 "-" if row.diverged_at is None else f"epoch {row.diverged_at}",
                 ("yes" if row.within_bound else "NO") if bounded else "-",
             ]

@@ -10,7 +10,10 @@ ones); its largest relative error against the exact oracle; whether its lr agree
 tf.keras's own ``ExponentialDecay``; how many times it traced or compiled
 (:meth:`decaybench.modes.ModeSpec.tracing_count`); whether a second run repeats the first bit
 for bit; and whether the run stopped after its middle epoch and resumed from its checkpoint is the same run,
-bit for bit (``resume``, :mod:`decaybench.checkpoint`; ``-`` for a mode that does not checkpoint).
+bit for bit (``resume``, :mod:`decaybench.checkpoint`; ``-`` for a mode that does not checkpoint); and the model it is
+held to bit for bit (``model``): ``plain``, the emulation of record, or, for a ``fused-update`` mode where XLA
+contracts, ``fused`` (:func:`decaybench.modes.emulation.xla_model`: one rounding per update, the loss in XLA's
+order), with whether it is that model bit for bit (``model_identical``).
 With ``steps_per_epoch > 1`` the modes that run several steps are checked instead, against
 the emulation and the oracle of their own per-update rates (:mod:`decaybench.steps`).
 tf.keras's own schedule is run beside the modes as a labelled reference row that has no bound.
@@ -20,7 +23,7 @@ the ULP distances to the emulation and the bounds, and the epoch where the compa
 the first at which either run diverged (:attr:`decaybench.trace.Trace.diverged_at`).
 :mod:`decaybench.plot` draws the same object.
 
->>> from decaybench.modes.emulation import emulate
+>>> from decaybench.modes.emulation import emulate, xla_model
 >>> config = DecayConfig(epochs=6)
 >>> found = compare(emulate(config, fused=True), emulate(config), "fused-update", bound_emulation(config))
 >>> found.ulp_w.tolist(), found.bound_w.tolist(), found.stop, found.within_bound
@@ -45,11 +48,12 @@ from decaybench.golden import check_documented, read_golden_trace
 from decaybench.loops import run, run_split
 from decaybench.memory import check_memory
 from decaybench.modes import REGISTRY, Contract
-from decaybench.modes.emulation import emulate, emulate_steps
+from decaybench.modes.emulation import emulate, emulate_steps, xla_model
 from decaybench.oracle import exact_trajectory, relative_error, ulp_distance
 from decaybench.peers import PEERS, PeerUnavailable
 from decaybench.steps import schedule_steps, several_steps, side_by_side, step_lrs
 from decaybench.trace import Trace
+from decaybench.xla_flags import xla_contracts
 
 __all__ = ["Comparison", "ModeReport", "VerifyReport", "compare", "summation_order_bound", "verify"]
 
@@ -78,6 +82,8 @@ class ModeReport:
     seconds: float
     within_bound: bool
     resume: str = "-"  # "yes": stopped at the middle epoch and resumed, bit for bit the run; "NO"; "-": no checkpoints
+    model: str = "plain"  # "fused": one rounding per update (XLA contracting); "plain": the emulation of record
+    model_identical: bool | None = None  # whether the run is its model bit for bit; None: the bit-identical column says
 
 
 @dataclass(frozen=True)
@@ -230,6 +236,13 @@ def _lr_agreement(trace: Trace, reference: np.ndarray, note: str) -> str:
     return f"{same}/{len(cast)} equal" + (f", max {worst} ULP" if worst else "")
 
 
+def _model(mode: str, config: DecayConfig, trace: Trace) -> dict[str, Any]:
+    """The model ``mode`` is held to bit for bit: the plain emulation, or XLA's as this CPU runs it."""
+    if REGISTRY[mode].contract != "fused-update":
+        return {"model": "plain"}
+    return {"model": "fused" if xla_contracts() else "plain", "model_identical": trace.identical(xla_model(config))}
+
+
 def _resume(mode: str, config: DecayConfig, trace: Trace) -> str:
     """Whether ``mode`` stopped after its middle epoch and resumed in this process gives ``trace`` bit for bit."""
     if REGISTRY[mode].checkpoints is None:
@@ -257,7 +270,7 @@ def verify(config: DecayConfig | None = None, modes: tuple[str, ...] | None = No
         seconds = (time.perf_counter() - started) / 2
         comparisons[mode] = compare(trace, emulated, REGISTRY[mode].contract, full)
         row = _row(mode, trace, emulated, comparisons[mode], exact, reference_lr, traces, repeatable, seconds)
-        rows.append(dataclasses.replace(row, resume=_resume(mode, config, trace)))
+        rows.append(dataclasses.replace(row, resume=_resume(mode, config, trace), **_model(mode, config, trace)))
     if reference:
         try:
             started = time.perf_counter()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import get_args
 
 import numpy as np
@@ -13,6 +14,7 @@ from decaybench.config import DecayConfig
 from decaybench.modes import REGISTRY, Contract
 from decaybench.modes.emulation import emulate
 from decaybench.oracle import ulp_distance
+from decaybench.trace import Trace
 
 UNBOUNDED = np.iinfo(np.uint64).max
 
@@ -43,11 +45,43 @@ def test_the_fused_emulation_is_within_the_fused_update_bound(config: DecayConfi
     assert np.all(ulp_distance(fused.loss, emulated.loss) <= loss_bound)
 
 
-def test_the_fused_update_bound_on_the_seed() -> None:
-    w_bound, loss_bound = fused_update_bound(emulate(DecayConfig()))
-    # The numbers verify's table shows; the seed's fused run is 1 ULP (w) and 5 ULP (loss) away.
-    assert int(w_bound.max()) == 27 and int(loss_bound.max()) == 27680460
-    assert w_bound.dtype == loss_bound.dtype == np.uint64 and len(w_bound) == len(loss_bound) == 40
+def bound_in_fractions(emulated: Trace, size: int = 1) -> tuple[list[int], list[int]]:
+    """The recursion of :func:`fused_update_bound`'s docstring in exact rational arithmetic.
+
+    No float rounds between the docstring's terms, so a bound computed in floats that drops,
+    mistypes or rounds away a term parts from this one; only ``u(v)`` (the dtype's spacing at
+    ``v``) and the division into ULPs are read from NumPy.
+    """
+    dtype = np.dtype(emulated.config.dtype)
+    eps, largest = Fraction(float(np.finfo(dtype).eps)) / 2, Fraction(float(np.finfo(dtype).max))
+
+    def u(value: Fraction) -> Fraction:
+        return Fraction(float(np.spacing(dtype.type(float(min(abs(value), largest))))))
+
+    def ulps(error: Fraction, value: Fraction) -> int:
+        return int(error // u(max(abs(value) - error, Fraction(0))))
+
+    w_prev, bound, w_bounds, loss_bounds = Fraction(float(dtype.type(emulated.config.w0))), Fraction(0), [], []
+    for w_next, lr in zip(emulated.w[:, 0].tolist(), emulated.lr.tolist(), strict=True):
+        lr_cast, x = Fraction(float(dtype.type(lr))), w_prev + 1
+        add = Fraction(0) if -2 <= w_prev <= Fraction(-1, 2) else u(abs(x) + bound)
+        dx = bound + add
+        error = size * (2 * abs(x) + dx) * dx + size * u(x * x + (2 * abs(x) + dx) * dx) + 2 * (size - 1) * eps * size * x * x
+        loss_bounds.append(ulps(error, size * x * x))
+        carried = abs(1 - 2 * lr_cast) * bound + 2 * lr_cast * add + u(abs(lr_cast * 2 * x)) / 2
+        bound = (carried + u(abs(Fraction(w_next)) + carried + u(abs(Fraction(w_next)) + carried))) * (1 + Fraction(1, 10**6))
+        w_bounds.append(ulps(bound, Fraction(w_next)))
+        w_prev = Fraction(w_next)
+    return w_bounds, loss_bounds
+
+
+@pytest.mark.parametrize("config", [DecayConfig(), DecayConfig(dtype="float64", w0=9.1, epochs=12)], ids=["seed", "float64"])
+def test_the_fused_update_bound_is_its_recursion_in_exact_arithmetic(config: DecayConfig) -> None:
+    emulated = emulate(config)
+    w_bound, loss_bound = fused_update_bound(emulated)
+    w_exact, loss_exact = bound_in_fractions(emulated)
+    assert w_bound.tolist() == w_exact and loss_bound.tolist() == loss_exact
+    assert w_bound.dtype == loss_bound.dtype == np.uint64 and len(w_bound) == len(loss_bound) == config.epochs
 
 
 def test_an_overflowing_lr_has_no_finite_fused_update_bound() -> None:

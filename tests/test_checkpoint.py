@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from decaybench.checkpoint import MANIFEST, CheckpointOptions, State, check_opti
 from decaybench.config import DecayConfig
 from decaybench.loops import run, stop_after
 from decaybench.validation import InvalidValue
+from tests.unprivileged import owned_directory, run_cli
 
 CONFIG = DecayConfig(epochs=7, record_every=3)
 
@@ -183,17 +183,13 @@ def test_resume_needs_a_checkpoint_and_a_fresh_run_needs_a_free_directory(tmp_pa
     assert _files(directory) == before and list(empty.iterdir()) == []
 
 
-def test_an_unwritable_directory_is_refused_before_any_work(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    locked = tmp_path / "locked"
-    locked.mkdir()
-    real_access = os.access  # root ignores the mode bits: deny as a read-only mount would
-    monkeypatch.setattr(os, "access", lambda path, mode: False if Path(path) == locked else real_access(path, mode))
-    status = cli.main(["run", "--epochs", "7", "--checkpoint-dir", str(locked / "run")])
-    captured = capsys.readouterr()
-    assert status == 2 and captured.out == "" and "--checkpoint-dir: is not writable" in captured.err
-    assert list(locked.iterdir()) == []
+def test_an_unwritable_directory_is_refused_before_any_work(tmp_path: Path) -> None:
+    # For real: its owner, unprivileged, may not write a 0555 directory (root would).
+    with owned_directory() as locked:
+        locked.chmod(0o555)
+        done = run_cli("run", "--epochs", "7", "--checkpoint-dir", str(locked / "run"))
+        assert list(locked.iterdir()) == []
+    assert done.returncode == 2 and done.stdout == "" and "--checkpoint-dir: is not writable" in done.stderr, done.stderr
     file = tmp_path / "a-file"
     file.write_text("not a directory\n")
     with pytest.raises(InvalidValue, match="is not a directory"):

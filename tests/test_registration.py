@@ -1,12 +1,15 @@
 """Saved models and optimizers with ``decaybench.ExponentialDecay`` load in a fresh process that
 imported decaybench, without ``custom_objects``: Keras 3 and tf_keras, every import order.
 
-Each save and load runs in its own Python process, as a user's would; Keras 2 is tf_keras
-selected by ``TF_USE_LEGACY_KERAS=1`` in that process's environment.
+Each save and load runs in its own Python process, as a user's would. Keras 2 is tf_keras selected
+by ``TF_USE_LEGACY_KERAS=1`` in that process's environment, or, where the ``keras`` package is
+itself Keras 2 (TensorFlow 2.15 and before), ``tf.keras`` as it comes: both are tested where present.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
 import os
 import subprocess
 import sys
@@ -20,12 +23,12 @@ SAVE = """
     import decaybench
     import tensorflow as tf
 
-    keras, out = tf.keras, sys.argv[1]
+    keras, out, legacy = tf.keras, sys.argv[1], sys.argv[2] == "keras2"
     schedule = decaybench.ExponentialDecay(0.2, 3, 0.99, staircase=True)
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=schedule), loss="mse")
     model.save(os.path.join(out, "model.keras"))
-    if os.environ.get("TF_USE_LEGACY_KERAS") == "1":
+    if legacy:
         model.save(os.path.join(out, "saved_model"), save_format="tf")
         model.save(os.path.join(out, "model.h5"))
     else:
@@ -38,11 +41,10 @@ SAVE = """
 
 LOAD = """
     import json, os, sys
-    out, order = sys.argv[1], sys.argv[2]
-    legacy = os.environ.get("TF_USE_LEGACY_KERAS") == "1"
+    out, order, legacy, module = sys.argv[1], sys.argv[2], sys.argv[3] == "keras2", sys.argv[4]
     if order == "keras-first":
         import importlib
-        importlib.import_module("tf_keras" if legacy else "keras")
+        importlib.import_module(module)
     elif order == "tensorflow-first":
         import tensorflow
     import decaybench
@@ -74,7 +76,24 @@ LOAD = """
         print("export")
 """
 
-KERAS = {"keras3": {}, "keras2": {"TF_USE_LEGACY_KERAS": "1"}}
+
+def _keras_major() -> int | None:
+    try:
+        return int(importlib.metadata.version("keras").split(".")[0])
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _keras(version: str) -> tuple[str, dict[str, str]] | None:
+    """The module that is Keras ``version`` here and the environment that selects it; ``None`` if absent."""
+    if version == "keras3":
+        return ("keras", {}) if (_keras_major() or 0) >= 3 else None
+    if importlib.util.find_spec("tf_keras") is not None:
+        return "tf_keras", {"TF_USE_LEGACY_KERAS": "1"}
+    return ("keras", {}) if _keras_major() == 2 else None  # TF <= 2.15: tf.keras is the keras package, Keras 2
+
+
+KERAS = ("keras2", "keras3")
 WANT = {"keras3": ".keras optimizer schedule export", "keras2": ".keras optimizer schedule SavedModel .h5"}
 
 
@@ -89,22 +108,29 @@ def _python(script: str, *args: str, env: dict[str, str]) -> str:
     return done.stdout
 
 
-@pytest.fixture(scope="module", params=sorted(KERAS))
+@pytest.fixture(scope="module", params=KERAS)
 def saved(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     keras = request.param
-    if keras == "keras2":
-        pytest.importorskip("tf_keras", reason="Keras 2 needs the tf-keras package")
-    else:  # TF < 2.16 ships Keras 2 as tf.keras: there is no Keras 3 to save with
-        pytest.importorskip("keras", minversion="3", reason="Keras 3 comes with TensorFlow 2.16 or newer")
+    if _keras(keras) is None:
+        # Keras 3 comes with TF >= 2.16; Keras 2 is tf.keras up to TF 2.15, then the tf-keras package.
+        pytest.skip(f"no {keras} here: neither tf-keras nor a Keras 2 keras package" if keras == "keras2" else "no Keras 3 here")
     out = tmp_path_factory.mktemp(keras)
-    _python(SAVE, str(out), env=KERAS[keras])
+    _python(SAVE, str(out), keras, env=_selected(keras))
     return keras, out
+
+
+def _selected(keras: str) -> dict[str, str]:
+    found = _keras(keras)
+    assert found is not None
+    return found[1]
 
 
 @pytest.mark.parametrize("order", ["keras-first", "tensorflow-first", "decaybench-first"])
 def test_a_saved_model_loads_without_custom_objects(saved: tuple[str, Path], order: str) -> None:
     keras, out = saved
-    assert _python(LOAD, str(out), order, env=KERAS[keras]).split() == WANT[keras].split()
+    found = _keras(keras)
+    assert found is not None
+    assert _python(LOAD, str(out), order, keras, found[0], env=found[1]).split() == WANT[keras].split()
 
 
 def test_import_decaybench_registers_without_loading_tensorflow() -> None:

@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Callable
 from typing import Any
 
-from decaybench.bench.workload import Call, Workload
+from decaybench.bench.workload import SMALL, Call, Workload
 from decaybench.config import DecayConfig
 
 __all__ = ["CHECKPOINT_EPOCHS", "checkpoint_group"]
@@ -54,7 +54,9 @@ def checkpoint_group(device: str) -> list[Workload]:
     for mode, epochs in CHECKPOINT_EPOCHS.items():
         config = DecayConfig(epochs=epochs, record_every=max(1, epochs // 1000))
         shape: dict[str, Any] = {"epochs": epochs, "size": 1, "steps": epochs, "mode": mode, "host_only": True, "slow": mode in SLOW_MODES}
-        rows.append(Workload("checkpoint", mode, "baseline", device, _plain(config, mode), note="no checkpoint", **shape))
+        tiny = DecayConfig(epochs=SMALL)
+        small = (_plain(tiny, mode), _checkpointed(tiny, mode)) if mode in SLOW_MODES else (None, None)
+        rows.append(Workload("checkpoint", mode, "baseline", device, _plain(config, mode), note="no checkpoint", small=small[0], **shape))
         rows.append(
             Workload(
                 "checkpoint",
@@ -63,6 +65,7 @@ def checkpoint_group(device: str) -> list[Workload]:
                 device,
                 _checkpointed(config, mode),
                 note=f"every {max(1, epochs // 10):,} epochs",
+                small=small[1],
                 **shape,
             )
         )

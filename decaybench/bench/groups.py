@@ -36,11 +36,13 @@ from decaybench.bench.workload import (
     OPTAX_FLOAT64,
     SCHEDULE_STEPS,
     SEED,
+    SMALL,
     STEP_PASSES,
     SWEEP_CONFIGS,
     SWEEP_EPOCHS,
     VECTOR_SIZES,
     XLA_CALL,
+    Call,
     Workload,
     _placed,
 )
@@ -97,7 +99,9 @@ def _long_group(device: str) -> list[Workload]:
     for epochs in LONG_EPOCHS:
         config = DecayConfig(epochs=epochs)
         shape: dict[str, Any] = {"epochs": epochs, "size": 1, "steps": epochs}
-        rows.append(Workload("long", "graph", "mode", device, _placed(device, _run(config, "graph")), slow=epochs >= 100_000, **shape))
+        small = _placed(device, _run(DecayConfig(epochs=SMALL), "graph")) if epochs >= 100_000 else None
+        run_graph = _placed(device, _run(config, "graph"))
+        rows.append(Workload("long", "graph", "mode", device, run_graph, slow=small is not None, small=small, **shape))
         rows.append(Workload("long", "xla", "mode", device, _placed(device, _run(config, "xla")), **shape))
         rows.append(Workload("long", "xla-exact", "mode", device, _placed(device, _run(config, "xla-exact")), **shape))
         rows += _optax_rows("long", config, device, shape)
@@ -157,6 +161,7 @@ def _schedule_group(device: str) -> list[Workload]:
             host_only=True,
             note="exponential_decay: libm pow per element",
             slow=True,
+            small=functools.partial(_reference_schedule, SMALL),
             **shape,
         ),
         Workload(
@@ -167,11 +172,21 @@ def _schedule_group(device: str) -> list[Workload]:
             _placed(device, _schedule(False)),
             note="ExponentialDecay in tf.function",
             slow=True,
+            small=_placed(device, _schedule(False, SMALL)),
             **shape,
         ),
         Workload("schedule", "xla", "mode", device, _placed(device, _schedule(True)), note="ExponentialDecay, jit_compile", **shape),
         Workload(
-            "schedule", "numpy power", "floor", device, _numpy_power, host_only=True, note="np.power: SIMD, not libm", slow=True, **shape
+            "schedule",
+            "numpy power",
+            "floor",
+            device,
+            _numpy_power,
+            host_only=True,
+            note="np.power: SIMD, not libm",
+            slow=True,
+            small=functools.partial(_numpy_power, SMALL),
+            **shape,
         ),
     ]
 
@@ -191,6 +206,7 @@ def _compile_group(device: str) -> list[Workload]:
             lambda: _first_call_in_new_process("xla", device),
             fresh=True,
             slow=True,
+            small=lambda: _first_call_in_new_process("xla", device),  # the seed is small: the new process is the cost
             note="run() in a new interpreter, after import",
             mode="xla",
             **shape,
@@ -221,6 +237,7 @@ def _sweep_group(device: str) -> list[Workload]:
             note="one run() per config",
             mode="xla",
             slow=True,
+            small=_placed(device, lambda: _separate(SMALL // 4, SMALL)),
             **shape,
         ),
         Workload(
@@ -243,18 +260,27 @@ def _grid_rows(device: str) -> list[Workload]:
         # A call of the larger shape, or of a run() per cell, takes a second or more: not in --quick.
         big = cells * epochs > 1_000_000
         shape: dict[str, Any] = {"epochs": epochs, "size": 1, "configs": cells, "steps": cells * epochs, "slow": big}
+        # A 2 x 2 grid of SMALL epochs: the untimed run of a slow row, through the same builder.
+        small = {"cells": 4, "epochs": SMALL}
         for mode in sweep_modes():
-            build = functools.partial(grid_metrics, cells, epochs, mode)
-            rows.append(Workload("sweep", f"{mode} grid", "mode", device, _placed(device, build), note="run_grid", mode=mode, **shape))
-        sweep = functools.partial(_sweep, cells, epochs)
-        rows.append(Workload("sweep", "xla sweep", "mode", device, _placed(device, sweep), note="run_sweep", mode="xla", **shape))
-        runs = functools.partial(grid_runs, cells, epochs)
-        rows.append(
-            Workload("sweep", "xla runs", "baseline", device, _placed(device, runs), note="one run() per cell", **{**shape, "slow": True})
-        )
+            build, tiny = (functools.partial(grid_metrics, **at, mode=mode) for at in ({"cells": cells, "epochs": epochs}, small))
+            rows.append(_grid_row(f"{mode} grid", "mode", device, build, tiny, note="run_grid", mode=mode, **shape))
+        sweep, tiny = (functools.partial(_sweep, at["cells"], at["epochs"]) for at in ({"cells": cells, "epochs": epochs}, small))
+        rows.append(_grid_row("xla sweep", "mode", device, sweep, tiny, note="run_sweep", mode="xla", **shape))
+        runs, tiny = (functools.partial(grid_runs, **at) for at in ({"cells": cells, "epochs": epochs}, small))
+        rows.append(_grid_row("xla runs", "baseline", device, runs, tiny, note="one run() per cell", **{**shape, "slow": True}))
         vmap = functools.partial(_optax_vmap, cells, epochs, device)
-        rows.append(Workload("sweep", "optax vmap", "peer", device, vmap, note="jax.jit(jax.vmap(scan))", **shape))
+        tiny_vmap = functools.partial(_optax_vmap, small["cells"], small["epochs"], device)
+        rows.append(
+            Workload("sweep", "optax vmap", "peer", device, vmap, note="jax.jit(jax.vmap(scan))", small=tiny_vmap if big else None, **shape)
+        )
     return rows
+
+
+def _grid_row(name: str, kind: str, device: str, build: Callable[[], Call], tiny: Callable[[], Call], **shape: Any) -> Workload:
+    """A placed row of the grid rows, with its small twin when it is slow."""
+    small = _placed(device, tiny) if shape.get("slow") else None
+    return Workload("sweep", name, kind, device, _placed(device, build), small=small, **shape)
 
 
 _BUILDERS: dict[str, Callable[[str], list[Workload]]] = {

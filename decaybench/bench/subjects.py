@@ -87,7 +87,7 @@ def _step(size: int, mode: str) -> Callable[[], Call]:
     return build
 
 
-def _schedule(jit: bool) -> Callable[[], Call]:
+def _schedule(jit: bool, count: int = SCHEDULE_STEPS) -> Callable[[], Call]:
     def build() -> Call:
         import tensorflow as tf
 
@@ -95,14 +95,14 @@ def _schedule(jit: bool) -> Callable[[], Call]:
 
         schedule = ExponentialDecay(**dataclasses.asdict(SEED.schedule), dtype="float64")
         evaluate = tf.function(lambda steps: schedule(steps), jit_compile=jit, autograph=False)
-        steps = tf.range(SCHEDULE_STEPS, dtype=tf.int64)
+        steps = tf.range(count, dtype=tf.int64)
         return lambda: evaluate(steps).numpy()
 
     return build
 
 
-def _reference_schedule() -> Call:
-    steps = np.arange(SCHEDULE_STEPS)
+def _reference_schedule(count: int = SCHEDULE_STEPS) -> Call:
+    steps = np.arange(count)
     schedule = SEED.schedule
     return lambda: schedule.lr(steps)
 
@@ -290,6 +290,6 @@ def _copy_floor(size: int, device: str) -> Callable[[], Call]:
     return _placed(device, gpu)
 
 
-def _numpy_power() -> Call:
-    steps = np.arange(SCHEDULE_STEPS)
+def _numpy_power(count: int = SCHEDULE_STEPS) -> Call:
+    steps = np.arange(count)
     return lambda: SEED.initial_learning_rate * np.power(SEED.decay_rate, steps / SEED.decay_steps)

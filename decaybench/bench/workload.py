@@ -25,6 +25,8 @@ OPTAX_FLOAT64 = "optax float64"
 XLA_CALL = "xla compiled call"
 # A step reads w and writes w: two passes over its bytes, as many as a copy makes.
 STEP_PASSES = 2
+# The shape a slow workload's builder gets in the untimed run: epochs, configurations or steps.
+SMALL = 12
 
 
 class Unavailable(Exception):
@@ -55,7 +57,9 @@ class Workload:
         bytes_moved: bytes a call must move at least (vector: two passes over ``w``).
         fresh: each round calls ``setup`` first, untimed (first-call costs).
         slow: a round takes seconds (a long call, or a new interpreter's start): left out of
-            ``--quick`` and of the untimed smoke run.
+            ``--quick``; the untimed run (plain ``pytest``) calls :attr:`small` instead.
+        small: for a slow workload, its ``setup`` built by the same builder on a small shape: what
+            plain ``pytest`` runs once, so that the workload cannot rot.
         mode: the mode it runs, when the name says more (``xla sweep``).
         host_only: runs on the host whatever the device; its GPU row skips.
         interleaved: ``(name, setup)`` of another implementation, called and timed just before
@@ -79,6 +83,7 @@ class Workload:
     note: str = ""
     mode: str | None = None
     interleaved: tuple[str, Callable[[], Call]] | None = field(default=None, repr=False, compare=False)
+    small: Callable[[], Call] | None = field(default=None, repr=False, compare=False)
 
     @property
     def id(self) -> str:

@@ -8,8 +8,10 @@ Per epoch, in ``w``'s dtype (``lr`` comes from the float64 reference, rounded on
     w = w - lr * g             # tf.multiply then assign_sub: two roundings
 
 with FTZ/DAZ on every operation, as TensorFlow's CPU kernels run. ``fused=True`` rounds the
-update once, ``w = fma(-lr, g, w)``, which is what XLA's CPU backend emits; the ``xla`` mode
-equals that variant bit for bit (``tests/test_emulation.py``).
+update once, ``w = fma(-lr, g, w)``, which is what XLA's CPU backend emits. ``sum_order="xla"``
+sums the loss in the order XLA compiles it (:func:`decaybench._reduction.xla_sum_of_squares`,
+whose loop of at most 32 squares ``fused`` contracts too). :func:`xla_model` is both, as this
+CPU runs them: the ``xla`` mode equals it bit for bit (``tests/properties/test_xla_model.py``).
 
 ``shards=(b_0, ..., b_R)`` (``b_0 = 0``, ``b_R = size``) sums the loss per shard instead, each
 ``x[b_r:b_{r+1}]`` in Eigen's order, and adds the shard sums left to right:
@@ -22,18 +24,22 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 
-from decaybench._reduction import eigen_sum
+from decaybench._reduction import eigen_sum, xla_sum_of_squares
 from decaybench.checkpoint import CheckpointOptions, Checkpoints, State
 from decaybench.config import DecayConfig
 from decaybench.progress import epoch_bar
 from decaybench.rounding import flush_subnormals as ftz
 from decaybench.rounding import fused_multiply_subtract
 from decaybench.trace import Trace
+from decaybench.xla_flags import xla_contracts
 
-__all__ = ["emulate", "emulate_steps", "run_numpy"]
+__all__ = ["emulate", "emulate_steps", "run_numpy", "xla_model"]
+
+SumOrder = Literal["eigen", "xla"]
 
 
 def emulate(
@@ -42,11 +48,15 @@ def emulate(
     progress: bool | None = None,
     shards: Sequence[int] | None = None,
     checkpoints: Checkpoints | None = None,
+    sum_order: SumOrder = "eigen",
 ) -> Trace:
     """The seed's arithmetic in NumPy; ``fused`` applies the update with one rounding (XLA);
     ``shards`` sums the loss per shard (the distributed modes); ``checkpoints`` starts from
-    their state and saves it when due (:mod:`decaybench.checkpoint`)."""
+    their state and saves it when due (:mod:`decaybench.checkpoint`); ``sum_order`` is whose
+    order the loss is summed in, Eigen's (``tf.reduce_sum``'s kernel) or XLA's."""
     bounds = _check_shards(shards, config.size)
+    if sum_order not in ("eigen", "xla") or (sum_order == "xla" and bounds is not None):
+        raise ValueError(f"sum_order must be 'eigen' or 'xla' (without shards), got {sum_order!r}")
     dtype = np.dtype(config.dtype)
     recorded = config.recorded()
     lrs = config.schedule.lr(np.arange(config.epochs))
@@ -57,21 +67,32 @@ def emulate(
     with np.errstate(over="ignore", invalid="ignore"), epoch_bar(config.epochs, progress, "numpy") as bar:
         bar.update(state.epoch)
         for epoch in range(state.epoch, config.epochs):
-            w, loss = _step(w, ftz(np.asarray(lrs[epoch], dtype=dtype)), fused, bounds)
+            w, loss = _step(w, ftz(np.asarray(lrs[epoch], dtype=dtype)), fused, bounds, sum_order)
             if epoch == recorded[row]:
                 ws[row], losses[row] = w, loss
                 row += 1
             if checkpoints is not None and checkpoints.due(epoch + 1):
                 checkpoints.save(State(epoch + 1, w, ws[:row], losses[:row], lrs[recorded[:row]]))
             bar.update()
-    mode = "numpy" + ("-fused" if fused else "") + ("-sharded" if bounds is not None else "")
+    mode = "numpy" + ("-fused" if fused else "") + ("-sharded" if bounds is not None else "") + ("-xla-sum" if sum_order == "xla" else "")
     return Trace(epoch=recorded, w=ws, loss=losses, lr=lrs[recorded], config=config, mode=mode)
 
 
-def _step(w: np.ndarray, lr: np.ndarray, fused: bool, bounds: tuple[int, ...] | None) -> tuple[np.ndarray, np.ndarray]:
+def xla_model(config: DecayConfig) -> Trace:
+    """What mode ``xla`` computes here: :func:`emulate` in XLA's sum order, fused where XLA contracts
+    (:func:`decaybench.xla_flags.xla_contracts`)."""
+    return emulate(config, fused=xla_contracts(), sum_order="xla")
+
+
+def _step(
+    w: np.ndarray, lr: np.ndarray, fused: bool, bounds: tuple[int, ...] | None, sum_order: SumOrder = "eigen"
+) -> tuple[np.ndarray, np.ndarray]:
     """One update, as the module doc writes it: ``(w after it, the loss before it)``."""
     x = ftz(ftz(w) + w.dtype.type(1))
-    loss = ftz(eigen_sum(ftz(x * x))) if bounds is None else _sharded_sum(ftz(x * x), bounds)
+    if sum_order == "xla":
+        loss = ftz(xla_sum_of_squares(x, fused))
+    else:
+        loss = ftz(eigen_sum(ftz(x * x))) if bounds is None else _sharded_sum(ftz(x * x), bounds)
     g = ftz(x * w.dtype.type(2))
     return ftz(fused_multiply_subtract(w, lr, g) if fused else ftz(w) - ftz(lr * g)), loss
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from decaybench import golden
+from tests.unprivileged import owned_directory, run_cli
 
 if TYPE_CHECKING:
     from tests.conftest import Command
@@ -98,14 +99,15 @@ def test_golden_update_checks_both_files_before_writing_either(decaybench: Comma
     assert (directory / "seed_trace.txt").read_text() == "an old text twin\n"
 
 
-def test_golden_update_in_a_read_only_directory_names_dir(decaybench: Command, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    directory = _golden_copy(tmp_path, (golden.golden_dir() / golden.TRACE_TEXT).read_text())
-    directory.chmod(0o555)
-    try:
-        if os.access(directory, os.W_OK):  # root ignores the mode bits: deny as a read-only mount would
-            real_access = os.access
-            monkeypatch.setattr(os, "access", lambda path, mode: False if Path(path) == directory else real_access(path, mode))
-        status, out, err = decaybench.main("golden", "--update", "--dir", str(directory))
-    finally:
-        directory.chmod(0o755)
-    assert status == 2 and out == "" and err.startswith("decaybench: error: --dir: cannot write") and "is not writable" in err
+def test_golden_update_in_a_read_only_directory_names_dir() -> None:
+    # For real: its owner, unprivileged, may not write a 0555 directory (root would).
+    with owned_directory() as directory:
+        _golden_copy(directory, (golden.golden_dir() / golden.TRACE_TEXT).read_text())
+        directory.chmod(0o555)
+        before = {path.name: path.read_bytes() for path in directory.iterdir()}
+        done = run_cli("golden", "--update", "--dir", str(directory))
+        assert {path.name: path.read_bytes() for path in directory.iterdir()} == before
+    err = done.stderr
+    assert (
+        done.returncode == 2 and done.stdout == "" and err.startswith("decaybench: error: --dir: cannot write") and "is not writable" in err
+    )

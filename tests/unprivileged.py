@@ -1,0 +1,74 @@
+"""The command line run as an unprivileged user, so that the kernel enforces permission bits.
+
+Root ignores a directory's mode bits, so a read-only case tested as root proves nothing. Under root
+the command drops to ``nobody`` (``setpriv``, else ``runuser``); already unprivileged, it runs as
+is; where neither can be done the test skips saying why.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+__all__ = ["owned_directory", "run_cli"]
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _nobody() -> pwd.struct_passwd | None:
+    """The user the command runs as: ``nobody`` under root, ``None`` (this user) otherwise; skips if it cannot."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("the tests run as root and this machine has no user 'nobody': mode bits cannot be enforced")
+
+
+def _prefix(user: pwd.struct_passwd | None) -> list[str]:
+    if user is None:
+        return []
+    if setpriv := shutil.which("setpriv"):
+        return [setpriv, f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups"]
+    if runuser := shutil.which("runuser"):
+        return [runuser, "-u", user.pw_name, "--"]
+    pytest.skip("the tests run as root and neither setpriv nor runuser is here: cannot drop to 'nobody'")
+
+
+@contextmanager
+def owned_directory() -> Iterator[Path]:
+    """A new directory the unprivileged user owns (writable by its mode bits), reachable by it; removed after."""
+    user = _nobody()
+    base = Path(tempfile.mkdtemp(prefix="decaybench-unprivileged-"))
+    try:
+        base.chmod(0o755)  # pytest's tmp_path lives under a 0700 directory of root's
+        directory = base / "owned"
+        directory.mkdir()
+        if user is not None:
+            os.chown(directory, user.pw_uid, user.pw_gid)
+        yield directory
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m decaybench ARGS`` as the unprivileged user, from this checkout."""
+    prefix = _prefix(_nobody())
+    environ = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONDONTWRITEBYTECODE": "1", "HOME": "/tmp"}
+    probe = subprocess.run(
+        [*prefix, sys.executable, "-c", "import decaybench.cli, numpy"], env=environ, capture_output=True, text=True, timeout=120
+    )
+    if probe.returncode != 0:
+        pytest.skip(
+            f"the unprivileged user cannot run this environment's Python and checkout: {(probe.stderr.strip().splitlines() or ['?'])[-1]}"
+        )
+    return subprocess.run([*prefix, sys.executable, "-m", "decaybench", *args], env=environ, capture_output=True, text=True, timeout=300)
