@@ -20,18 +20,9 @@ from decaybench.modes import REGISTRY
 from decaybench.modes.compiled import tracing_counts
 from decaybench.modes.emulation import emulate
 from decaybench.oracle import fused_update_bound, ulp_distance
-from decaybench.xla_flags import XLA_NO_FMA
+from decaybench.xla_flags import XLA_NO_FMA, cpu_has_fma
 
 EXACT_MODES = [mode for mode in MODES if REGISTRY[mode].contract == "exact"]
-
-
-def cpu_has_fma() -> bool:
-    # XLA targets the host CPU: without FMA instructions there is nothing to contract.
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return True
-    return " fma " in flags.replace("\n", " ")
 
 
 @pytest.mark.parametrize("mode", MODES)
