@@ -1,5 +1,6 @@
-"""The registry of execution modes: the one list that the CLI, ``verify``, the tests and the
-benchmarks iterate, and the one home of what each mode is.
+"""The registry of execution modes: the one home of what each mode is.
+
+It is the one list that the CLI, ``verify``, the tests and the benchmarks iterate.
 
 Adding a mode is one runner ``run_<name>(config, progress=None) -> Trace`` plus one
 :class:`ModeSpec`: an entry of :data:`BUILTIN` here, or, from another distribution, an entry point
