@@ -146,7 +146,7 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "loop-lr-ahead",
         "graph/xla loop (every epoch recorded): lr of the next epoch",
-        "decaybench/modes/chunks.py",
+        "decaybench/modes/_scaffold/compiled_loop.py",
         "        for epoch in tf.range(start, stop):\n            lr = tf_exponential_decay(epoch, *schedule)",
         "        for epoch in tf.range(start, stop):\n            lr = tf_exponential_decay(epoch + 1, *schedule)",
         "tests/test_modes.py tests/properties/test_loop_properties.py -k 'graph or bound'",
@@ -154,22 +154,22 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "xla-2ulp",
         "xla: w moved by 2 ULP on staircase runs",
-        "decaybench/modes/compiled.py",
-        "        return Trace(epoch=config.recorded(), w=w, loss=loss, lr=lr, config=config, mode=mode)",
-        "        if mode == 'xla' and config.staircase:\n"
-        "            w = np.nextafter(np.nextafter(w, np.inf), np.inf)\n"
-        "        return Trace(epoch=config.recorded(), w=w, loss=loss, lr=lr, config=config, mode=mode)",
+        "decaybench/modes/_scaffold/compiled_loop.py",
+        "            return Trace(epoch=config.recorded(), w=w, loss=loss, lr=lr, config=config, mode=mode)",
+        "            if mode == 'xla' and config.staircase:\n"
+        "                w = np.nextafter(np.nextafter(w, np.inf), np.inf)\n"
+        "            return Trace(epoch=config.recorded(), w=w, loss=loss, lr=lr, config=config, mode=mode)",
         "tests/test_modes.py tests/properties/test_loop_properties.py tests/test_verify.py -k 'xla or bound'",
     ),
     Mutant(
         "xla-2ulp-late",
         "xla: last row's w moved by 2 ULP on staircase runs over 20 epochs",
-        "decaybench/modes/compiled.py",
-        "        return Trace(epoch=config.recorded(), w=w, loss=loss, lr=lr, config=config, mode=mode)",
-        "        if mode == 'xla' and config.staircase and config.epochs > 20 and config.initial_learning_rate > 0:\n"
-        "            w = w.copy()\n"
-        "            w[-1] = np.nextafter(np.nextafter(w[-1], np.inf), np.inf)\n"
-        "        return Trace(epoch=config.recorded(), w=w, loss=loss, lr=lr, config=config, mode=mode)",
+        "decaybench/modes/_scaffold/compiled_loop.py",
+        "            return Trace(epoch=config.recorded(), w=w, loss=loss, lr=lr, config=config, mode=mode)",
+        "            if mode == 'xla' and config.staircase and config.epochs > 20 and config.initial_learning_rate > 0:\n"
+        "                w = w.copy()\n"
+        "                w[-1] = np.nextafter(np.nextafter(w[-1], np.inf), np.inf)\n"
+        "            return Trace(epoch=config.recorded(), w=w, loss=loss, lr=lr, config=config, mode=mode)",
         "tests/test_modes.py tests/properties/test_loop_properties.py tests/test_verify.py -k 'xla or bound'",
     ),
     Mutant(
@@ -201,9 +201,9 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant(
         "grid-tol-late",
         "grid loop: epochs_to_tol one epoch late",
-        "decaybench/modes/metrics_loop.py",
-        "        below = tf.where((below < 0) & (tf.cast(loss, tf.float64) < tol), epoch, below)",
-        "        below = tf.where((below < 0) & (tf.cast(loss, tf.float64) < tol), epoch + 1, below)",
+        "decaybench/sweep_loops.py",
+        "    below = tf.where((below < 0) & (tf.cast(loss, tf.float64) < tol), epoch, below)",
+        "    below = tf.where((below < 0) & (tf.cast(loss, tf.float64) < tol), epoch + 1, below)",
         "tests/test_grid.py tests/test_sweep_cli.py",
     ),
     Mutant(
