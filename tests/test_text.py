@@ -1,0 +1,105 @@
+"""Text that names code names code that exists: paths, dotted names and file names in the prose.
+
+The prose is the README, ``docs/*.md``, and the docstrings and comments of every tracked Python file.
+Names are resolved from the source (``ast``), so nothing is imported and TensorFlow stays unloaded.
+"""
+
+from __future__ import annotations
+
+import ast
+import doctest
+import functools
+import io
+import re
+import tokenize
+from pathlib import Path
+
+import pytest
+
+from tools.layout import ROOT, tracked
+
+FILES = tracked(ROOT)
+PROSE = [f for f in FILES if f.endswith(".py") or (f.endswith(".md") and (f == "README.md" or f.startswith("docs/")))]
+# A path into the checkout: `decaybench/modes/fit.py`, `tests/golden/`; a placeholder after it (`test_<group>`) is left alone.
+PATH = re.compile(r"(?<![\w/.<>*{-])((?:decaybench|tools|tests|benchmarks|golden|docs)/[\w./-]*\w)(?![\w<*{])")
+DOTTED = re.compile(r"(?<![\w/.<>*{-])(decaybench(?:\.\w+)+)")
+FILE = re.compile(r"(?<![\w/.<>*{-])(\w+\.py)\b")
+
+
+def prose(path: str) -> str:
+    """What a reader reads in ``path``: the whole of a page, the docstrings (but their doctests) and comments of a module."""
+    text = (ROOT / path).read_text(encoding="utf-8")
+    if path.endswith(".py"):
+        comments = [tok.string for tok in tokenize.generate_tokens(io.StringIO(text).readline) if tok.type == tokenize.COMMENT]
+        scopes = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
+        docs = [ast.get_docstring(node, clean=False) or "" for node in ast.walk(ast.parse(text)) if isinstance(node, scopes)]
+        # A doctest's lines are code and its data, checked by running them.
+        text = "\n".join(comments + [part for doc in docs for part in doctest.DocTestParser().parse(doc) if isinstance(part, str)])
+    return text
+
+
+@functools.cache
+def names(module: str) -> dict[str, ast.AST]:
+    """The names a module defines at its top level (a module ``__getattr__``'s string constants included)."""
+    tree = ast.parse((ROOT / module).read_text(encoding="utf-8"))
+    found: dict[str, ast.AST] = {}
+    guarded = [sub for top in tree.body if isinstance(top, ast.If) for sub in top.body]  # if TYPE_CHECKING: imports
+    for node in [*tree.body, *guarded]:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            found[node.name] = node
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            found.update((name.id, node) for target in targets for name in ast.walk(target) if isinstance(name, ast.Name))
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            found.update(((alias.asname or alias.name).split(".")[0], node) for alias in node.names)
+    if "__getattr__" in found:
+        found.update((c.value, tree) for c in ast.walk(tree) if isinstance(c, ast.Constant) and isinstance(c.value, str))
+    return found
+
+
+def resolves(dotted: str) -> bool:
+    """Whether ``decaybench.a.b.name.attr`` is a module, a name in it, or an attribute of a class in it."""
+    parts = dotted.split(".")
+    for end in range(len(parts), 0, -1):
+        stem = "/".join(parts[:end])
+        module = next((m for m in (f"{stem}.py", f"{stem}/__init__.py") if m in FILES), None)
+        if module is None:
+            continue
+        rest = parts[end:]
+        if not rest:
+            return True
+        node = names(module).get(rest[0])
+        if node is None:
+            return False
+        if len(rest) > 1 and isinstance(node, ast.ClassDef):
+            inside = {n.name for n in node.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)}
+            inside |= {t.id for n in node.body if isinstance(n, ast.AnnAssign | ast.Assign) for t in ast.walk(n) if isinstance(t, ast.Name)}
+            return rest[1] in inside
+        return True
+    return False
+
+
+def stale(path: str) -> list[str]:
+    """The references in ``path``'s prose that name nothing in the checkout."""
+    text, found = prose(path), []
+    folders = {str(Path(f).parent) for f in FILES}
+    found += [m for m in PATH.findall(text) if m not in FILES and m.rstrip("/") not in folders]
+    found += [m for m in DOTTED.findall(text) if not resolves(re.sub(r"\.(py|md|json|txt)$", "", m))]
+    found += [m for m in FILE.findall(text) if m not in {Path(f).name for f in FILES}]
+    return found
+
+
+@pytest.mark.parametrize("path", PROSE)
+def test_the_prose_names_only_what_exists(path: str) -> None:
+    assert stale(path) == [], f"{path} names what is not in the checkout (moved, renamed or removed?)"
+
+
+def test_a_moved_module_or_a_missing_name_is_stale(tmp_path: Path) -> None:
+    assert resolves("decaybench.modes._scaffold.chunks.chunk_length") and resolves("decaybench.MODES")
+    assert resolves("decaybench.trace.Trace.lines") and not resolves("decaybench.trace.Trace.nope")
+    assert not resolves("decaybench.modes.chunks.chunk_length") and not resolves("decaybench.steps.STEP_MODES_GONE")
+    page = tmp_path / "page.md"
+    page.write_text("See `decaybench/modes/chunks.py`, `decaybench.modes.chunks` and `cluster.py`; `benchmarks/test_<group>.py`.")
+    assert PATH.findall(page.read_text()) == ["decaybench/modes/chunks.py"]
+    assert DOTTED.findall(page.read_text()) == ["decaybench.modes.chunks"] and FILE.findall(page.read_text()) == ["cluster.py"]
+    assert stale("README.md") == [] and "decaybench/modes/_scaffold/chunks.py" in FILES
