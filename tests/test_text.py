@@ -58,7 +58,7 @@ def names(module: str) -> dict[str, ast.AST]:
 
 
 def resolves(dotted: str) -> bool:
-    """Whether ``decaybench.a.b.name.attr`` is a module, a name in it, or an attribute of a class in it."""
+    """Whether a dotted name (``decaybench.trace.Trace.lines``) is a module, a name in one, or a class attribute."""
     parts = dotted.split(".")
     for end in range(len(parts), 0, -1):
         stem = "/".join(parts[:end])
