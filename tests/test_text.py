@@ -14,8 +14,10 @@ import re
 import tokenize
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+import decaybench
 from tools.layout import ROOT, tracked
 
 FILES = tracked(ROOT)
@@ -103,3 +105,14 @@ def test_a_moved_module_or_a_missing_name_is_stale(tmp_path: Path) -> None:
     assert PATH.findall(page.read_text()) == ["decaybench/modes/chunks.py"]
     assert DOTTED.findall(page.read_text()) == ["decaybench.modes.chunks"] and FILE.findall(page.read_text()) == ["cluster.py"]
     assert stale("README.md") == [] and "decaybench/modes/_scaffold/chunks.py" in FILES
+
+
+def test_the_readme_examples_of_the_reference_give_the_values_they_state() -> None:
+    # Each `decaybench.exponential_decay(...)` line of "Use it" that states its value ("...: 0.6") returns it, a normal float.
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    use_it = readme[readme.index("## Use it") : readme.index("## ", readme.index("## Use it") + 3)]
+    lines = re.findall(r"^(decaybench\.exponential_decay\(.*\))  # .*?: ([0-9.e-]+)\b", use_it, flags=re.MULTILINE)
+    assert len(lines) == 2, lines
+    for call, stated in lines:
+        value = eval(call, {"decaybench": decaybench})  # the README's own line
+        assert value == float(stated) and abs(value) >= np.finfo(np.float64).tiny, (call, value)
