@@ -7,10 +7,12 @@ Names are resolved from the source (``ast``), so nothing is imported and TensorF
 from __future__ import annotations
 
 import ast
+import builtins
 import doctest
 import functools
 import io
 import re
+import sys
 import tokenize
 from pathlib import Path
 
@@ -26,6 +28,7 @@ PROSE = [f for f in FILES if f.endswith(".py") or (f.endswith(".md") and (f == "
 PATH = re.compile(r"(?<![\w/.<>*{-])((?:decaybench|tools|tests|benchmarks|golden|docs)/[\w./-]*\w)(?![\w<*{])")
 DOTTED = re.compile(r"(?<![\w/.<>*{-])(decaybench(?:\.\w+)+)")
 FILE = re.compile(r"(?<![\w/.<>*{-])(\w+\.py)\b")
+ROLE = re.compile(r":(?:func|class|mod|data|attr|meth|exc|obj):`~?([\w.]+)`")
 
 
 def prose(path: str) -> str:
@@ -81,6 +84,41 @@ def resolves(dotted: str) -> bool:
     return False
 
 
+@functools.cache
+def attributes(module: str) -> set[str]:
+    """Every name a class of the module defines, in its body or as ``self.name = ...``."""
+    found = set()
+    for node in ast.walk(ast.parse((ROOT / module).read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ClassDef):
+            found |= {sub.name for sub in node.body if isinstance(sub, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)}
+            assigned = [sub for sub in node.body if isinstance(sub, ast.Assign | ast.AnnAssign)]
+            found |= {t.id for sub in assigned for t in ast.walk(sub) if isinstance(t, ast.Name)}
+        elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
+            found.add(node.attr)
+    return found
+
+
+def roles(path: str) -> list[str]:
+    """The Sphinx roles (func, class, mod, ...) of a module's prose that name nothing.
+
+    A name is relative to the module's package (a leading dot), the module's own (a plain name), or
+    absolute; a dotted name whose first part the module does not define is another library's.
+    """
+    module = path[: -len(".py")].replace("/", ".").removesuffix(".__init__")
+    package = module if path.endswith("__init__.py") else module.rpartition(".")[0]
+    local = set(names(path)) | attributes(path)
+    found = []
+    for name in ROLE.findall(prose(path)):
+        first = name.split(".")[0]
+        if name.startswith("."):
+            found += [] if resolves(package + name) else [name]
+        elif first in ("decaybench", "tools"):
+            found += [] if resolves(name) else [name]
+        elif "." not in name and first not in local and not hasattr(builtins, first):
+            found.append(name)
+    return found
+
+
 def stale(path: str) -> list[str]:
     """The references in ``path``'s prose that name nothing in the checkout."""
     text, found = prose(path), []
@@ -88,7 +126,7 @@ def stale(path: str) -> list[str]:
     found += [m for m in PATH.findall(text) if m not in FILES and m.rstrip("/") not in folders]
     found += [m for m in DOTTED.findall(text) if not resolves(re.sub(r"\.(py|md|json|txt)$", "", m))]
     found += [m for m in FILE.findall(text) if m not in {Path(f).name for f in FILES}]
-    return found
+    return found + (roles(path) if path.endswith(".py") else [])
 
 
 @pytest.mark.parametrize("path", PROSE)
@@ -116,3 +154,9 @@ def test_the_readme_examples_of_the_reference_give_the_values_they_state() -> No
     for call, stated in lines:
         value = eval(call, {"decaybench": decaybench})  # the README's own line
         assert value == float(stated) and abs(value) >= np.finfo(np.float64).tiny, (call, value)
+
+
+def test_a_role_naming_nothing_is_stale(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = ":func:`.chunks.spans` :mod:`.compiled_loop` :func:`chunk_length` :class:`tf.Variable` :func:`len` "
+    monkeypatch.setattr(sys.modules[__name__], "prose", lambda path: text + ":func:`.recording.epochs` :func:`gone` :mod:`.gone`")
+    assert roles("decaybench/modes/_scaffold/chunks.py") == ["gone", ".gone"]
