@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("decaybench", "tools")  # listed module by module
 # Folders that are not Python packages (or whose package has no docstring) say here what they hold.
 FOLDERS = {
-    ".ci": "CI's entry point: the README's test command on a clean clone.",
+    ".ci": "CI's entry point, the README's test command on a clean clone.",
     "docs": "The pages the README links to, generated where they say so (make bench-docs, make compat).",
     "golden": "The course note's documented seed lines, and the full trace generated from them.",
     "tests/golden": "The golden checks of the seed.",
