@@ -70,7 +70,7 @@ def time_workload(benchmark: Any, workload: bench.Workload) -> None:
         if not workload.slow:
             # Steady-state calls (the faster: a load spike misleads). The warm-up says nothing of a call:
             # run(seed, "xla") compiles for 0.9-1.1 s here, then a call takes 0.3 ms. Judged by its warm-up,
-            # it was timed in 5 rounds just after compiling, and its overhead target read 2.05x (1.33x calibrated).
+            # it would get 5 rounds just after compiling, and its overhead target would read 2x, not about 1.3x.
             seconds = min(_seconds(target), _seconds(target))
         if workload.interleaved is not None:
             _time_interleaved(benchmark, target, seconds, workload.interleaved[1]())

@@ -91,9 +91,9 @@ class DecayConfig:
     def schedule(self) -> Schedule:
         """The schedule fields as a :class:`~decaybench.schedule.Schedule`, built once per configuration.
 
-        Kept: a sweep reads it per configuration, and validating the fields again took 40% of
-        ``run_sweep``'s Python time over 1000 configurations (profiled). Being cached, it is in the
-        instance's ``__dict__``: copy a configuration with ``dataclasses.replace`` or
+        Kept: a sweep reads it per configuration, and validating the fields at every read would be a
+        large share of ``run_sweep``'s Python time (docs/benchmarks.md, ``sweep``). Being cached, it
+        is in the instance's ``__dict__``: copy a configuration with ``dataclasses.replace`` or
         ``dataclasses.asdict``, not ``vars()``.
 
         >>> DecayConfig(decay_steps=5).schedule

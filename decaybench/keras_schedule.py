@@ -97,7 +97,7 @@ class ExponentialDecay(tf.keras.optimizers.schedules.LearningRateSchedule):
             "staircase": self.staircase,
             "dtype": self.dtype,
             "name": self.name,
-            # optax's options, only when set: a config with the defaults stays what it was, and loads in older decaybench.
+            # optax's options, only when set: a config with the defaults has Keras's keys only, and loads in older decaybench.
             **({"transition_begin": self.transition_begin} if self.transition_begin else {}),
             **({"end_value": self.end_value} if self.end_value is not None else {}),
         }

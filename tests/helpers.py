@@ -1,5 +1,7 @@
-"""Helpers shared by test modules and the processes they start (this is not a test module): configurations
-a sweep is checked on, and a fingerprint of a trace's bits."""
+"""Helpers shared by test modules and the processes they start (this is not a test module).
+
+The configurations a sweep is checked on, and a fingerprint of a trace's bits.
+"""
 
 from __future__ import annotations
 

@@ -77,7 +77,7 @@ def test_the_cli_exits_143_on_sigterm_with_one_line(decaybench: Command, tmp_pat
     assert list(tmp_path.iterdir()) == []
 
 
-# --- Ctrl-C ends a long compiled run at the end of its chunk (decaybench.modes.chunks).
+# --- Ctrl-C ends a long compiled run at the end of its chunk (decaybench.modes._scaffold.chunks).
 
 # The real command line, in a process of its own; it says on stdout how long each chunk took, and
 # when its third chunk has returned (traced, compiled, computing), so that the SIGINT lands in the

@@ -1,4 +1,4 @@
-"""``docs/benchmarks.md``: every benchmark workload timed in one run, the targets, and the measurements behind the missed ones.
+"""``docs/benchmarks.md``: every workload timed in one run, the targets, and why the missed ones miss.
 
 ``python -m tools.bench_docs --notes docs/benchmarks.notes.md --output docs/benchmarks.md`` (``make bench-docs``)
 runs the ``benchmarks/`` suite as ``decaybench bench`` does (:func:`decaybench.bench.run_benchmarks`), then

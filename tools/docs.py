@@ -1,4 +1,4 @@
-"""The README's generated blocks: the conformance table, the cross-library table, the benchmark ratios.
+"""The README's generated blocks: the verify and peers tables, the benchmark targets, the layout.
 
 A block sits between ``<!-- BEGIN generated:NAME -->`` and ``<!-- END generated:NAME -->`` and is
 rewritten, never edited, by ``python -m tools.docs --update`` (``make docs``). Without
@@ -19,6 +19,7 @@ from pathlib import Path
 from decaybench.cli.parsing import Command, Flag, run_parser
 from decaybench.files import write_atomic
 from decaybench.report import format_count, table, verify_table
+from tools import layout
 from tools.cli import tool_parser
 
 __all__ = ["BLOCKS", "main", "render", "replace_block", "stale_blocks", "update"]
@@ -87,7 +88,7 @@ def _benchmarks() -> str:
     return match.group(1) + "\n\nFull tables, machine and versions: [docs/benchmarks.md](docs/benchmarks.md)."
 
 
-BLOCKS: dict[str, Callable[[], str]] = {"verify": _verify, "peers": _peers, "benchmarks": _benchmarks}
+BLOCKS: dict[str, Callable[[], str]] = {"verify": _verify, "peers": _peers, "benchmarks": _benchmarks, "layout": layout.render}
 
 
 def render(names: Sequence[str] = tuple(BLOCKS)) -> dict[str, str]:

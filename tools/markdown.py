@@ -45,7 +45,7 @@ def format_seconds(value: Any) -> str:
 
 
 def format_load(value: Any, decimals: int = 1) -> str:
-    """The 1-, 5- and 15-minute load averages, as :func:`load_average` gives them; ``-`` when unknown.
+    """The 1-, 5- and 15-minute load averages, as :func:`~decaybench.tables.load_average` gives them; ``-`` when unknown.
 
     >>> format_load([2.17, 2.65, 3.3]), format_load([2.17, 2.65, 3.3], decimals=2), format_load(None)
     ('2.2, 2.6, 3.3', '2.17, 2.65, 3.30', '-')

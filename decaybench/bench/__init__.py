@@ -1,4 +1,4 @@
-"""Benchmarks: workloads, peers and floors, ratios with intervals and targets, for ``benchmarks/`` and ``decaybench bench``.
+"""Benchmarks: workloads, peers, floors, and ratios with intervals, for ``benchmarks/`` and ``decaybench bench``.
 
 A :class:`Workload` is one thing to time: a mode through the public API (``run``, ``run_sweep``,
 the schedule, one compiled step), another library doing the same job (a *peer*), or the least

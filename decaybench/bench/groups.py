@@ -254,7 +254,7 @@ def _sweep_group(device: str) -> list[Workload]:
 
 
 def _grid_rows(device: str) -> list[Workload]:
-    # decaybench sweep's engine (issue 16) on its two shapes, against separate runs and optax.
+    # decaybench sweep's engine on its two shapes, against separate runs and optax.
     rows = []
     for cells, epochs in GRID_SHAPES:
         # A call of the larger shape, or of a run() per cell, takes a second or more: not in --quick.

@@ -1,5 +1,6 @@
-"""The registry of execution modes: the one list that the CLI, ``verify``, the tests and the
-benchmarks iterate, and the one home of what each mode is.
+"""The registry of execution modes: the one home of what each mode is.
+
+It is the one list that the CLI, ``verify``, the tests and the benchmarks iterate.
 
 Adding a mode is one runner ``run_<name>(config, progress=None) -> Trace`` plus one
 :class:`ModeSpec`: an entry of :data:`BUILTIN` here, or, from another distribution, an entry point
@@ -71,7 +72,7 @@ class ModeSpec:
         schedule_arrays: whether it evaluates the schedule of every ``"epoch"`` or every
             ``"update"`` as arrays before it runs; ``None``: it does not.
         step_ns: ``(ns per epoch, ns per element of w)`` of its compiled loop, which sizes the
-            chunks that loop runs in (:func:`decaybench.modes.chunks.chunk_length`); ``None``:
+            chunks that loop runs in (:func:`decaybench.modes._scaffold.chunks.chunk_length`); ``None``:
             it does not run in chunks.
         traces: ``"module:function"`` that says how many times its compiled functions have been
             traced in this process (an int, or a mapping from mode to int); ``None``: nothing is

@@ -1,8 +1,8 @@
 """Cross-library conformance: our schedule against Keras 2, Keras 3, optax and PyTorch.
 
 Each peer evaluates *its own* library's exponential decay and trains the seed with *its own*
-optimizer; :func:`conformance` compares the runs with the golden trace and says, from
-measurements, why they differ. What each library computes, read from its source, is in its
+optimizer; :func:`~decaybench.peers.conformance.conformance` compares the runs with the golden
+trace and says, from measurements, why they differ. What each library computes, read from its source, is in its
 module's docstring: :mod:`decaybench.peers.keras` (tf.keras, Keras 2 and 3),
 :mod:`decaybench.peers.optax` and :mod:`decaybench.peers.torch`. The checks and the replay that
 explains a difference are in :mod:`decaybench.peers.conformance`.

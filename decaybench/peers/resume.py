@@ -1,5 +1,7 @@
-"""Resume, library by library: stop a peer's run after epoch ``k``, restore it with the library's own
-mechanism, finish it, and compare bit for bit with the peer's uninterrupted run.
+"""Resume, library by library: does each peer's own mechanism resume its run bit for bit.
+
+Stop a peer's run after epoch ``k``, restore it with the library's own mechanism, finish it, and
+compare bit for bit with the peer's uninterrupted run.
 
 * tf.keras, Keras 2 and Keras 3: ``w`` and the optimizer in a ``tf.train.Checkpoint`` (with
   ``tf.train.CheckpointManager``, :mod:`decaybench.checkpoint`): the optimizer's ``iterations``

@@ -1,0 +1,1 @@
+"""Property tests with hypothesis: the schedule and the loops stated as math, over generated inputs."""

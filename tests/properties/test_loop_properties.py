@@ -14,7 +14,7 @@ from decaybench.config import DecayConfig
 from decaybench.loops import MODES, run
 from decaybench.modes import REGISTRY
 from decaybench.modes.emulation import emulate, emulate_steps
-from decaybench.steps import STEP_MODES, step_lrs
+from decaybench.steps import several_steps, step_lrs
 from decaybench.trace import first_unstable_epoch, parse_lines
 from decaybench.verify import compare
 from tests.properties.strategies import LOOP_SETTINGS, SLOW_PATH_SETTINGS, configs
@@ -76,7 +76,7 @@ def test_the_keras_and_distributed_paths_stay_within_their_bounds(config: DecayC
 )
 def test_fit_and_callback_are_the_emulation_of_their_updates(config: DecayConfig) -> None:
     # S updates an epoch on the same sample: fit's lr counts updates, the callback's epochs (decaybench.steps).
-    for mode in STEP_MODES:
+    for mode in several_steps():
         trace, emulated = run(config, mode), emulate_steps(config, step_lrs(config, mode))
         assert_array_equal(trace.w, emulated.w, err_msg=mode)
         assert_array_equal(trace.loss, emulated.loss, err_msg=mode)
@@ -85,7 +85,7 @@ def test_fit_and_callback_are_the_emulation_of_their_updates(config: DecayConfig
 
 def test_the_property_tests_cover_every_mode() -> None:
     assert set(SLOW_PATHS) < set(MODES), set(SLOW_PATHS) - set(MODES)
-    assert set(STEP_MODES) <= set(SLOW_PATHS) and set(SELF) < set(MODES)
+    assert set(several_steps()) <= set(SLOW_PATHS) and set(SELF) < set(MODES)
 
 
 @given(configs(max_epochs=300, max_lr=0.5, rate=st.floats(min_value=0.5, max_value=1.0), max_size=3))

@@ -10,7 +10,7 @@ from decaybench.modes.emulation import emulate
 from tests.properties.strategies import exact_configs
 
 
-# 200 examples under every profile (the bar); seven shapes, so seven XLA compilations.
+# 200 examples under every profile; seven shapes, so seven XLA compilations.
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(exact_configs())
 @example(DecayConfig())  # the seed

@@ -29,7 +29,7 @@ ENV_SUFFIX = ".env.json"
 
 @dataclass(frozen=True)
 class EnvResult:
-    """One env's files: ``facts`` from :func:`collect`, ``verify`` from ``decaybench verify``, and
+    """One env's files: ``facts`` from :func:`~tools.compat.collecting.collect`, ``verify`` from ``decaybench verify``, and
     ``bench`` from ``decaybench bench --quick`` (pytest-benchmark's JSON; ``None`` when absent)."""
 
     name: str

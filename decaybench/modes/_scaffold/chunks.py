@@ -13,7 +13,7 @@ time, so XLA compiles once per row count (a full chunk's, and a remainder's), no
 Chunks end where a checkpoint is due (:mod:`decaybench.checkpoint`) and, in a long run, after
 about :data:`CHUNK_SECONDS` of work, so that Ctrl-C stops a compiled run between two chunks
 (:func:`decaybench.stopping.stop_on_signals`) and a progress bar advances. A run shorter
-than one chunk is one call, as before.
+than one chunk is one call.
 
 >>> list(spans(0, 10, every=4, length=3))
 [(0, 3), (3, 4), (4, 7), (7, 8), (8, 10)]

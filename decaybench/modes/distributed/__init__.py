@@ -1,4 +1,4 @@
-"""The distributed runtime of modes ``mirrored`` and ``multiworker``; each name has one home, in one of these modules.
+"""The distributed runtime of modes ``mirrored`` and ``multiworker``: one home per name, in these modules.
 
 * :mod:`~decaybench.modes.distributed.runners`: ``run_mirrored`` and ``run_multiworker``, the registry's targets.
 * :mod:`~decaybench.modes.distributed.training`: the replicated step and its math, the strategies, the devices.

@@ -1,4 +1,4 @@
-"""A local worker process of ``multiworker`` (or of ``mirrored``'s fallback): ``python -m decaybench.modes.distributed.local_worker``.
+"""A local worker process of ``multiworker`` (or of ``mirrored``'s fallback), run as ``python -m`` this module.
 
 Started, fed and stopped by :class:`decaybench.modes.distributed.local_supervisor.LocalCluster`;
 not for direct use. Role ``multiworker`` reads its place in the cluster from ``TF_CONFIG``; role

@@ -3,7 +3,7 @@
 TensorFlow's answer for ``MultiWorkerMirroredStrategy`` (Keras ``BackupAndRestore``): when a
 worker fails, restart every worker and restore the last checkpoint. :func:`supervised` does that
 for the local cluster: with checkpoints, a worker that dies (a signal, a non-zero exit) or hangs
-past the collective timeout ends the run as before (:class:`DistributedError`, every worker
+past the collective timeout ends the run as it does without recovery (:class:`DistributedError`, every worker
 stopped), and then the cluster starts again on fresh ports and resumes from the chief's latest
 checkpoint, at most ``max_restarts`` times. The trace is the uninterrupted run's, bit for bit:
 resuming is (see :mod:`decaybench.checkpoint`). stderr names each restart::

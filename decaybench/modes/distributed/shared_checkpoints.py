@@ -1,4 +1,4 @@
-"""Checkpoints of a multiworker run: the chief writes them, every worker reads them, SIGTERM stops at a boundary.
+"""Checkpoints of a multiworker run: the chief writes them, every worker reads them.
 
 Every worker holds the same ``w`` and rows (the all-reduce gives each the same update), so one
 copy of the state suffices: the chief (rank 0) saves it in the shared ``--checkpoint-dir``, as
