@@ -19,11 +19,10 @@ import importlib
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import Any, Literal, get_args
 
-if TYPE_CHECKING:
-    from decaybench.config import DecayConfig
-    from decaybench.trace import Trace
+from decaybench.config import DecayConfig
+from decaybench.trace import Trace
 
 __all__ = ["BUILTIN", "GROUP", "REGISTRY", "VARIANTS", "Contract", "ModeSpec", "ModeWarning", "Registry", "contract_of"]
 
