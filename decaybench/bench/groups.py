@@ -201,28 +201,15 @@ def _compile_group(device: str) -> list[Workload]:
 
 def _sweep_group(device: str) -> list[Workload]:
     shape: dict[str, Any] = {"epochs": SWEEP_EPOCHS, "size": 1, "configs": SWEEP_CONFIGS, "steps": SWEEP_CONFIGS * SWEEP_EPOCHS}
+
+    def xla(name: str, kind: str, subject: Callable[[int, int], Any], note: str, **extra: Any) -> Workload:
+        # The same configurations through mode xla, all at once or one run() each.
+        call = _placed(device, lambda: subject(SWEEP_CONFIGS, SWEEP_EPOCHS))
+        return Workload("sweep", name, kind, device, call, note=note, mode="xla", **extra, **shape)
+
     return [
-        Workload(
-            "sweep",
-            "xla sweep",
-            "mode",
-            device,
-            _placed(device, lambda: _sweep(SWEEP_CONFIGS, SWEEP_EPOCHS)),
-            note="run_sweep",
-            mode="xla",
-            **shape,
-        ),
-        Workload(
-            "sweep",
-            "xla runs",
-            "baseline",
-            device,
-            _placed(device, lambda: _separate(SWEEP_CONFIGS, SWEEP_EPOCHS)),
-            note="one run() per config",
-            mode="xla",
-            slow=True,
-            **shape,
-        ),
+        xla("xla sweep", "mode", _sweep, "run_sweep"),
+        xla("xla runs", "baseline", _separate, "one run() per config", slow=True),
         Workload(
             "sweep",
             "optax vmap",
