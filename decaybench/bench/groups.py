@@ -64,7 +64,8 @@ def workloads(group: str, devices: Sequence[str] = DEVICES) -> list[Workload]:
 def _seed_group(device: str) -> list[Workload]:
     shape: dict[str, Any] = {"epochs": SEED.epochs, "size": SEED.size, "steps": SEED.epochs}
     rows = [
-        Workload("seed", mode, "mode", device, _placed(device, _run(SEED, mode)), host_only=mode == "numpy", **shape) for mode in REGISTRY
+        Workload("seed", mode, "mode", device, _placed(device, _run(SEED, mode)), host_only=not REGISTRY[mode].tensorflow, **shape)
+        for mode in REGISTRY
     ]
     # run()'s bare compiled call, each round just after a timed run(seed, "xla"): the target "seed run
     # overhead" divides the two. Timed one after the other, a second apart, the pair read 0.65x to 2.05x

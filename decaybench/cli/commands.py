@@ -42,13 +42,14 @@ def run(args: argparse.Namespace) -> int:
     """``decaybench run``: one mode's trace as the seed's lines, CSV or JSON."""
     config = config_from(args)
     check_memory(config, args.mode)
-    host = tf_config.from_environment() if args.mode == "multiworker" else None  # a bad TF_CONFIG: one line, exit 2
+    spec = REGISTRY[args.mode]
+    host = tf_config.from_environment() if spec.cluster else None  # a bad TF_CONFIG: one line, exit 2
     options = ClusterOptions(Timeouts(startup=args.startup_timeout, collective=args.collective_timeout), args.max_restarts)
     # A host of a real cluster resumes its checkpoint directory by itself: a scheduler restarts the same command.
     args.resume = args.resume or tf_config.resumes(host, args.checkpoint_dir)
     checkpoint = check_options(config, args.mode, args.checkpoint_dir, args.checkpoint_every, args.resume)  # before any file
     output = _output(args)
-    if args.mode != "numpy":  # the emulation needs no TensorFlow: it starts in a tenth of the time
+    if spec.tensorflow:  # a NumPy mode (the emulation) starts in a tenth of the time without it
         load_tensorflow(args.xla_no_fma)
     resumed = (latest_epoch(checkpoint.directory) or 0) if checkpoint is not None and checkpoint.resume else None
     saving = {"checkpoint_dir": args.checkpoint_dir, "checkpoint_every": args.checkpoint_every, "resume": args.resume}
