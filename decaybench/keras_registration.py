@@ -45,7 +45,7 @@ class DeferredExponentialDecay:
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Any:
         """Build the real :class:`decaybench.keras_schedule.ExponentialDecay` from ``config``."""
-        from decaybench.keras_schedule import ExponentialDecay
+        from decaybench.keras_schedule import ExponentialDecay  # loads TensorFlow
 
         return ExponentialDecay.from_config(config)
 

@@ -33,6 +33,8 @@ import pytest
 
 from decaybench.files import read_old, update_text
 from decaybench.json_floats import decode_array, encode_array
+from decaybench.oracle import ulp_distance
+from decaybench.resume_check import ResumeMismatch, check_resume
 from decaybench.trace import ARRAYS, Trace
 
 __all__ = ["GoldenTrace"]
@@ -125,8 +127,6 @@ def _read(path: Path) -> str:
 
 def _ulps(values: np.ndarray, want: np.ndarray) -> np.ndarray:
     """ULP distances for every float dtype: exact for float16/32/64, from the spacing for longdouble."""
-    from decaybench.oracle import ulp_distance
-
     if values.dtype in (np.float32, np.float64):
         return ulp_distance(values, want)
     nan = np.isnan(values) | np.isnan(want)
@@ -239,7 +239,6 @@ def resume_check(tmp_path: Path) -> Callable[..., None]:
     """``resume_check(train, epochs, split)``: ``train(epochs, checkpoint_dir, resume)`` run whole and split at
     ``split`` (an epoch or several) must return the same arrays bit for bit; else the test fails naming the
     first differing field and index (:func:`decaybench.resume_check.check_resume`)."""
-    from decaybench.resume_check import ResumeMismatch, check_resume
 
     def check(train: Callable[[int, Path, bool], Any], epochs: int, split: int | Iterable[int]) -> None:
         try:

@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import numpy as np
 
@@ -66,6 +66,9 @@ if TYPE_CHECKING:
     import tensorflow as tf
 
 __all__ = ["Schedule", "exponential_decay", "from_columns", "loop_columns", "tf_exponential_decay"]
+
+# A scalar step (an int is a float here) gives a float, an array step a float64 array.
+Step = TypeVar("Step", float, np.ndarray)
 
 
 def _pow(base: float, exponent: float) -> float:
@@ -141,9 +144,8 @@ class Schedule:
         )
 
 
-@overload
 def exponential_decay(
-    step: np.ndarray,
+    step: Step,
     initial_learning_rate: float,
     decay_steps: int,
     decay_rate: float,
@@ -151,32 +153,7 @@ def exponential_decay(
     *,
     transition_begin: int = 0,
     end_value: float | None = None,
-) -> np.ndarray: ...
-
-
-@overload
-def exponential_decay(
-    step: float,
-    initial_learning_rate: float,
-    decay_steps: int,
-    decay_rate: float,
-    staircase: bool = False,
-    *,
-    transition_begin: int = 0,
-    end_value: float | None = None,
-) -> float: ...
-
-
-def exponential_decay(
-    step: int | float | np.ndarray,
-    initial_learning_rate: float,
-    decay_steps: int,
-    decay_rate: float,
-    staircase: bool = False,
-    *,
-    transition_begin: int = 0,
-    end_value: float | None = None,
-) -> float | np.ndarray:
+) -> Step:
     """The float64 reference: ``initial_learning_rate * decay_rate ** (step / decay_steps)``.
 
     Args:

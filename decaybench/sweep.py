@@ -28,6 +28,7 @@ import numpy as np
 from decaybench.config import DecayConfig
 from decaybench.memory import footprint, require_memory
 from decaybench.modes import BUILTIN
+from decaybench.schedule import loop_columns
 from decaybench.trace import Trace
 from decaybench.validation import InvalidType, InvalidValue
 
@@ -95,7 +96,6 @@ def run_sweep(configs: Sequence[DecayConfig], mode: str = "xla") -> list[Trace]:
             cannot fit in memory; the message names the argument and the value.
     """
     configs = _checked(configs, mode)
-    from decaybench.schedule import loop_columns
     from decaybench.sweep_loops import sweep_rows  # loads TensorFlow
 
     first = configs[0]

@@ -23,13 +23,10 @@ import numpy as np
 import tensorflow as tf
 
 from decaybench.config import DecayConfig
+from decaybench.modes import BUILTIN
 from decaybench.modes._scaffold.compiled_loop import ROWS, CompiledLoop, Keep, unpacked
-from decaybench.modes.compiled import XLA
-from decaybench.modes.exact import XLA_EXACT
 
 __all__ = ["METRICS", "grid_metrics", "sweep_rows"]
-
-_LOOPS = {"xla": XLA, "xla-exact": XLA_EXACT}
 
 
 def _start_metrics(w0: tf.Tensor, rows: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -58,7 +55,8 @@ METRICS = Keep(_start_metrics, _write_metrics, _final_metrics, inputs=1)
 
 @functools.cache
 def _loop(mode: str, metrics: bool) -> CompiledLoop:
-    return _LOOPS[mode].sibling(METRICS if metrics else ROWS)
+    loop: CompiledLoop = BUILTIN[mode].compiled_loop()
+    return loop.sibling(METRICS if metrics else ROWS)
 
 
 def sweep_rows(mode: str, w0: np.ndarray, first: DecayConfig, integers: np.ndarray, floats: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -14,6 +14,7 @@ import tensorflow as tf
 from numpy.testing import assert_array_equal, assert_array_max_ulp
 
 from decaybench import bench
+from decaybench.bench import subjects
 from decaybench.config import DecayConfig
 from decaybench.loops import MODES, run
 from decaybench.modes.compiled import fresh_runner, train_step, xla_step
@@ -226,10 +227,8 @@ def test_a_fresh_runner_traces_anew_and_runs_the_mode(mode: str) -> None:
 
 
 def test_the_sweep_workloads_vary_what_a_sweep_may_vary(monkeypatch: pytest.MonkeyPatch) -> None:
-    import decaybench.sweep
-
     swept: list[list[DecayConfig]] = []
-    monkeypatch.setattr(decaybench.sweep, "run_sweep", lambda configs, mode: swept.append(configs))
+    monkeypatch.setattr(subjects, "run_sweep", lambda configs, mode: swept.append(configs))  # the name the workload calls
     sweeps = [w for w in bench.workloads("sweep", devices=("cpu",)) if w.note == "run_sweep"]
     for workload in sweeps:
         workload.setup()()  # the configurations it hands run_sweep, not run

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tools.compat import BENCH_SUFFIX, ENV_SUFFIX, VERIFY_SUFFIX, build, collect, load, main, markdown, version_key
+from tools.compat.collecting import long_run, runtimes
 
 DIFFERS = "## What differs"
 SAME = "## The same in every env"
@@ -238,11 +239,10 @@ def test_without_benchmark_files_the_page_has_no_speed_section(matrix: Path, tmp
 
 
 def test_the_long_xla_run_is_timed_with_both_runtimes_and_an_unknown_flag_is_named() -> None:
-    from tools.compat.collecting import _long_run, _runtimes
 
-    runtimes = _runtimes()
-    assert runtimes["epochs"] == 1_000_000 and runtimes["default_s"] > 0
+    timed = runtimes()
+    assert timed["epochs"] == 1_000_000 and timed["default_s"] > 0
     # The thunk runtime and the older one run the same HLO: the trace must not change, only the time
     # (TF 2.18: 1.05 s against 47 ms here); where XLA does not know the flag, the page says so.
-    assert runtimes["legacy"] in ("bit-identical", "unknown flag"), runtimes
-    assert _long_run("--xla_no_such_flag_for_decaybench=1") == {"error": "unknown flag"}
+    assert timed["legacy"] in ("bit-identical", "unknown flag"), timed
+    assert long_run("--xla_no_such_flag_for_decaybench=1") == {"error": "unknown flag"}

@@ -51,7 +51,7 @@ def run_nudged(config, progress=None):
     return dataclasses.replace(trace, w=w, mode="nudged")
 
 
-SPEC = ModeSpec("mymode", "myplugin_modes:run_mine", "the NumPy emulation, declared by another distribution")
+SPEC = ModeSpec("mymode", "myplugin_modes:run_mine", "the NumPy emulation, declared by another distribution", tensorflow=False)
 NUDGED = ModeSpec("nudged", "myplugin_modes:run_nudged", "the emulation with its last w one ULP up")
 """
 
@@ -119,6 +119,21 @@ print(json.dumps({"modes": list(decaybench.MODES), "mode": trace.mode, "lines": 
     assert found["modes"] == [*BUILTIN, "mymode", "nudged"] and found["mode"] == "mymode"
     assert found["lines"] == read_golden_trace().lines()[:3]
     assert found["tf"] is False  # the plugin's runner is NumPy: decaybench.run did not load TensorFlow either
+
+
+def test_the_cli_runs_a_numpy_mode_without_loading_tensorflow(plugin: Path) -> None:
+    # mymode says tensorflow=False: decaybench run then skips load_tensorflow, as for the built-in numpy mode.
+    code = """
+import sys
+from decaybench.cli import main
+code = main(["run", "--mode", "mymode", "--epochs", "3"])
+print("tensorflow" in sys.modules, code)
+"""
+    done = decaybench(plugin, code=code)
+    assert done.returncode == 0, done.stderr
+    *lines, last = done.stdout.splitlines()
+    assert lines == read_golden_trace().lines()[:3]
+    assert last == "False 0"
 
 
 def test_verify_gives_it_a_row_and_checks_its_contract(plugin: Path) -> None:
@@ -203,7 +218,12 @@ def test_the_api_warns_once_and_keeps_the_other_modes(plugin: Path, on_path: Cal
     ("source", "reason"),
     [
         ("SPEC = ModeSpec('other', 'm:f', 'x')", "its ModeSpec is named 'other', not 'odd'"),
-        ("SPEC = ModeSpec('odd', 'm:f', 'x', sweep=True)", "declares sweep=True: decaybench's sweeps run only its own loops"),
+        (
+            "SPEC = ModeSpec('odd', 'm:f', 'x', sweep=True, loop='m:LOOP')",
+            "declares sweep=True: decaybench's sweeps run only its own loops",
+        ),
+        ("SPEC = ModeSpec('odd', 'm:f', 'x', sweep=True)", "ValueError: ModeSpec 'odd': sweep=True needs its compiled loop"),
+        ("SPEC = ModeSpec('odd', 'm:f', 'x', loop='LOOP')", "ValueError: ModeSpec 'odd': loop must be 'module:function'"),
         ("SPEC = ModeSpec('odd', 'm:f', 'x', contract='roughly')", "ValueError: ModeSpec 'odd': contract must be one of"),
         ("raise RuntimeError('line one\\nline two')", "does not load: RuntimeError: line one line two; left out"),
     ],
@@ -230,3 +250,4 @@ def test_a_plain_spec_is_a_per_epoch_python_loop() -> None:
         None,
     )
     assert spec.keeps_rows and not spec.sweep and spec.tracing_count() is None
+    assert spec.tensorflow and not spec.cluster and spec.loop is None  # TensorFlow, this machine, no compiled loop

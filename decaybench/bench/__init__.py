@@ -27,7 +27,6 @@ from decaybench.bench.engine import BenchmarkError, load, pytest_args, run_bench
 from decaybench.bench.groups import workloads
 from decaybench.bench.report import EXPLAINED, Report, machine, table, target_rows
 from decaybench.bench.results import Result, results_of
-from decaybench.bench.subjects import _sweep_configs
 from decaybench.bench.workload import (
     DEVICES,
     GROUPS,
@@ -70,7 +69,6 @@ __all__ = [
     "Target",
     "Unavailable",
     "Workload",
-    "_sweep_configs",
     "load",
     "machine",
     "pytest_args",

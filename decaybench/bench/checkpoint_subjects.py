@@ -14,6 +14,7 @@ from typing import Any
 
 from decaybench.bench.workload import SMALL, Call, Workload
 from decaybench.config import DecayConfig
+from decaybench.loops import run
 
 __all__ = ["CHECKPOINT_EPOCHS", "checkpoint_group"]
 
@@ -25,8 +26,6 @@ SLOW_MODES = frozenset({"eager", "numpy"})
 
 def _checkpointed(config: DecayConfig, mode: str) -> Callable[[], Call]:
     def build() -> Call:
-        from decaybench.loops import run
-
         def call() -> Any:
             directory = tempfile.mkdtemp(prefix="decaybench-bench-")
             try:
@@ -41,8 +40,6 @@ def _checkpointed(config: DecayConfig, mode: str) -> Callable[[], Call]:
 
 def _plain(config: DecayConfig, mode: str) -> Callable[[], Call]:
     def build() -> Call:
-        from decaybench.loops import run
-
         return lambda: run(config, mode)
 
     return build

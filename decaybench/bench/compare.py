@@ -107,7 +107,7 @@ def _interleaved_ratio(this: Result | None) -> Interval | None:
 
 
 def _seed_targets(find: Callable[..., Result | None]) -> list[Target]:
-    seed = [r for r in (find("seed", mode) for mode in REGISTRY if mode != "numpy") if r is not None]
+    seed = [r for r in (find("seed", mode) for mode in REGISTRY if REGISTRY[mode].tensorflow) if r is not None]
     fastest = min(seed, key=lambda r: r.median or 0.0, default=None)
     detail = f"fastest TF mode: {fastest.workload.name}" if fastest else ""
     xla = find("seed", "xla")

@@ -14,7 +14,7 @@ def exact_step(size: int) -> Callable[[], Call]:
     def build() -> Call:
         import tensorflow as tf
 
-        from decaybench.modes.exact import step_inputs, xla_exact_step
+        from decaybench.modes.exact import step_inputs, xla_exact_step  # loads TensorFlow
 
         one, index = step_inputs(size, "float32")
         # A tiny lr keeps w finite however many rounds run; the work is the same for any lr.

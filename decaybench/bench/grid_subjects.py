@@ -10,7 +10,9 @@ import math
 
 from decaybench.bench.workload import Call
 from decaybench.config import DecayConfig
-from decaybench.grid import Grid, parse_range
+from decaybench.grid import Grid, parse_range, run_grid
+from decaybench.loops import run
+from decaybench.metrics import CellMetrics
 
 __all__ = ["GRID_SHAPES", "grid_metrics", "grid_runs", "square_grid"]
 
@@ -30,17 +32,12 @@ def square_grid(cells: int, epochs: int) -> Grid:
 
 def grid_metrics(cells: int, epochs: int, mode: str) -> Call:
     """``run_grid`` on the square grid: one compiled call per chunk, the metrics only."""
-    from decaybench.grid import run_grid
-
     grid = square_grid(cells, epochs)
     return lambda: run_grid(grid, 1e-6, mode, progress=False)
 
 
 def grid_runs(cells: int, epochs: int) -> Call:
     """One ``run(config, "xla")`` per cell of the square grid, and the metrics of each trace."""
-    from decaybench.loops import run
-    from decaybench.metrics import CellMetrics
-
     configs = square_grid(cells, epochs).configs()
 
     def separate() -> list[CellMetrics]:

@@ -66,7 +66,8 @@ def workloads(group: str, devices: Sequence[str] = DEVICES) -> list[Workload]:
 def _seed_group(device: str) -> list[Workload]:
     shape: dict[str, Any] = {"epochs": SEED.epochs, "size": SEED.size, "steps": SEED.epochs}
     rows = [
-        Workload("seed", mode, "mode", device, _placed(device, _run(SEED, mode)), host_only=mode == "numpy", **shape) for mode in REGISTRY
+        Workload("seed", mode, "mode", device, _placed(device, _run(SEED, mode)), host_only=not REGISTRY[mode].tensorflow, **shape)
+        for mode in REGISTRY
     ]
     # run()'s bare compiled call, each round just after a timed run(seed, "xla"): the target "seed run
     # overhead" divides the two. Timed one after the other, a second apart, the pair read 0.65x to 2.05x
@@ -217,29 +218,16 @@ def _compile_group(device: str) -> list[Workload]:
 
 def _sweep_group(device: str) -> list[Workload]:
     shape: dict[str, Any] = {"epochs": SWEEP_EPOCHS, "size": 1, "configs": SWEEP_CONFIGS, "steps": SWEEP_CONFIGS * SWEEP_EPOCHS}
+
+    def xla(name: str, kind: str, subject: Callable[[int, int], Any], note: str, slow: bool = False) -> Workload:
+        # The same configurations through mode xla, all at once or one run() each; a slow one with its small twin.
+        call = _placed(device, lambda: subject(SWEEP_CONFIGS, SWEEP_EPOCHS))
+        small = _placed(device, lambda: subject(SMALL // 4, SMALL)) if slow else None
+        return Workload("sweep", name, kind, device, call, note=note, mode="xla", slow=slow, small=small, **shape)
+
     return [
-        Workload(
-            "sweep",
-            "xla sweep",
-            "mode",
-            device,
-            _placed(device, lambda: _sweep(SWEEP_CONFIGS, SWEEP_EPOCHS)),
-            note="run_sweep",
-            mode="xla",
-            **shape,
-        ),
-        Workload(
-            "sweep",
-            "xla runs",
-            "baseline",
-            device,
-            _placed(device, lambda: _separate(SWEEP_CONFIGS, SWEEP_EPOCHS)),
-            note="one run() per config",
-            mode="xla",
-            slow=True,
-            small=_placed(device, lambda: _separate(SMALL // 4, SMALL)),
-            **shape,
-        ),
+        xla("xla sweep", "mode", _sweep, "run_sweep"),
+        xla("xla runs", "baseline", _separate, "one run() per config", slow=True),
         Workload(
             "sweep",
             "optax vmap",

@@ -17,15 +17,16 @@ import numpy as np
 
 from decaybench.bench.workload import SCHEDULE_STEPS, SEED, Call, Unavailable, _jax_device, _placed
 from decaybench.config import DecayConfig
+from decaybench.loops import run
+from decaybench.peers import PEERS, PeerUnavailable
 from decaybench.peers.optax import optax_scan, optax_schedule, optax_x64_scan
+from decaybench.sweep import run_sweep
 
 # ---- workloads: ours ---------------------------------------------------------------------------
 
 
 def _run(config: DecayConfig, mode: str) -> Callable[[], Call]:
     def build() -> Call:
-        from decaybench.loops import run
-
         return lambda: run(config, mode)
 
     return build
@@ -36,7 +37,7 @@ def _compiled_call(config: DecayConfig, mode: str) -> Callable[[], Call]:
     (:func:`decaybench.modes.compiled.compiled_call`): what ``run`` adds to it is ``run``'s overhead."""
 
     def build() -> Call:
-        from decaybench.modes.compiled import compiled_call
+        from decaybench.modes.compiled import compiled_call  # loads TensorFlow
 
         return compiled_call(config, mode)
 
@@ -52,15 +53,11 @@ def _sweep_configs(count: int, epochs: int) -> list[DecayConfig]:
 
 
 def _sweep(count: int, epochs: int) -> Call:
-    from decaybench.sweep import run_sweep
-
     configs = _sweep_configs(count, epochs)
     return lambda: run_sweep(configs, "xla")
 
 
 def _separate(count: int, epochs: int) -> Call:
-    from decaybench.loops import run
-
     configs = _sweep_configs(count, epochs)
     return lambda: [run(config, "xla") for config in configs]
 
@@ -69,7 +66,7 @@ def _step(size: int, mode: str) -> Callable[[], Call]:
     def build() -> Call:
         import tensorflow as tf
 
-        from decaybench.modes.compiled import train_step, xla_step
+        from decaybench.modes.compiled import train_step, xla_step  # loads TensorFlow
 
         # A tiny lr keeps w finite however many rounds run; the work is the same for any lr.
         lr = tf.constant(1e-6, tf.float32)
@@ -91,7 +88,7 @@ def _schedule(jit: bool, count: int = SCHEDULE_STEPS) -> Callable[[], Call]:
     def build() -> Call:
         import tensorflow as tf
 
-        from decaybench.keras_schedule import ExponentialDecay
+        from decaybench.keras_schedule import ExponentialDecay  # loads TensorFlow
 
         schedule = ExponentialDecay(**dataclasses.asdict(SEED.schedule), dtype="float64")
         evaluate = tf.function(lambda steps: schedule(steps), jit_compile=jit, autograph=False)
@@ -109,7 +106,7 @@ def _reference_schedule(count: int = SCHEDULE_STEPS) -> Call:
 
 def _fresh(mode: str) -> Callable[[], Call]:
     def build() -> Call:
-        from decaybench.modes.compiled import fresh_runner
+        from decaybench.modes.compiled import fresh_runner  # loads TensorFlow
 
         runner = fresh_runner(mode)
         return lambda: runner(SEED)
@@ -166,8 +163,6 @@ def _first_call_in_new_process(mode: str, device: str) -> Call:
 
 def _peer(name: str, config: DecayConfig) -> Callable[[], Call]:
     def build() -> Call:
-        from decaybench.peers import PEERS, PeerUnavailable
-
         try:
             PEERS[name].version()
         except PeerUnavailable as error:

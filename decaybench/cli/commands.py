@@ -8,13 +8,20 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from decaybench.bench import BenchmarkError, run_benchmarks, table
+from decaybench.checkpoint import check_options, latest_epoch
 from decaybench.cli.parsing import Flag, UsageError, config_from
 from decaybench.cli.runtime import PROG, emit, load_tensorflow, report_divergence
 from decaybench.config import DecayConfig
 from decaybench.files import OutputError, check_writable
+from decaybench.golden import check_drift, check_update, golden_dir, read_documented, update_golden
+from decaybench.loops import run as run_mode
+from decaybench.memory import check_memory
 from decaybench.modes import REGISTRY
 from decaybench.modes.distributed import tf_config
 from decaybench.modes.distributed.timeouts import ClusterOptions, Timeouts, cluster_options
+from decaybench.report import verify_table
+from decaybench.verify import verify as verify_modes
 
 __all__ = ["CHECKPOINT_FLAGS", "OUTPUT", "bench", "golden", "modes", "plot", "run", "verify"]
 
@@ -33,23 +40,21 @@ def _output(args: argparse.Namespace) -> Path | None:
 
 def run(args: argparse.Namespace) -> int:
     """``decaybench run``: one mode's trace as the seed's lines, CSV or JSON."""
-    from decaybench.checkpoint import check_options, latest_epoch
-    from decaybench.loops import check_memory, run
-
     config = config_from(args)
     check_memory(config, args.mode)
-    host = tf_config.from_environment() if args.mode == "multiworker" else None  # a bad TF_CONFIG: one line, exit 2
+    spec = REGISTRY[args.mode]
+    host = tf_config.from_environment() if spec.cluster else None  # a bad TF_CONFIG: one line, exit 2
     options = ClusterOptions(Timeouts(startup=args.startup_timeout, collective=args.collective_timeout), args.max_restarts)
     # A host of a real cluster resumes its checkpoint directory by itself: a scheduler restarts the same command.
     args.resume = args.resume or tf_config.resumes(host, args.checkpoint_dir)
     checkpoint = check_options(config, args.mode, args.checkpoint_dir, args.checkpoint_every, args.resume)  # before any file
     output = _output(args)
-    if args.mode != "numpy":  # the emulation needs no TensorFlow: it starts in a tenth of the time
+    if spec.tensorflow:  # a NumPy mode (the emulation) starts in a tenth of the time without it
         load_tensorflow(args.xla_no_fma)
     resumed = (latest_epoch(checkpoint.directory) or 0) if checkpoint is not None and checkpoint.resume else None
     saving = {"checkpoint_dir": args.checkpoint_dir, "checkpoint_every": args.checkpoint_every, "resume": args.resume}
     with cluster_options(options.timeouts, options.max_restarts):
-        trace = run(config, args.mode, progress=True if args.progress else None, **saving)
+        trace = run_mode(config, args.mode, progress=True if args.progress else None, **saving)
     if host is not None and not (host.is_chief or args.output_all):
         print(
             f"{PROG}: {host.name(host.rank)}: the trace equals the chief's; the chief writes it (--output-all: every host)", file=sys.stderr
@@ -69,17 +74,12 @@ def run(args: argparse.Namespace) -> int:
 
 def verify(args: argparse.Namespace) -> int:
     """``decaybench verify``: every mode against its checks; exit 1 when one misses its bound."""
-    from decaybench.memory import check_memory
-
     config = config_from(args)
     check_memory(config, tuple(REGISTRY), "verify")
     output = _output(args)
     tf_config.refuse_for("verify")
     load_tensorflow(args.xla_no_fma)
-    from decaybench.report import verify_table
-    from decaybench.verify import verify
-
-    report = verify(config)
+    report = verify_modes(config)
     text = json.dumps(report.to_dict(), indent=2) + "\n" if args.format == "json" else verify_table(report) + "\n"
     emit(text, output)
     report_divergence(row.diverged_at for row in report.rows)
@@ -96,40 +96,34 @@ def modes(args: argparse.Namespace) -> int:
 
 def golden(args: argparse.Namespace) -> int:
     """``decaybench golden``: a fresh eager run against ``golden/``, or ``--update`` to rewrite it."""
-    from decaybench import golden
-
     if args.dir == "":
         raise UsageError("--dir: the path is empty")
-    directory = Path(args.dir) if args.dir is not None else golden.golden_dir()
-    documented = golden.read_documented(directory)  # a bad golden/ is reported before TensorFlow loads
+    directory = Path(args.dir) if args.dir is not None else golden_dir()
+    documented = read_documented(directory)  # a bad golden/ is reported before TensorFlow loads
     if args.update:
         try:
-            golden.check_update(directory)  # both files writable, before any work
+            check_update(directory)  # both files writable, before any work
         except OutputError as error:
             raise UsageError(f"--dir: {error}") from None
     load_tensorflow()
-    from decaybench.loops import run
-
-    trace = run(DecayConfig(), "eager")
+    trace = run_mode(DecayConfig(), "eager")
     if args.update:
-        for line in golden.update_golden(trace, directory):
+        for line in update_golden(trace, directory):
             print(line)
         return 0
-    drift = golden.check_drift(trace, documented, directory)
+    drift = check_drift(trace, documented, directory)
     print("\n".join(drift.summary()))
     return 0 if drift.ok else 1
 
 
 def plot(args: argparse.Namespace) -> int:
     """``decaybench plot``: the modes' lr, w, loss and ULP distances in one PNG."""
-    from decaybench.loops import check_memory
-
     config = config_from(args)
     modes = tuple(dict.fromkeys(args.modes or REGISTRY))  # default: every mode
     check_memory(config, modes, "plot")
     output = check_writable(args.output)
     try:
-        from decaybench.plot import save_plot
+        from decaybench.plot import save_plot  # loads matplotlib, an optional extra
     except ModuleNotFoundError as error:
         raise UsageError(f"plot needs matplotlib, the plot extra: pip install 'decaybench[plot]' ({error})") from error
     tf_config.refuse_for("plot")
@@ -144,8 +138,6 @@ def bench(args: argparse.Namespace) -> int:
 
     Exit 1 when pytest failed (a benchmark raised, or ``--benchmark-compare-fail`` found a regression)."""
     output = _output(args)
-    from decaybench.bench import BenchmarkError, run_benchmarks, table
-
     try:
         report = run_benchmarks(
             args.group,

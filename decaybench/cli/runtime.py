@@ -82,7 +82,7 @@ def load_tensorflow(xla_no_fma: bool = False) -> None:
     with _stderr_captured():
         import tensorflow as tf
 
-        from decaybench.modes.distributed.training import setup_devices
+        from decaybench.modes.distributed.training import setup_devices  # loads TensorFlow
 
         setup_devices()  # before any op: mode mirrored then runs in this process, on 2 logical CPUs
         tf.config.list_physical_devices()  # device start-up logs here, not mid-output

@@ -75,7 +75,7 @@ def sweep(args: argparse.Namespace) -> int:
     output = check_writable(args.output) if args.output else None
     if kind == "png":
         try:
-            from decaybench.sweep_plot import save_grid_plot
+            from decaybench.sweep_plot import save_grid_plot  # loads matplotlib, an optional extra
         except ModuleNotFoundError as error:
             raise UsageError(f"a png needs matplotlib, the plot extra: pip install 'decaybench[plot]' ({error})") from error
     load_tensorflow()

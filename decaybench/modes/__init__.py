@@ -12,6 +12,8 @@ in the group ``decaybench.modes`` whose value is the ``ModeSpec`` (``mymode = my
 >>> plain = ModeSpec("plain", "mypkg.modes:run_plain", "a per-epoch Python loop")
 >>> plain.several_steps, plain.checkpoints, plain.keeps_rows, plain.step_ns, plain.sweep
 (None, None, True, None, False)
+>>> plain.tensorflow, plain.cluster, plain.loop
+(True, False, None)
 """
 
 from __future__ import annotations
@@ -20,11 +22,10 @@ import importlib
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import Any, Literal, get_args
 
-if TYPE_CHECKING:
-    from decaybench.config import DecayConfig
-    from decaybench.trace import Trace
+from decaybench.config import DecayConfig
+from decaybench.trace import Trace
 
 __all__ = ["BUILTIN", "GROUP", "REGISTRY", "VARIANTS", "Contract", "ModeSpec", "ModeWarning", "Registry", "contract_of"]
 
@@ -47,8 +48,8 @@ class ModeSpec:
     """One mode: everything the rest of decaybench knows about it.
 
     The defaults describe a plain per-epoch Python loop, so ``ModeSpec(name, target, summary,
-    contract)`` is a whole mode: one update per epoch, no checkpoints, each recorded row kept as
-    NumPy objects, nothing compiled to count, no sweep.
+    contract)`` is a whole mode: one update per epoch in TensorFlow, on this machine, no
+    checkpoints, each recorded row kept as NumPy objects, nothing compiled to count, no sweep.
 
     Attributes:
         name: the name users pass as ``mode``.
@@ -78,8 +79,15 @@ class ModeSpec:
             traced in this process (an int, or a mapping from mode to int); ``None``: nothing is
             traced, and ``verify`` shows ``-``.
         sweep: whether :func:`decaybench.sweep.run_sweep` and ``decaybench sweep`` offer it; they
-            run their own vectorised copies of the ``xla`` and ``xla-exact`` loops, so a mode from
-            another distribution cannot.
+            run a vectorised copy of its :attr:`loop`, so a mode from another distribution cannot.
+        tensorflow: whether it runs in TensorFlow: the CLI then loads TensorFlow (start-up logging
+            held back) before the run, and the benchmarks place it on each device; ``False``:
+            NumPy only, on the host.
+        cluster: whether one run may be a host of a real cluster described by ``TF_CONFIG``
+            (:mod:`decaybench.modes.distributed.tf_config`); ``False``: it runs on this machine.
+        loop: ``"module:attribute"`` of its compiled loop (a
+            :class:`~decaybench.modes._scaffold.compiled_loop.CompiledLoop`), whose vectorised
+            copy a sweep runs; ``None``: it has none. A ``sweep`` mode needs one.
     """
 
     name: str
@@ -93,6 +101,9 @@ class ModeSpec:
     step_ns: tuple[float, float] | None = None
     traces: str | None = None
     sweep: bool = False
+    tensorflow: bool = True
+    cluster: bool = False
+    loop: str | None = None
 
     def __post_init__(self) -> None:
         choices: dict[str, tuple[Any, ...]] = {
@@ -104,7 +115,9 @@ class ModeSpec:
         for field, allowed in choices.items():
             if getattr(self, field) not in allowed:
                 raise ValueError(f"ModeSpec {self.name!r}: {field} must be one of {allowed}, got {getattr(self, field)!r}")
-        for field in ("target", "traces"):
+        if self.sweep and self.loop is None:
+            raise ValueError(f"ModeSpec {self.name!r}: sweep=True needs its compiled loop")
+        for field in ("target", "traces", "loop"):
             target = getattr(self, field)
             if target is not None and (not isinstance(target, str) or ":" not in target):
                 raise ValueError(f"ModeSpec {self.name!r}: {field} must be 'module:function', got {target!r}")
@@ -120,6 +133,12 @@ class ModeSpec:
             return None
         count = _load(self.traces)()
         return int(count if isinstance(count, int) else count[self.name])
+
+    def compiled_loop(self) -> Any:
+        """Its :class:`~decaybench.modes._scaffold.compiled_loop.CompiledLoop`, imported on demand (it loads TensorFlow)."""
+        if self.loop is None:
+            raise ValueError(f"mode {self.name!r} has no compiled loop")
+        return _load(self.loop)
 
 
 class ModeWarning(UserWarning):
@@ -215,6 +234,7 @@ BUILTIN: dict[str, ModeSpec] = {
             keeps_rows=False,
             step_ns=(60_000.0, 25.0),
             traces=_COMPILED,
+            loop="decaybench.modes.compiled:GRAPH",
         ),
         ModeSpec(
             "xla",
@@ -226,6 +246,7 @@ BUILTIN: dict[str, ModeSpec] = {
             step_ns=(80.0, 2.5),
             traces=_COMPILED,
             sweep=True,
+            loop="decaybench.modes.compiled:XLA",
         ),
         ModeSpec(
             "xla-exact",
@@ -236,6 +257,7 @@ BUILTIN: dict[str, ModeSpec] = {
             step_ns=(60.0, 8.0),
             traces="decaybench.modes.exact:tracing_count",
             sweep=True,
+            loop="decaybench.modes.exact:XLA_EXACT",
         ),
         ModeSpec(
             "keras",
@@ -266,6 +288,7 @@ BUILTIN: dict[str, ModeSpec] = {
             checkpoints="numpy",
             keeps_rows=False,
             schedule_arrays="epoch",
+            tensorflow=False,
         ),
         ModeSpec(
             "mirrored",
@@ -280,6 +303,7 @@ BUILTIN: dict[str, ModeSpec] = {
             "MultiWorkerMirroredStrategy over 2 local worker processes, ring all-reduce over gRPC",
             contract="sharded-sum",
             checkpoints="tensorflow",
+            cluster=True,
         ),
     )
 }

@@ -40,6 +40,7 @@ import tensorflow as tf
 from decaybench.checkpoint import CheckpointOptions
 from decaybench.config import DecayConfig
 from decaybench.keras_schedule import ExponentialDecay
+from decaybench.modes._scaffold.fit_resume import resume_callbacks
 from decaybench.modes._scaffold.recording import Recorder, initial_w
 from decaybench.trace import Trace
 
@@ -145,8 +146,6 @@ def _trace(recorder: EpochRecorder, config: DecayConfig, mode: str) -> Trace:
 
 def _resuming(recorder: EpochRecorder, config: DecayConfig, mode: str, checkpoint: CheckpointOptions | None) -> list[Any]:
     # Checkpoints through Keras's own BackupAndRestore (decaybench.modes._scaffold.fit_resume).
-    from decaybench.modes._scaffold.fit_resume import resume_callbacks
-
     return resume_callbacks(recorder, config, mode, checkpoint) if checkpoint is not None else []
 
 

@@ -25,16 +25,14 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from decaybench.config import DecayConfig
+from decaybench.schedule import Schedule
 from decaybench.trace import Trace
 from decaybench.validation import InvalidType, check_step
-
-if TYPE_CHECKING:
-    from decaybench.schedule import Schedule
 
 __all__ = ["PEERS", "Peer", "PeerUnavailable", "import_library"]
 

@@ -21,16 +21,14 @@ step 99_999_999), and TensorFlow flushes a subnormal float32 result to zero. SGD
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from decaybench.config import DecayConfig
 from decaybench.peers import PeerUnavailable, import_library
+from decaybench.schedule import Schedule
 from decaybench.trace import Trace
-
-if TYPE_CHECKING:
-    from decaybench.schedule import Schedule
 
 __all__ = ["schedule", "train", "version"]
 

@@ -24,17 +24,15 @@ The benchmarks time :func:`optax_scan` (jitted once) with either schedule, and v
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from decaybench.config import DecayConfig
 from decaybench.peers import import_library
+from decaybench.schedule import Schedule
 from decaybench.trace import Trace
 from decaybench.validation import InvalidValue
-
-if TYPE_CHECKING:
-    from decaybench.schedule import Schedule
 
 __all__ = ["optax_epoch", "optax_scan", "optax_schedule", "optax_x64_scan", "optax_x64_schedule", "schedule", "train", "version"]
 

@@ -12,16 +12,12 @@ never enough to change a float32 lr there) and never underflows to 0 (see :func:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from decaybench.config import DecayConfig
 from decaybench.peers import import_library
+from decaybench.schedule import Schedule
 from decaybench.trace import Trace
-
-if TYPE_CHECKING:
-    from decaybench.schedule import Schedule
 
 __all__ = ["running_product", "schedule", "train", "version"]
 

@@ -20,7 +20,7 @@ from typing import Any
 from decaybench.tables import cpu, load_average, version
 from decaybench.xla_flags import XLA_LEGACY_RUNTIME, XLA_NO_FMA, with_flag
 
-__all__ = ["DISTRIBUTIONS", "LONG_EPOCHS", "collect"]
+__all__ = ["DISTRIBUTIONS", "LONG_EPOCHS", "collect", "long_run", "runtimes"]
 
 DISTRIBUTIONS = ("tensorflow", "keras", "tf-keras", "numpy", "ml-dtypes")
 
@@ -96,17 +96,19 @@ def _failure(done: subprocess.CompletedProcess[str]) -> str:
     return "error: " + (done.stderr.strip().splitlines() or ["?"])[-1]
 
 
-def _long_run(flags: str | None) -> dict[str, Any]:
+def long_run(flags: str | None) -> dict[str, Any]:
+    """Mode xla over :data:`LONG_EPOCHS` epochs in a fresh interpreter under ``XLA_FLAGS=flags``: its median
+    and digest, or ``{"error": why}``."""
     done = _python(_LONG_RUN, None if flags is None else {"XLA_FLAGS": flags})
     if done.returncode == 0:
         return dict(json.loads(done.stdout.strip().splitlines()[-1]))
     return {"error": _failure(done)}
 
 
-def _runtimes() -> dict[str, Any]:
+def runtimes() -> dict[str, Any]:
     """Mode xla over :data:`LONG_EPOCHS` epochs: XLA's default runtime, then :data:`XLA_LEGACY_RUNTIME`."""
-    default = _long_run(os.environ.get("XLA_FLAGS"))
-    legacy = _long_run(with_flag(os.environ.get("XLA_FLAGS"), XLA_LEGACY_RUNTIME))
+    default = long_run(os.environ.get("XLA_FLAGS"))
+    legacy = long_run(with_flag(os.environ.get("XLA_FLAGS"), XLA_LEGACY_RUNTIME))
     same = "digest" in default and legacy.get("digest") == default["digest"]
     return {"epochs": LONG_EPOCHS, "default_s": default.get("median_s"), "legacy_s": legacy.get("median_s"),
             "legacy": legacy.get("error") or ("bit-identical" if same else "differs")}  # fmt: skip
@@ -189,6 +191,6 @@ def collect(env: str, compile_runs: int = 3) -> dict[str, Any]:
         "xla": {
             "no_fma": _no_fma_check() if compile_runs else None,
             "first_call": _first_calls(compile_runs),
-            "runtimes": _runtimes() if compile_runs else {},
+            "runtimes": runtimes() if compile_runs else {},
         },
     }

@@ -56,7 +56,7 @@ class Worker:
         # "start") before TensorFlow loads.
         import tensorflow as tf
 
-        from decaybench.modes.distributed import training
+        from decaybench.modes.distributed import training  # loads TensorFlow
 
         self.report(protocol.STAGE, protocol.IMPORTED)
         self.maybe_fail("join")
