@@ -151,3 +151,21 @@ def test_xla_without_fma_is_bit_identical(tmp_path: Path) -> None:
     if "Unknown flag" in done.stderr or "unknown flag" in done.stderr.lower():
         pytest.skip("this XLA has no --xla_cpu_max_isa flag")
     assert done.returncode == 0 and done.stdout.strip() == "bit-identical", done.stderr[-2000:]
+
+
+def test_a_subnormal_float64_lr_is_flushed_by_the_compiled_schedules_only() -> None:
+    # A finding, pinned: TensorFlow's CPU kernels run with FTZ/DAZ, so the in-graph float64 schedule
+    # of graph, xla and xla-exact turns a subnormal lr (here end_value, the floor of a decaying rate)
+    # into 0, while eager, function, keras and numpy record the Python float. The update flushes
+    # lr * g alike (its product is subnormal or 0), so w and the loss stay bit for bit; only the
+    # recorded lr column differs.
+    config = DecayConfig(initial_learning_rate=0.0, decay_rate=0.875, epochs=5, w0=0.0, end_value=5e-324)
+    eager = run(config, "eager")
+    assert_array_equal(eager.lr, np.full(5, 5e-324))
+    for mode in ("function", "numpy"):
+        assert run(config, mode).identical(eager), mode
+    for mode in ("graph", "xla", "xla-exact"):
+        trace = run(config, mode)
+        assert_array_equal(trace.lr, np.zeros(5))
+        assert_array_equal(trace.w, eager.w)
+        assert_array_equal(trace.loss, eager.loss)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sys
 
 from hypothesis import assume, settings
 from hypothesis import strategies as st
@@ -84,10 +85,16 @@ def learning_rates(dtype: str, max_lr: float) -> st.SearchStrategy[float]:
 
 
 def options(draw: st.DrawFn, max_lr: float) -> dict[str, object]:
-    """optax's options: ``transition_begin`` (0 most often) and ``end_value`` (``None`` most often)."""
+    """optax's options: ``transition_begin`` (0 most often) and ``end_value`` (``None`` most often).
+
+    ``end_value`` is 0 or a normal float64: a subnormal one is a subnormal lr, which the compiled
+    modes' in-graph schedule flushes to 0 (FTZ) while eager records it; that finding is pinned by
+    ``tests/test_modes.py::test_a_subnormal_float64_lr_is_flushed_by_the_compiled_schedules_only``.
+    """
+    normal = st.floats(min_value=sys.float_info.min, max_value=max_lr)
     return {
         "transition_begin": draw(st.one_of(st.just(0), st.integers(min_value=0, max_value=12))),
-        "end_value": draw(st.one_of(st.none(), st.none(), st.floats(min_value=0.0, max_value=max_lr))),
+        "end_value": draw(st.one_of(st.none(), st.none(), st.just(0.0), normal)),
     }
 
 

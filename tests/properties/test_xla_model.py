@@ -75,7 +75,8 @@ def xla_configs(draw: st.DrawFn) -> DecayConfig:
         size=size,
         record_every=record_every,
         transition_begin=draw(st.integers(min_value=0, max_value=12)),
-        end_value=draw(st.one_of(st.none(), st.floats(min_value=0.0, max_value=1.2))),
+        # 0 or normal: a subnormal lr is flushed by the in-graph schedule (tests/test_modes.py pins it).
+        end_value=draw(st.one_of(st.none(), st.just(0.0), st.floats(min_value=sys.float_info.min, max_value=1.2))),
     )
 
 
