@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Sequence
 
 from hypothesis import assume, settings
 from hypothesis import strategies as st
@@ -143,14 +144,15 @@ EXACT_SHAPES = [
 
 
 @st.composite
-def exact_configs(draw: st.DrawFn) -> DecayConfig:
-    """Configurations of :data:`EXACT_SHAPES`, any schedule: converging, diverging, lr 0.
+def exact_configs(draw: st.DrawFn, shapes: Sequence[tuple[str, int, int, int]] = EXACT_SHAPES, smallest32: float = 1e-45) -> DecayConfig:
+    """Configurations of ``shapes`` ``(dtype, size, epochs, record_every)``, any schedule: converging,
+    diverging, lr 0, optax's options.
 
     The float64 lr stays normal (above 1e-6 * 1e-3**30): a subnormal one is flushed to zero by
     every compiled mode's schedule (FTZ), as by eager's multiply, which changes no w.
     """
-    dtype, size, epochs, record_every = draw(st.sampled_from(EXACT_SHAPES))
-    smallest = 1e-45 if dtype == "float32" else 1e-6  # float32: down to its subnormals, flushed alike
+    dtype, size, epochs, record_every = draw(st.sampled_from(shapes))
+    smallest = smallest32 if dtype == "float32" else 1e-6  # float32: down to its subnormals, flushed alike
     return DecayConfig(
         initial_learning_rate=draw(st.one_of(st.just(0.0), st.floats(min_value=smallest, max_value=1.2))),
         decay_rate=draw(st.one_of(NEAR_ONE_RATES, rates)),

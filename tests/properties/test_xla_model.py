@@ -38,7 +38,7 @@ from decaybench.modes.compiled import loss_and_gradient
 from decaybench.modes.emulation import emulate, xla_model
 from decaybench.oracle import ulp_distance
 from decaybench.xla_flags import XLA_NO_FMA, xla_contracts
-from tests.properties.strategies import NEAR_ONE_RATES, rates
+from tests.properties.strategies import exact_configs
 
 # (dtype, size, epochs, record_every): one XLA compilation each. Sizes on both sides of XLA's
 # 32-element loop, of one window tree level (33..1024) and of two (1025..).
@@ -59,25 +59,9 @@ XLA_SHAPES = [
 ]
 
 
-@st.composite
-def xla_configs(draw: st.DrawFn) -> DecayConfig:
+def xla_configs() -> st.SearchStrategy[DecayConfig]:
     """:data:`XLA_SHAPES` with any schedule: staircase, ``transition_begin`` and ``end_value`` included."""
-    dtype, size, epochs, record_every = draw(st.sampled_from(XLA_SHAPES))
-    initial = draw(st.one_of(st.just(0.0), st.floats(min_value=1e-6, max_value=1.2)))
-    return DecayConfig(
-        initial_learning_rate=initial,
-        decay_rate=draw(st.one_of(NEAR_ONE_RATES, rates)),
-        decay_steps=draw(st.integers(min_value=1, max_value=8)),
-        staircase=draw(st.booleans()),
-        epochs=epochs,
-        w0=draw(st.floats(min_value=-1e3, max_value=1e3)),
-        dtype=dtype,
-        size=size,
-        record_every=record_every,
-        transition_begin=draw(st.integers(min_value=0, max_value=12)),
-        # 0 or normal: a subnormal lr is flushed by the in-graph schedule (tests/test_modes.py pins it).
-        end_value=draw(st.one_of(st.none(), st.just(0.0), st.floats(min_value=sys.float_info.min, max_value=1.2))),
-    )
+    return exact_configs(XLA_SHAPES, smallest32=1e-6)
 
 
 def _differences(got: object, want: object) -> str:
