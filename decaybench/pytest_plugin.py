@@ -18,6 +18,12 @@ The fixture ``resume_check`` checks that a loop which checkpoints resumes bit fo
 
     def test_my_loop_resumes(resume_check):
         resume_check(train, epochs=20, split=7)  # train(epochs, checkpoint_dir, resume) -> arrays
+
+The fixture ``skipped_step_check`` checks whether a mixed-precision loop's schedule waits through
+the steps loss scaling skips (:mod:`decaybench.skipped_step_check`)::
+
+    def test_my_schedule_waits(skipped_step_check):
+        skipped_step_check(train, epochs=8, overflow_at=[2, 3, 6])  # train(epochs, overflow) -> lrs
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from decaybench.files import read_old, update_text
 from decaybench.json_floats import decode_array, encode_array
 from decaybench.oracle import ulp_distance
 from decaybench.resume_check import ResumeMismatch, check_resume
+from decaybench.skipped_step_check import SkippedStepMismatch, check_skipped_steps
 from decaybench.trace import ARRAYS, Trace
 
 __all__ = ["GoldenTrace"]
@@ -244,6 +251,22 @@ def resume_check(tmp_path: Path) -> Callable[..., None]:
         try:
             check_resume(train, epochs, split, tmp_path / "resume-check")
         except ResumeMismatch as error:
+            pytest.fail(str(error), pytrace=False)
+
+    return check
+
+
+@pytest.fixture
+def skipped_step_check() -> Callable[..., None]:
+    """``skipped_step_check(train, epochs, overflow_at, expect="waits")``: ``train(epochs, overflow)``, the lr of each
+    epoch, run without and with the gradient forced non-finite at ``overflow_at``, must apply the uninterrupted
+    schedule shifted by the skipped steps (``"moves"``: not shifted); else the test fails naming the first
+    epoch that does not (:func:`decaybench.skipped_step_check.check_skipped_steps`)."""
+
+    def check(train: Callable[[int, frozenset[int]], Any], epochs: int, overflow_at: Iterable[int], expect: str = "waits") -> None:
+        try:
+            check_skipped_steps(train, epochs, overflow_at, expect)
+        except SkippedStepMismatch as error:
             pytest.fail(str(error), pytrace=False)
 
     return check

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import re
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -152,3 +156,134 @@ def test_resume_check_passes_a_loop_that_resumes_and_names_where_one_does_not(py
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*resumed at epoch 5: field 'w' differs first at index 5: * whole, * resumed*"])
+
+
+# --- skipped_step_check: a user's mixed-precision loop, run without and with a forced overflow.
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _readme_skipped_step_example() -> tuple[str, list[int]]:
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.DOTALL)
+    (example,) = [block for block in blocks if "skipped_step_check(" in block]
+    match = re.search(r"epochs=(\d+), overflow_at=(\[[\d, ]*\])", example)
+    assert match is not None
+    return example, [int(match.group(1)), *ast.literal_eval(match.group(2))]
+
+
+def _first_shifted_epoch(epochs: int, overflow: list[int]) -> tuple[int, int]:
+    """The first epoch, not forced, after a forced one, and how many forced epochs precede it: where waiting and
+    moving on first apply different lrs (a strictly decaying schedule)."""
+    epoch = min(e for e in range(epochs) if e not in overflow and e > min(overflow))
+    return epoch, sum(skip < epoch for skip in overflow)
+
+
+def test_the_readme_keras3_example_passes_and_fails_under_the_other_semantics(pytester: pytest.Pytester) -> None:
+    # Keras 3's LossScaleOptimizer does not count a skipped step (decaybench.peers.mixed): it waits.
+    keras = pytest.importorskip("keras")
+    if int(keras.__version__.split(".")[0]) < 3:
+        pytest.skip(f"keras {keras.__version__} is Keras 2; the example is Keras 3's")
+    example, (epochs, *overflow) = _readme_skipped_step_example()
+    moves = (
+        f"\n\ndef test_moves(skipped_step_check):\n    skipped_step_check(train, epochs={epochs}, overflow_at={overflow}, expect='moves')\n"
+    )
+    pytester.makepyfile(test_user=example + moves)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:randomly")
+    result.assert_outcomes(passed=1, failed=1)
+    epoch, shift = _first_shifted_epoch(epochs, overflow)
+    skipped = ", ".join(str(skip) for skip in sorted(overflow) if skip < epoch)
+    result.stdout.fnmatch_lines(
+        [
+            f"*the schedule waited through a skipped step: epoch {epoch} uses lr *, the uninterrupted lr of epoch {epoch} is * "
+            f"(skipped before it: epochs {skipped}); it is the uninterrupted lr of epoch {epoch - shift}"
+        ]
+    )
+
+
+TORCH_TEST = """
+import torch
+
+OVERFLOW = {overflow}
+
+def loop(step_scheduler_on_skip):
+    def train(epochs, overflow):
+        w = torch.full((1, 1), 5.0, requires_grad=True)
+        optimizer = torch.optim.SGD([w], lr=0.2)
+        scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.99)
+        scaler, lrs = torch.amp.GradScaler("cpu"), []
+        for epoch in range(epochs):
+            optimizer.zero_grad()
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                loss = torch.square(torch.mm(torch.ones(1, 1), w) + 1).sum()
+            scaler.scale(loss).backward()
+            if epoch in overflow:
+                w.grad = w.grad * float("inf")
+            lrs.append(optimizer.param_groups[0]["lr"])
+            scale = scaler.get_scale()
+            scaler.step(optimizer)
+            scaler.update()
+            if step_scheduler_on_skip or scaler.get_scale() >= scale:  # a skip halves the scale
+                scheduler.step()
+        return lrs
+    return train
+
+def test_scheduler_stepped_every_epoch(skipped_step_check):
+    skipped_step_check(loop(step_scheduler_on_skip=True), epochs=9, overflow_at=OVERFLOW)
+
+def test_scheduler_stepped_after_applied_steps_only(skipped_step_check):
+    skipped_step_check(loop(step_scheduler_on_skip=False), epochs=9, overflow_at=OVERFLOW)
+"""
+
+
+def test_a_torch_grad_scaler_loop_with_a_per_epoch_scheduler_is_caught_at_the_right_epoch(pytester: pytest.Pytester) -> None:
+    # GradScaler skips optimizer.step() but a scheduler stepped every epoch moves on (pytorch#55585).
+    pytest.importorskip("torch")
+    overflow = [1, 4, 5]
+    pytester.makepyfile(test_user=TORCH_TEST.format(overflow=overflow))
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:randomly", "-W", "ignore::UserWarning")
+    result.assert_outcomes(passed=1, failed=1)
+    epoch, shift = _first_shifted_epoch(9, overflow)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_scheduler_stepped_every_epoch*",
+            f"the schedule moved on a skipped step: epoch {epoch} uses lr *, the uninterrupted lr of epoch {epoch - shift} "
+            f"(epoch {epoch} less {shift} skipped: epochs 1) is *; it is the uninterrupted lr of epoch {epoch}",
+        ]
+    )
+
+
+def _schedule_loop(counts_skipped: bool, lr: Any = None) -> Any:
+    def train(epochs: int, overflow: frozenset[int]) -> Any:
+        step, lrs = 0, []
+        for epoch in range(epochs):
+            lrs.append(0.2 * 0.99**step if lr is None else lr)
+            step += 1 if counts_skipped or epoch not in overflow else 0
+        return lrs if lr is None or epochs != 3 else lrs[:-1]
+
+    return train
+
+
+@pytest.mark.parametrize(
+    ("train", "epochs", "overflow", "expect", "message"),
+    [
+        (_schedule_loop(False), 6, [], "waits", r"overflow_at must name epochs from 0 to 4 .*, got \[\]"),
+        (_schedule_loop(False), 6, [5], "waits", r"overflow_at must name epochs from 0 to 4 .*, got \[5\]"),
+        (_schedule_loop(False), 6, [-1], "waits", r"got \[-1\]"),
+        (_schedule_loop(False), 6, [2], "counts", "expect must be one of waits, moves, got 'counts'"),
+        (_schedule_loop(False, lr=0.1), 6, [2], "waits", "the uninterrupted schedule is the same at the epochs compared"),
+        (
+            _schedule_loop(False, lr=0.1),
+            3,
+            [1],
+            "waits",
+            r"train\(3, overflow\) must return 3 learning rates, one an epoch; got float64\[2\]",
+        ),
+    ],
+)
+def test_the_skipped_step_check_refuses_what_it_cannot_judge(
+    train: Any, epochs: int, overflow: list[int], expect: str, message: str
+) -> None:
+    from decaybench.skipped_step_check import check_skipped_steps
+
+    with pytest.raises(ValueError, match=message):
+        check_skipped_steps(train, epochs, overflow, expect)

@@ -75,7 +75,29 @@ def _peers() -> str:
                 row.cause,
             ]
         )
-    return _fenced(table(["peer", "version", "lr dtype", "seed lines", "golden lines", "max ULP w", "resume", "cause (measured)"], rows))
+    header = ["peer", "version", "lr dtype", "seed lines", "golden lines", "max ULP w", "resume", "cause (measured)"]
+    return _fenced(table(header, rows)) + "\n\n" + _mixed_peers()
+
+
+def _mixed_peers() -> str:
+    from decaybench.peers.mixed import FORCED, mixed_precision  # loads TensorFlow, torch and JAX
+
+    rows = [
+        [
+            row.peer,
+            row.version,
+            row.compute_dtype,
+            ", ".join(map(str, row.skipped)) or "none",
+            row.counter,
+            row.on_skip,
+            row.cause,
+        ]
+        for row in mixed_precision()
+    ]
+    header = ["peer", "version", "loss dtype", "skipped", "counter", "lr on a skip", "cause (measured)"]
+    forced = ", ".join(FORCED)
+    intro = f"Mixed precision (`decaybench.peers.mixed`): the seed, five steps with the gradient {forced}:"
+    return intro + "\n\n" + _fenced(table(header, rows))
 
 
 def _benchmarks() -> str:
