@@ -5,7 +5,8 @@ optimizer; :func:`~decaybench.peers.conformance.conformance` compares the runs w
 trace and says, from measurements, why they differ. What each library computes, read from its source, is in its
 module's docstring: :mod:`decaybench.peers.keras` (tf.keras, Keras 2 and 3),
 :mod:`decaybench.peers.optax` and :mod:`decaybench.peers.torch`. The checks and the replay that
-explains a difference are in :mod:`decaybench.peers.conformance`.
+explains a difference are in :mod:`decaybench.peers.conformance`; what each library's schedule
+does on a step that loss scaling skipped is in :mod:`decaybench.peers.mixed`.
 
 On the seed (measured, pinned in ``tests/test_peers.py``): every peer prints the 15 documented
 lines. Keras (2 and 3) prints 38 of the 40 golden lines: its float32 lr moves ``w`` by 1 ULP at
