@@ -283,6 +283,23 @@ MUTANTS: tuple[Mutant, ...] = (
         '            f"(max {max_ulp(applied, wanted) + 1} ULP)"',
         "tests/test_peers.py -k 'seed_findings or conformance_table or replay'",
     ),
+    # ---- mixed precision: the schedule on a skipped step
+    Mutant(
+        "mixed-torch-waits",
+        "torch peer: the scheduler stepped after applied steps only",
+        "decaybench/peers/mixed_runs.py",
+        "            scheduler.step()\n",
+        "            if scaler.get_scale() >= scale:\n                scheduler.step()\n",
+        "tests/test_peers_mixed.py -k torch",
+    ),
+    Mutant(
+        "skip-check-unshifted",
+        "skipped_step_check: the forced run compared with the unshifted schedule",
+        "decaybench/skipped_step_check.py",
+        '        want = epoch - shift if expect == "waits" else epoch',
+        "        want = epoch",
+        "tests/test_pytest_plugin.py -k 'readme_keras3 or torch_grad_scaler'",
+    ),
 )
 
 
