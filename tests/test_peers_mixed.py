@@ -149,3 +149,16 @@ def test_a_missing_mixed_library_is_a_row_that_says_so(monkeypatch: pytest.Monke
     assert row.unavailable == "No module named 'torch'" and row.cause == "skipped: No module named 'torch'"
     with pytest.raises(InvalidValue, match="peers"):
         mixed_module.mixed_precision(["jmp"])
+
+
+def test_tf_keras_that_legacy_keras_does_not_select_is_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
+    # TensorFlow before 2.16: TF_USE_LEGACY_KERAS=1 leaves tf.keras as Keras 2 of the keras package, not tf_keras.
+    import subprocess
+
+    from decaybench.peers import mixed_runs
+
+    said = "TF_USE_LEGACY_KERAS=1 does not select tf_keras under TensorFlow 2.15.1"
+    done = subprocess.CompletedProcess([], mixed_runs._NOT_TF_KERAS, stdout="", stderr=f"warning\n{said}\n")
+    monkeypatch.setattr(mixed_runs.subprocess, "run", lambda *args, **kwargs: done)
+    with pytest.raises(PeerUnavailable, match=said):
+        mixed_runs.tf_keras_run(("finite",))

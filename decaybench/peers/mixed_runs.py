@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from decaybench.peers import PeerUnavailable
+
 __all__ = ["SkipRun", "keras_run", "optax_run", "tf_keras_run", "torch_run"]
 
 
@@ -106,6 +108,7 @@ def _run(version: str, compute: str, counter: str, rows: list[tuple[Any, ...]], 
 
 
 _TF_KERAS = "from decaybench.peers.mixed_runs import _tf_keras_main; _tf_keras_main()"
+_NOT_TF_KERAS = 3  # the new process's exit status when TF_USE_LEGACY_KERAS=1 does not give tf_keras (TF < 2.16)
 
 
 def tf_keras_run(gradients: tuple[str, ...]) -> SkipRun:
@@ -116,6 +119,8 @@ def tf_keras_run(gradients: tuple[str, ...]) -> SkipRun:
     done = subprocess.run(
         [sys.executable, "-c", _TF_KERAS], input=json.dumps(gradients), env=environ, capture_output=True, text=True, timeout=600
     )
+    if done.returncode == _NOT_TF_KERAS:
+        raise PeerUnavailable("keras2", done.stderr.strip().splitlines()[-1])
     if done.returncode != 0:
         raise RuntimeError(f"the tf_keras run failed: {done.stderr.strip().splitlines()[-1:]}")
     record: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -128,7 +133,8 @@ def _tf_keras_main() -> None:
     import tf_keras
 
     if not tf.keras.__name__.startswith("tf_keras"):
-        raise SystemExit(f"TF_USE_LEGACY_KERAS=1 did not select tf_keras: tf.keras is {tf.keras.__name__}")
+        print(f"TF_USE_LEGACY_KERAS=1 does not select tf_keras under TensorFlow {tf.__version__}", file=sys.stderr)
+        raise SystemExit(_NOT_TF_KERAS)
     run = keras_run(tf.keras, tuple(json.loads(sys.stdin.read())), f"tf_keras {tf_keras.__version__}")
     print(json.dumps(asdict(run)))
 
