@@ -62,7 +62,7 @@ BAD = {
     ),
     "duplicate addresses": (
         '{"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:1"]}, "task": {"type": "worker", "index": 0}}',
-        "lists address 127.0.0.1:1 twice",
+        "lists one address twice, worker 0 (127.0.0.1:1) and worker 1 (127.0.0.1:1)",
     ),
 }
 

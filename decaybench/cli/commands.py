@@ -47,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
     spec = REGISTRY[args.mode]
     host = tf_config.from_environment() if spec.cluster else None  # a bad TF_CONFIG: one line, exit 2
     options = ClusterOptions(Timeouts(startup=args.startup_timeout, collective=args.collective_timeout), args.max_restarts)
+    if host is not None:
+        tf_config.check_addresses(host, options.timeouts.startup)  # names resolve, no server twice, this host's port free
     # A host of a real cluster resumes its checkpoint directory by itself: a scheduler restarts the same command.
     args.resume = args.resume or tf_config.resumes(host, args.checkpoint_dir)
     check_apart({"checkpoint_dir": args.checkpoint_dir, "output": args.output})  # before the run fills either

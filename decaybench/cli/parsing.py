@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -161,8 +160,11 @@ def run_parser(parser: Parser, commands: Sequence[Command], argv: Sequence[str] 
     except Terminated as stop:
         say(f"{parser.prog}: terminated by SIGTERM{f'; {stop.where}' if stop.where else ''}")
         return stop.status
-    except DistributedError as error:  # one line on a real cluster; the local cluster adds its worker's stderr
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+    except DistributedError as error:  # one line on a real cluster; the local cluster adds its worker's stderr, line by line
+        first, *tail = str(error).split("\n")
+        say(f"{parser.prog}: error: {first}")
+        for line in tail:
+            say(line)
         return error.status
     except reported as error:
         message = str(error)
