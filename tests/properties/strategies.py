@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from collections.abc import Sequence
@@ -165,3 +166,48 @@ def exact_configs(draw: st.DrawFn, shapes: Sequence[tuple[str, int, int, int]] =
         record_every=record_every,
         **options(draw, 1.2),
     )
+
+
+# ---- hostile TF_CONFIG values (decaybench.modes.distributed.tf_config) ---------------------------------
+
+# Ports that look like numbers to someone: non-ASCII digits ("²".isdigit() is true), signs, exponents,
+# out of range, too many digits for int().
+HOSTILE_PORTS = st.one_of(
+    st.integers(min_value=-2, max_value=10**6).map(str),
+    st.sampled_from(["²", "٣", "\uff18\uff10", "1e3", "+80", "-1", " 80", "80 ", "0x50", "", "0", "65536", "9" * 5000]),
+    st.text(alphabet=st.characters(categories=["Nd", "No"]), min_size=1, max_size=6),
+)
+HOSTILE_HOSTS = st.one_of(
+    st.sampled_from(["localhost", "127.0.0.1", "127.0.0.2", "0.0.0.0", "[::1]", "::1", "[::1", "[nope]", "a_b", "-a", "a-", "1.2.3.999"]),
+    st.sampled_from(["", "exa mple", "host\n", "h\x1b[2J", "\u2028", "x" * 300, "[::ffff:127.0.0.1]", "[fe80::1%eth0]"]),
+    st.text(max_size=12),
+)
+hostile_addresses = st.one_of(
+    st.builds(lambda host, port: f"{host}:{port}", HOSTILE_HOSTS, HOSTILE_PORTS),
+    st.builds(lambda port: f"127.0.0.1:{port}", st.integers(min_value=1, max_value=65535)),
+    st.text(max_size=20),
+)
+
+
+@st.composite
+def hostile_tf_configs(draw: st.DrawFn) -> str:
+    """``TF_CONFIG`` texts a careless or hostile user may set: bad addresses, one address twice,
+    wrong types, unknown jobs and tasks, deep nesting (to 5,000 levels), cut-off JSON, any text."""
+    workers = draw(st.lists(hostile_addresses, min_size=0, max_size=4))
+    if workers and draw(st.booleans()):
+        workers.append(draw(st.sampled_from(workers)))  # one address twice
+    cluster: dict[str, object] = {"worker": workers}
+    if draw(st.booleans()):
+        cluster["chief"] = draw(st.lists(hostile_addresses, max_size=2))
+    if draw(st.integers(0, 9)) == 0:
+        cluster[draw(st.sampled_from(["ps", "evaluator", ""]))] = ["127.0.0.1:1"]
+    task_type = draw(st.sampled_from(["worker", "chief", "ps", "", None, 0]))
+    index = draw(st.one_of(st.integers(min_value=-2, max_value=5), st.sampled_from([True, None, "0", 1.0, [0]])))
+    document: object = {"cluster": cluster, "task": {"type": task_type, "index": index}}
+    if draw(st.integers(0, 9)) == 0:
+        document = draw(st.sampled_from([[], None, "cluster", {"cluster": workers}, {"task": {}}]))
+    text = json.dumps(document)
+    depth = draw(st.sampled_from([0, 0, 0, 1, 63, 64, 65, 1000, 5000]))
+    text = "[" * depth + text + "]" * depth if draw(st.booleans()) else text.replace('"worker": ', '"worker": ' + "[" * depth, 1)
+    cut = draw(st.integers(min_value=0, max_value=len(text)))
+    return draw(st.one_of(st.just(text), st.just(text[:cut]), st.text(max_size=40)))
