@@ -179,12 +179,11 @@ class Host:
         if self.phase == "joining":
             why = f" ({type(error).__name__}: {summary(error).split('. ')[0][:100]})" if error is not None else ""
             late = [rank for rank in self.spec.peers if self.spec.device(rank) in str(error)] or list(self.spec.peers)
+            names = ", ".join(self.spec.name(rank) for rank in late) or "a peer"
             return DistributedError(
-                self._line(
-                    f"the cluster did not form within {seconds:g} s: {', '.join(self.spec.name(rank) for rank in late)} answered "
-                    f"at its address but did not join TensorFlow's cluster{why}: is it a decaybench host, with the same TF_CONFIG?"
-                ),
-                late[0],
+                f"{MULTIWORKER}: the cluster did not form within {seconds:g} s: {names} answered at its address but did not join "
+                f"TensorFlow's cluster{why}; is it a decaybench host with the same TF_CONFIG? TensorFlow's log: {self.log}",
+                late[0] if late else None,
                 "did not form",
             )
         silent = [rank for rank in self.spec.peers if f"{self.key}/config/{rank}" not in self.board.seen]
