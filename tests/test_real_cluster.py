@@ -93,7 +93,8 @@ def refusals(port: int, taken: int) -> dict[str, tuple[str, tuple[str, ...]]]:
         "no port": (workers("localhost"), ("has no port",)),
         "bare IPv6": (workers("::1:80"), ("write it in brackets",)),
         "bad IPv6 in brackets": (workers("[::g]:80"), ("host [::g] is not an IPv6 address",)),
-        "underscore in a hostname": (workers("a_b:80"), ("host 'a_b' is not a hostname or an IP address",)),
+        "a space in a hostname": (workers("host b:80"), ("host 'host b' is not a hostname or an IP address",)),
+        "a hyphen ending a label": (workers("host-.example:80"), ("host 'host-.example' is not a hostname",)),
         "broken IPv4": (workers("1.2.3.999:80"), ("host '1.2.3.999' is not a valid IPv4 address",)),
         "control characters in a host": (workers("a\nb\x1b[2J:80"), ("host 'a\\nb\\x1b[2J' is not a hostname",)),
         "one address twice": (

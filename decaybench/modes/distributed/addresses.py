@@ -4,9 +4,10 @@
 
 * ``port``: 1 to 5 ASCII digits, ``1 <= port <= 65535`` (``"²".isdigit()`` is true; gRPC reads ASCII);
 * ``host``: an IPv4 literal; an IPv6 literal in brackets (``[::1]:2222``, the colons of a bare
-  one are ambiguous); or a hostname of RFC 1123: dot-separated labels of ASCII letters, digits and
-  hyphens, 1 to 63 characters each, neither starting nor ending with a hyphen, 253 characters in
-  all, the last label not all digits (``1.2.3.999`` is a broken IPv4 literal, not a name).
+  one are ambiguous); or a hostname as RFC 1123 has it, with underscores too (DNS and Docker's
+  service names allow them): dot-separated labels of ASCII letters, digits, hyphens and
+  underscores, 1 to 63 characters each, neither starting nor ending with a hyphen, 253 characters
+  in all, the last label not all digits (``1.2.3.999`` is a broken IPv4 literal, not a name).
 
 **What it reaches** (:func:`endpoints`): every ``(IP, port)`` ``getaddrinfo`` gives for it. An
 IP this machine holds (it can bind to it: ``127.0.0.0/8``, ``::1``, its own interfaces, the
@@ -16,6 +17,10 @@ server. Two tasks whose endpoints meet cannot both be served (:func:`first_share
 
 >>> split("host-b.example:2222"), split("[::1]:80"), split("10.0.0.7:65535")
 (('host-b.example', 2222), ('::1', 80), ('10.0.0.7', 65535))
+>>> split("host b:2222")
+Traceback (most recent call last):
+...
+ValueError: host 'host b' is not a hostname or an IP address (IPv6 goes in brackets: [::1]:2222)
 >>> split("127.0.0.1:99999")
 Traceback (most recent call last):
 ...
@@ -24,6 +29,8 @@ ValueError: port 99999 is out of range (1 to 65535)
 Traceback (most recent call last):
 ...
 ValueError: port '²' is not a number of ASCII digits
+>>> endpoints("localhost", 2222) == endpoints("127.0.0.2", 2222) == {(THIS_MACHINE, 2222)}
+True
 >>> first_shared([{("127.0.0.1", 80)}, {("10.0.0.7", 80)}, {("10.0.0.7", 80), ("::1", 80)}])
 (1, 2, ('10.0.0.7', 80))
 """
@@ -43,7 +50,7 @@ __all__ = ["THIS_MACHINE", "endpoints", "first_shared", "listener", "resolve_all
 
 THIS_MACHINE = "this machine"
 MAX_HOST = 253  # RFC 1123: a name's length in all
-_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
+_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\Z")
 Endpoint = tuple[str, int]
 
 

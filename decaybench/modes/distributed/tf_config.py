@@ -9,6 +9,11 @@ workers follow, in TensorFlow's order. Any other job (``ps``, ``evaluator``) is 
 ``multiworker`` is all-reduce, every task trains. Each problem raises
 :class:`~decaybench.validation.InvalidValue` naming ``TF_CONFIG``, so the CLI exits 2 with one line.
 
+:func:`parse` needs no network: the JSON (depth bounded, :mod:`decaybench.reading`), the jobs,
+the task, each address's syntax (:mod:`~decaybench.modes.distributed.addresses`), one address
+listed twice. :func:`check_addresses` then resolves every address, refuses two tasks that reach
+one server, and bind-tests this host's port; the CLI calls both before TensorFlow loads.
+
 >>> spec = parse('{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 1}}')
 >>> spec.rank, spec.name(0), spec.is_chief
 (1, 'worker 0 (a:1)', False)
