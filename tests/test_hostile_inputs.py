@@ -409,3 +409,18 @@ def test_unreadable_and_unwritable_paths_are_refused_as_an_unprivileged_user() -
         assert snapshot(directory) == before
     assert_refused(unreadable.returncode, unreadable.stdout, unreadable.stderr, "--checkpoint-dir", "cannot be read (Permission denied)")
     assert_refused(unwritable.returncode, unwritable.stdout, unwritable.stderr, "--output", "is not writable")
+
+
+def test_a_file_swapped_for_a_fifo_between_check_and_open_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The check saw a regular file; by the open, a FIFO took its place (stat reports the file it saw).
+    import decaybench.reading as reading
+
+    regular = tmp_path / "regular"
+    regular.write_text("{}")
+    fifo(tmp_path / "manifest.json")
+    real_stat = os.stat
+    monkeypatch.setattr(
+        reading.os, "stat", lambda path, *args, **kwargs: real_stat(regular) if str(path).endswith(MANIFEST) else real_stat(path)
+    )
+    with pytest.raises(reading.UnreadableInput, match="is a FIFO, not a regular file \\(it changed while being opened\\)"):
+        reading.read_json(tmp_path / MANIFEST, argument="checkpoint_dir")
