@@ -28,8 +28,11 @@ a directory's latest epoch without TensorFlow.
 
 Every refusal is an :class:`~decaybench.validation.InvalidValue` naming the argument
 (``checkpoint_dir``, ``checkpoint_every``, ``resume``) and the value, raised before anything is
-written: :func:`check_options` runs without TensorFlow, so the CLI refuses bad input first; a
-checkpoint that TensorFlow cannot read is refused by :meth:`Checkpoints.start`, before the run.
+written: :func:`check_options` runs without TensorFlow, so the CLI refuses bad input first. It
+checks every entry's type (:func:`.files.check_entries`), the manifest, and what can be read of the
+state without TensorFlow (all of ``state.npz``, the epoch TensorFlow's index names); a checkpoint
+that TensorFlow cannot read is refused by :meth:`Checkpoints.start`, before the run. Files are read
+through :mod:`decaybench.reading`: one line naming the file, never a traceback or a block.
 
 >>> default_every(40), default_every(7)
 (4, 1)
