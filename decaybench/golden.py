@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from decaybench.files import check_writable, update_texts
+from decaybench.reading import UnreadableInput, read_bytes
 from decaybench.trace import SeedText, Trace, TraceFormatError, parse_lines
 
 __all__ = [
@@ -77,12 +78,12 @@ def golden_dir() -> Path:
 
 
 def _read(path: Path) -> str:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise GoldenError(f"{path}: golden file is missing") from None
-    except OSError as error:
-        raise GoldenError(f"{path}: cannot read golden file: {error.strerror or error}") from None
+    if not os.path.lexists(path):
+        raise GoldenError(f"{path}: golden file is missing")
+    try:  # the one place a golden file is read: a FIFO, a directory or a device is refused, never blocks
+        raw = read_bytes(path, argument="golden")
+    except UnreadableInput as error:
+        raise GoldenError(f"{path}: cannot read golden file: it {error.problem}") from None
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as error:

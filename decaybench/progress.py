@@ -17,6 +17,7 @@ import sys
 
 from tqdm import tqdm
 
+from decaybench.messages import escape
 from decaybench.stopping import interrupted
 
 __all__ = ["epoch_bar"]
@@ -37,4 +38,6 @@ def epoch_bar(total: int, enabled: bool | None = None, description: str = "epoch
     """A tqdm bar over ``total`` epochs; ``enabled=None`` means "if stderr is a terminal"."""
     if enabled is None:
         enabled = sys.stderr.isatty()
-    return _EpochBar(total=total, disable=not enabled, delay=DELAY_SECONDS, file=sys.stderr, desc=description, unit="epoch", leave=False)
+    return _EpochBar(
+        total=total, disable=not enabled, delay=DELAY_SECONDS, file=sys.stderr, desc=escape(description), unit="epoch", leave=False
+    )

@@ -8,6 +8,10 @@ the fixture ``golden_trace``::
         golden_trace.check({"lr": my_schedule(steps)})                      # bit for bit
         golden_trace.check(decaybench.run(config, "xla"), maxulp={"w": 4})  # a Trace, a stated bound
 
+Bit for bit (``maxulp`` 0) compares bits: a NaN equals only a NaN of the same sign and payload
+(stored as ``"NaN:0x..."`` when it is not ``float("nan")``), and ``-0.0`` differs from ``0.0``. With a
+bound above 0 the distance is in ULPs, and every NaN is alike.
+
 The stored file is ``golden/<test module>/<test name>.json`` beside the test (or ``path=``), with
 exact floats. Without ``--update-golden`` a missing or different file fails the test, naming the
 field, the first differing index and its ULP distance; with it, the file is (re)written
@@ -37,9 +41,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from decaybench.files import read_old, update_text
+from decaybench.bits import bits, same_bits, show
+from decaybench.files import update_text
 from decaybench.json_floats import decode_array, encode_array
 from decaybench.oracle import ulp_distance
+from decaybench.reading import MAX_DEPTH, UnreadableInput, depth, read_text
 from decaybench.resume_check import ResumeMismatch, check_resume
 from decaybench.skipped_step_check import SkippedStepMismatch, check_skipped_steps
 from decaybench.trace import ARRAYS, Trace
@@ -88,14 +94,32 @@ def _encode(values: np.ndarray) -> Any:
         return values.ravel().tolist()
     if _wide(values.dtype):
         return [np.format_float_scientific(value, unique=True) if np.isfinite(value) else str(value) for value in values.ravel()]
-    return encode_array(values.astype(np.float64).ravel())  # float16 and float32 are exact in float64
+    encoded = encode_array(values.astype(np.float64).ravel())  # float16 and float32 are exact in float64
+    flat = bits(values.ravel())
+    for index in np.flatnonzero(np.isnan(values.ravel()) & (flat != _plain_nan(values.dtype))):
+        encoded[index] = f"NaN:{int(flat[index]):#x}"  # a NaN's sign and payload, kept for the bit-for-bit check
+    return encoded
+
+
+def _plain_nan(dtype: np.dtype[Any]) -> int:
+    """The bits of ``float("nan")`` in ``dtype``, which a plain ``"NaN"`` stands for."""
+    return int(bits(np.array([np.nan], dtype))[0])
 
 
 def _decode(values: Any, dtype: np.dtype[Any]) -> np.ndarray:
     if dtype.kind != "f":
         return np.asarray(values)
     if not _wide(dtype):
-        return decode_array(values)
+        if not isinstance(values, list):
+            raise TypeError(f"{dtype} values must be a list")
+        payloads = {i: value for i, value in enumerate(values) if isinstance(value, str) and value.startswith("NaN:")}
+        decoded = decode_array(["NaN" if i in payloads else value for i, value in enumerate(values)]).astype(dtype)
+        for index, value in payloads.items():
+            pattern = int(value[4:], 16)
+            if not 0 <= pattern < 2 ** (8 * dtype.itemsize) or not np.isnan(np.array([pattern], f"u{dtype.itemsize}").view(dtype)[0]):
+                raise ValueError(f"{value!r} is not a {dtype} NaN")
+            bits(decoded)[index] = pattern
+        return decoded
     if not isinstance(values, list) or not all(isinstance(value, str) for value in values):
         raise TypeError(f"{dtype} values must be a list of strings")
     finite = [value.lstrip("-") not in ("inf", "nan") for value in values]
@@ -111,6 +135,8 @@ def _to_document(fields: dict[str, np.ndarray]) -> str:
 
 def _from_document(text: str, path: Path) -> dict[str, np.ndarray]:
     try:
+        if depth(text) > MAX_DEPTH:  # before json.loads recurses
+            raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
         document = json.loads(text)
         if not isinstance(document, dict):
             raise TypeError(f"expected a JSON object of fields, got a {type(document).__name__}")
@@ -126,10 +152,10 @@ def _from_document(text: str, path: Path) -> dict[str, np.ndarray]:
 
 
 def _read(path: Path) -> str:
-    text, problem = read_old(path)
-    if text is None:
-        raise ValueError(f"{path}: malformed golden trace: {problem or 'missing'}")
-    return text
+    try:
+        return read_text(path, argument="golden_trace")
+    except UnreadableInput as error:  # the one place a stored golden trace is read
+        raise ValueError(f"{path}: malformed golden trace: it {error.problem}") from None
 
 
 def _ulps(values: np.ndarray, want: np.ndarray) -> np.ndarray:
@@ -148,6 +174,10 @@ def _ulps(values: np.ndarray, want: np.ndarray) -> np.ndarray:
         steps = np.where(values == want, 0, np.ceil(np.abs(values - want) / spacing))
     steps = np.where(nan, np.where(np.isnan(values) & np.isnan(want), 0, np.inf), steps)
     return np.where(np.isfinite(steps), np.minimum(steps, 2**63), 2**64 - 1).astype(np.uint64)
+
+
+def _show(value: Any) -> str:
+    return show(value) if np.isnan(value) else repr(value.item())
 
 
 class GoldenTrace:
@@ -198,14 +228,15 @@ class GoldenTrace:
             bound = maxulp.get(name, 0) if isinstance(maxulp, Mapping) else maxulp
             if values.dtype.kind == "f":
                 distance = _ulps(values, want)
-                bad = np.flatnonzero(distance.ravel() > bound)
+                # bit for bit (bound 0): a NaN by its sign and payload; with a bound, every NaN is alike
+                bad = np.flatnonzero(~same_bits(values, want).ravel() if bound == 0 else distance.ravel() > bound)
             else:
                 distance = np.zeros(values.shape, dtype=np.uint64)
                 bad = np.flatnonzero((values != want).ravel())
             if bad.size:
                 first = int(bad[0])
                 pytest.fail(
-                    f"{target}: {name}[{first}] is {values.ravel()[first].item()!r}, golden {want.ravel()[first].item()!r} "
+                    f"{target}: {name}[{first}] is {_show(values.ravel()[first])}, golden {_show(want.ravel()[first])} "
                     f"({int(distance.ravel()[first])} ULP apart, bound {bound}); {bad.size} of {values.size} differ",
                     pytrace=False,
                 )

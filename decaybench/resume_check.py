@@ -5,7 +5,8 @@ trains ``epochs`` epochs, saving its state in ``checkpoint_dir``; with ``resume=
 restores the latest state there and continues. Its result is an array, a tuple of arrays, a
 mapping of names to arrays, or a :class:`~decaybench.trace.Trace`. The check runs it whole, then
 split at ``k`` (``train(k, d, False)`` followed by ``train(epochs, d, True)``), and compares the
-two results bit for bit, naming the first differing field and index:
+two results bit for bit (a NaN by its sign and payload, :mod:`decaybench.bits`), naming the first
+differing field and index, and a NaN's bits:
 
 >>> import numpy as np, pathlib, tempfile
 >>> def loop(restore_step):
@@ -36,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from decaybench.bits import same_bits, show
 from decaybench.trace import ARRAYS, Trace
 
 __all__ = ["ResumeMismatch", "check_resume", "first_difference"]
@@ -57,15 +59,6 @@ def _fields(result: Any) -> dict[str, np.ndarray]:
     return {"result": np.asarray(result)}
 
 
-def _same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    equal = a == b
-    if a.dtype.kind in "fc":
-        equal |= np.isnan(a) & np.isnan(b)
-        # -0.0 == 0.0, but not bit for bit
-        equal &= np.signbit(a) == np.signbit(b)
-    return np.asarray(equal)
-
-
 def first_difference(whole: Any, resumed: Any) -> str | None:
     """Where ``resumed`` first differs from ``whole`` (field, index, both values), or ``None`` when bit for bit equal."""
     a, b = _fields(whole), _fields(resumed)
@@ -75,11 +68,11 @@ def first_difference(whole: Any, resumed: Any) -> str | None:
         x, y = a[name], b[name]
         if x.dtype != y.dtype or x.shape != y.shape:
             return f"field {name!r} is {x.dtype}{list(x.shape)} whole, {y.dtype}{list(y.shape)} resumed"
-        differs = ~_same(x, y)
+        differs = ~same_bits(x, y)
         if differs.any():
             index = np.unravel_index(int(np.argmax(differs)), x.shape)
             at = index[0] if len(index) == 1 else tuple(int(i) for i in index)
-            return f"field {name!r} differs first at index {at}: {x[index]!s} whole, {y[index]!s} resumed"
+            return f"field {name!r} differs first at index {at}: {show(x[index])} whole, {show(y[index])} resumed"
     return None
 
 

@@ -24,9 +24,11 @@ from typing import Any
 
 import numpy as np
 
+from decaybench.bits import same_bits
 from decaybench.config import DecayConfig
 from decaybench.json_floats import encode_array
 from decaybench.metrics import diverged_at, first_unstable_epoch
+from decaybench.reading import MAX_DEPTH, depth
 from decaybench.validation import INT64_MAX
 
 __all__ = ["SEED_FORMAT", "SeedText", "Trace", "TraceFormatError", "first_unstable_epoch", "format_line", "parse_lines"]
@@ -84,17 +86,18 @@ class Trace:
     def identical(self, other: Trace) -> bool:
         """Whether ``other`` holds the same numbers: epoch, w, loss and lr, dtype, shape and value.
 
-        Values compare as ``np.array_equal(a, b, equal_nan=True)``: a NaN equals a NaN, as a
-        repeated run that diverged the same way should; config and mode are not compared.
+        Values compare bit for bit (:func:`decaybench.bits.same_bits`): a NaN equals a NaN with the
+        same sign and payload, as a repeated run that diverged the same way gives, and ``-0.0``
+        differs from ``0.0``; config and mode are not compared.
 
         >>> trace = Trace([0], [[np.nan]], [1.0], [0.2], DecayConfig(epochs=1), "eager")
         >>> trace.identical(Trace([0], [[np.nan]], [1.0], [0.2], DecayConfig(epochs=1), "numpy"))
         True
-        >>> trace.identical(Trace([0], [[np.nan]], [1.0], [0.3], DecayConfig(epochs=1), "eager"))
+        >>> trace.identical(Trace([0], [[-np.nan]], [1.0], [0.2], DecayConfig(epochs=1), "eager"))
         False
         """
         pairs = [(getattr(self, name), getattr(other, name)) for name in ARRAYS]
-        return all(a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True) for a, b in pairs)
+        return all(a.dtype == b.dtype and a.shape == b.shape and bool(same_bits(a, b).all()) for a, b in pairs)
 
     def digest(self) -> str:
         """SHA-256 (hex) of every byte of epoch, w, loss and lr, in that order: equal digests, equal bits.
@@ -202,12 +205,14 @@ def _line_of(text: str, key: str) -> int:
 
 
 def _load_json(text: str) -> dict[str, Any]:
+    if depth(text) > MAX_DEPTH:  # checked before the parser recurses
+        raise TraceFormatError(f"not JSON: nested too deeply (more than {MAX_DEPTH} levels)")
     try:
         document = json.loads(text)
     except json.JSONDecodeError as error:
         raise TraceFormatError(f"not JSON: {error.msg} (column {error.colno})", error.lineno) from None
-    except RecursionError:
-        raise TraceFormatError("not JSON: nested too deeply") from None
+    except ValueError as error:  # an integer past Python's digit limit
+        raise TraceFormatError(f"not JSON: {error}") from None
     if not isinstance(document, dict):
         raise TraceFormatError(f"expected a JSON object, got a {type(document).__name__}")
     return document

@@ -108,11 +108,11 @@ def _write(name: str, text: str) -> Callable[[Path], None]:
 
 # (mode, damage, the words the one line must hold)
 DAMAGE = [
-    ("eager", _truncate("ckpt-3.data-*"), "checkpoint ckpt-3 is unreadable or corrupt"),
+    ("eager", _truncate("ckpt-3.data-*"), "ckpt-3 is unreadable or corrupt"),
     ("eager", _flip("ckpt-3.data-*"), "Checksum does not match"),
-    ("eager", _truncate("ckpt-3.index"), "checkpoint ckpt-3 is unreadable or corrupt"),
-    ("eager", _write("checkpoint", "garbage {"), "its checkpoint file is unreadable or corrupt"),
-    ("eager", _write(MANIFEST, '{"format": "decaybench-checkpoint/1", "mo'), "manifest.json is unreadable or corrupt"),
+    ("eager", _truncate("ckpt-3.index"), "ckpt-3 is unreadable or corrupt"),
+    ("eager", _write("checkpoint", "garbage {"), "checkpoint is unreadable or corrupt (it names no checkpoint)"),
+    ("eager", _write(MANIFEST, '{"format": "decaybench-checkpoint/1", "mo'), "manifest.json is not valid JSON"),
     ("eager", _write(MANIFEST, "[]"), "manifest.json is unreadable or corrupt"),
     ("numpy", _truncate("state.npz"), "state.npz is unreadable or corrupt"),
     ("numpy", _flip("state.npz"), "state.npz is unreadable or corrupt"),

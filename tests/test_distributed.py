@@ -25,7 +25,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_array_equal
 
-from decaybench import golden
+from decaybench import cli, golden
+from decaybench.cli import commands
 from decaybench.config import DecayConfig
 from decaybench.loops import run
 from decaybench.modes import REGISTRY
@@ -346,3 +347,23 @@ def test_a_real_cluster_runs_the_same_command_on_every_host() -> None:
                 os.killpg(host.pid, signal.SIGKILL)
     assert [host.returncode for host in hosts] == [0, 0], [err[-2000:] for _, err in outputs]
     assert outputs[0][0] == outputs[1][0] == run(DecayConfig(size=5, epochs=4), "multiworker").to_csv()
+
+
+def test_a_clusters_stderr_lines_are_escaped_one_by_one(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # The local cluster's error quotes its worker's stderr, a line each; a worker may write control characters.
+    tail = "InvalidArgumentError: bad\x1b[2J value\rsame line\u2028still"
+    error = DistributedError(
+        f"multiworker run failed: worker 1 exited with code 3\n--- worker 1 stderr (last lines) ---\n{tail}", 1, "exit"
+    )
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise error
+
+    monkeypatch.setattr(commands, "run_mode", fail)
+    assert cli.main(["run", "--mode", "eager", "--epochs", "1"]) == 1
+    assert capsys.readouterr().err.split("\n") == [
+        "decaybench: error: multiworker run failed: worker 1 exited with code 3",
+        "--- worker 1 stderr (last lines) ---",
+        "InvalidArgumentError: bad\\x1b[2J value\\rsame line\\u2028still",
+        "",
+    ]

@@ -8,15 +8,20 @@ wait), with slack for 2 loaded cores plus the lateness measured meanwhile (tests
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
+import socket
+import subprocess
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
 from numpy.testing import assert_array_equal
 
 from decaybench import Trace
@@ -25,7 +30,8 @@ from decaybench.modes.distributed import agreement, tf_config
 from decaybench.modes.emulation import emulate
 from decaybench.test_hooks import WORKER_FAULT
 from decaybench.validation import InvalidValue
-from tests.real_hosts import ROOT, Hosts, Result
+from tests.properties.strategies import hostile_tf_configs
+from tests.real_hosts import ROOT, Hosts, Result, free_ports
 
 if TYPE_CHECKING:
     from tests.conftest import Command, Lateness
@@ -53,29 +59,143 @@ def one_line(result: Result) -> str:
 
 # ---- TF_CONFIG, checked before TensorFlow loads -----------------------------------------------------
 
-BAD = {
-    "malformed JSON": ("{'cluster': ", "is not valid JSON"),
-    "unknown task type": ('{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "ps", "index": 0}}', "task type 'ps' is unknown"),
-    "index out of range": (
-        '{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 1}}',
-        "task index 1 is out of range",
-    ),
-    "duplicate addresses": (
-        '{"cluster": {"worker": ["127.0.0.1:1", "127.0.0.1:1"]}, "task": {"type": "worker", "index": 0}}',
-        "lists address 127.0.0.1:1 twice",
-    ),
-}
+
+def workers(*addresses: str, chief: Sequence[str] = ()) -> str:
+    """A TF_CONFIG of these worker addresses (and a chief job when given) for worker 0, or the chief."""
+    cluster = {"chief": list(chief), "worker": list(addresses)} if chief else {"worker": list(addresses)}
+    task = {"type": "chief", "index": 0} if chief else {"type": "worker", "index": 0}
+    return json.dumps({"cluster": cluster, "task": task})
 
 
-@pytest.mark.parametrize("case", list(BAD))
-def test_a_bad_tf_config_is_refused_in_one_line(decaybench: Command, case: str) -> None:
-    raw, problem = BAD[case]
-    with pytest.raises(InvalidValue, match="TF_CONFIG"):
-        tf_config.parse(raw)
+def refusals(port: int, taken: int) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Bad TF_CONFIG values, the issue's table and others of each class: name -> (value, words its one line holds).
+
+    ``port`` is free on this machine, ``taken`` held by another socket.
+    """
+    same = f"reach the same server (this machine, port {port})"
+    return {
+        "malformed JSON": ("{'cluster': ", ("is not valid JSON",)),
+        "3,000 nested lists": ("[" * 3000 + "]" * 3000, ("nested deeper than 64 levels",)),
+        "100,000 nested objects": ('{"a":' * 100_000 + "1" + "}" * 100_000, ("nested deeper than 64 levels",)),
+        "nesting inside the worker list": (workers().replace("[]", "[" * 5000 + "]" * 5000), ("nested deeper than 64 levels",)),
+        "unknown task type": (
+            '{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "ps", "index": 0}}',
+            ("task type 'ps' is unknown",),
+        ),
+        "index out of range": ('{"cluster": {"worker": ["127.0.0.1:1"]}, "task": {"type": "worker", "index": 1}}', ("task index 1",)),
+        "port 99999": (workers("127.0.0.1:99999"), ("'127.0.0.1:99999' of worker 0: port 99999 is out of range (1 to 65535)",)),
+        "port 65536": (workers(f"127.0.0.1:{port}", "127.0.0.1:65536"), ("of worker 1: port 65536 is out of range",)),
+        "port 0": (workers("127.0.0.1:0"), ("port 0 is out of range",)),
+        "port of 5,000 digits": (workers("127.0.0.1:" + "9" * 5000), ("is out of range",)),
+        "port ²": (workers("127.0.0.1:²"), ("port '²' is not a number of ASCII digits",)),
+        "port ٣ (Arabic-Indic three)": (workers("127.0.0.1:٣"), ("port '٣' is not a number of ASCII digits",)),
+        "port +80": (workers("127.0.0.1:+80"), ("port '+80' is not a number of ASCII digits",)),
+        "no port": (workers("localhost"), ("has no port",)),
+        "bare IPv6": (workers("::1:80"), ("write it in brackets",)),
+        "bad IPv6 in brackets": (workers("[::g]:80"), ("host [::g] is not an IPv6 address",)),
+        "a space in a hostname": (workers("host b:80"), ("host 'host b' is not a hostname or an IP address",)),
+        "a hyphen ending a label": (workers("host-.example:80"), ("host 'host-.example' is not a hostname",)),
+        "broken IPv4": (workers("1.2.3.999:80"), ("host '1.2.3.999' is not a valid IPv4 address",)),
+        "control characters in a host": (workers("a\nb\x1b[2J:80"), ("host 'a\\nb\\x1b[2J' is not a hostname",)),
+        "one address twice": (
+            workers(f"127.0.0.1:{port}", f"127.0.0.1:{port}"),
+            ("twice", f"worker 0 (127.0.0.1:{port})", f"worker 1 (127.0.0.1:{port})"),
+        ),
+        "127.0.0.1 and localhost": (
+            workers(f"127.0.0.1:{port}", f"localhost:{port}"),
+            (same, f"worker 0 (127.0.0.1:{port})", f"worker 1 (localhost:{port})"),
+        ),
+        "localhost and 127.0.0.2": (
+            workers(f"127.0.0.1:{taken}", f"localhost:{port}", f"127.0.0.2:{port}"),
+            (same, f"worker 1 (localhost:{port})", f"worker 2 (127.0.0.2:{port})"),
+        ),
+        "the chief and a worker on one server": (
+            workers(f"127.0.0.3:{port}", chief=[f"localhost:{port}"]),
+            (same, f"chief 0 (localhost:{port})", f"worker 0 (127.0.0.3:{port})"),
+        ),
+        "a name that does not resolve": (
+            workers(f"127.0.0.1:{port}", "no-such-host.invalid:80"),
+            ("worker 1 (no-such-host.invalid:80)", "resolve"),
+        ),
+        "this host's port in use": (
+            workers(f"127.0.0.1:{taken}", f"127.0.0.1:{port}"),
+            (f"port {taken} cannot be bound (Address already in use)",),
+        ),
+    }
+
+
+# Each case through the command's main in one fresh process, which reports after each whether TensorFlow is loaded.
+BATCH = """
+import contextlib, io, json, os, sys
+from decaybench import cli
+results = {}
+for name, raw in json.load(sys.stdin).items():
+    os.environ["TF_CONFIG"] = raw
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = cli.main(["run", "--mode", "multiworker", "--startup-timeout", "5"])
+    results[name] = [status, out.getvalue(), err.getvalue(), "tensorflow" in sys.modules]
+json.dump(results, sys.stdout)
+"""
+
+
+def test_a_bad_tf_config_is_refused_in_one_line_before_tensorflow_loads() -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        cases = refusals(free_ports(1)[0], holder.getsockname()[1])
+        raws = {name: raw for name, (raw, _) in cases.items()}
+        completed = subprocess.run(
+            [sys.executable, "-c", BATCH], input=json.dumps(raws), capture_output=True, text=True, cwd=ROOT, timeout=120
+        )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    results = json.loads(completed.stdout)
+    for name, (_, words) in cases.items():
+        status, out, err, tensorflow = results[name]
+        assert (status, out) == (2, ""), (name, err)
+        assert err.startswith("decaybench: error: TF_CONFIG: ") and err.count("\n") == 1, (name, err)
+        assert all(word in err for word in words), (name, words, err)
+        assert not tensorflow, f"{name}: refused after TensorFlow loaded"
+
+
+def test_one_host_spelled_two_ways_is_refused_from_the_command_line(decaybench: Command) -> None:
+    port = free_ports(1)[0]
+    raw = workers(f"127.0.0.1:{port}", f"localhost:{port}")
     completed = decaybench("run", "--mode", "multiworker", env={**os.environ, "TF_CONFIG": raw}, cwd=ROOT, timeout=60)
-    assert completed.returncode == 2 and completed.stdout == ""
-    assert completed.stderr.count("\n") == 1 and completed.stderr.startswith("decaybench: error: TF_CONFIG: "), completed.stderr
-    assert problem in completed.stderr
+    assert (completed.returncode, completed.stdout) == (2, "")
+    assert completed.stderr == (
+        f"decaybench: error: TF_CONFIG: worker 0 (127.0.0.1:{port}) and worker 1 (localhost:{port}) reach the same server "
+        f"(this machine, port {port}): each task needs its own host:port, got {raw!r}\n"
+    )
+
+
+def test_good_addresses_pass_and_a_port_taken_later_is_refused_when_the_host_listens() -> None:
+    first, second, third = free_ports(3)
+    spec = tf_config.parse(workers(f"127.0.0.1:{first}", f"localhost:{second}", f"[::1]:{third}", f"10.255.255.1:{first}"))
+    tf_config.check_addresses(spec, 5.0)  # one port each on this machine; another machine's IP may share a port
+    with socket.socket() as holder:  # taken after the check, before the host listens: the later check refuses it
+        holder.bind(("127.0.0.1", first))
+        holder.listen()
+        with pytest.raises(InvalidValue, match=f"TF_CONFIG names this host's address, but port {first} cannot be bound"):
+            tf_config.wait_for_peers(spec, 0.1)
+
+
+@settings(max_examples=max(20, settings.default.max_examples // 5), suppress_health_check=[HealthCheck.too_slow])  # 100 under ci
+@given(hostile_tf_configs())
+@example('{"cluster": {"worker": ["127.0.0.1:99999"]}, "task": {"type": "worker", "index": 0}}')
+@example('{"cluster": {"worker": ["127.0.0.1:²"]}, "task": {"type": "worker", "index": 0}}')
+@example('{"cluster": {"worker": ["127.0.0.1:٣"]}, "task": {"type": "worker", "index": 0}}')  # int("٣") == 3
+@example("[" * 3000 + "]" * 3000)
+def test_any_tf_config_is_a_cluster_of_addresses_or_one_line_naming_tf_config(raw: str) -> None:
+    try:
+        spec = tf_config.parse(raw)
+    except InvalidValue as error:
+        assert error.argument == tf_config.ENV and str(error).startswith("TF_CONFIG "), error
+        return
+    ports = [address.rpartition(":")[2] for _, _, address in spec.tasks]
+    assert all(port.isascii() and port.isdigit() and 1 <= int(port) <= 65535 for port in ports), spec.tasks
+    assert all(address.isascii() and address.isprintable() for _, _, address in spec.tasks), spec.tasks
+    assert len({address for _, _, address in spec.tasks}) == spec.size
 
 
 def test_a_chief_task_comes_first() -> None:
@@ -168,6 +288,38 @@ def test_a_missing_host_ends_the_start_and_signals_end_the_wait(hosts: Hosts, la
         == f"decaybench: error: multiworker: the cluster did not form within 5 s: nothing answers at worker 1 ({missing[1]})"
     )
     assert result.ended - waiting < 5 + SLACK_SECONDS + lateness.between(waiting, result.ended)
+
+
+def test_a_cluster_that_cannot_form_ends_within_its_timeouts_naming_why(hosts: Hosts, lateness: Lateness) -> None:
+    # Something else answers at the peer's address (it listens and never speaks gRPC): the wait for the
+    # peers passes, TensorFlow's join cannot complete. The chief waits for a worker, a worker for the chief.
+    startup, collective = 5, 10
+    args = ["--startup-timeout", str(startup), "--collective-timeout", str(collective)]
+    with contextlib.ExitStack() as stack:
+        clusters = {"alien worker": (0, 1), "alien chief": (1, 0)}
+        ends: dict[str, tuple[str, str]] = {}
+        for key, (mine, theirs) in clusters.items():
+            addresses = hosts.start(2, args, only=[mine], key=key)
+            alien = stack.enter_context(socket.socket())
+            alien.bind(("127.0.0.1", int(addresses[theirs].rpartition(":")[2])))
+            alien.listen(16)
+            ends[key] = (addresses[mine], f"worker {theirs} ({addresses[theirs]})")
+        listening = {key: answered_at(hosts, key, address) for key, (address, _) in ends.items()}
+        for key, (_, alien_name) in ends.items():
+            result = hosts.wait(key)
+            assert (result.returncode, result.stdout) == (1, ""), result.stderr[-2000:]
+            assert one_line(result).startswith(
+                f"decaybench: error: multiworker: the cluster did not form within {startup} s: {alien_name} answered at its address "
+                "but did not join TensorFlow's cluster"
+            )
+            began = listening[key]
+            assert result.ended - began < startup + collective + SLACK_SECONDS + lateness.between(began, result.ended)
+
+
+def answered_at(hosts: Hosts, key: str, address: str) -> float:
+    """When host ``key`` first answered at its ``address`` (its wait for the peers, then TensorFlow's server)."""
+    hosts.wait_until_listening(key, address)
+    return time.monotonic()
 
 
 def dead_or_hung(hosts: Hosts, kind: str) -> tuple[Result, Result, list[str]]:

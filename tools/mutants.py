@@ -300,6 +300,38 @@ MUTANTS: tuple[Mutant, ...] = (
         "        want = epoch",
         "tests/test_pytest_plugin.py -k 'readme_keras3 or torch_grad_scaler'",
     ),
+    Mutant(
+        "read-fifo-swap",
+        "reading: no fstat after the open (a FIFO swapped in is read)",
+        "decaybench/reading.py",
+        "    if not stat.S_ISREG(opened.st_mode):  # swapped between the check and the open",
+        "    if False:  # swapped between the check and the open",
+        "tests/test_hostile_inputs.py -k swapped",
+    ),
+    Mutant(
+        "state-epoch-rank",
+        "checkpoint: state.npz's arrays taken at any rank and dtype (epoch [[20]])",
+        "decaybench/checkpoint/files.py",
+        "        if array.dtype.kind not in kinds or array.ndim != rank or",
+        "        if False and",
+        "tests/test_hostile_inputs.py -k malformed_state",
+    ),
+    Mutant(
+        "paths-apart",
+        "CLI: --output and --checkpoint-dir not checked apart",
+        "decaybench/cli/commands.py",
+        '    check_apart({"checkpoint_dir": args.checkpoint_dir, "output": args.output})',
+        "    pass",
+        "tests/test_hostile_inputs.py -k conflicting",
+    ),
+    Mutant(
+        "nan-bits",
+        "bits: NaNs alike in bit-for-bit comparisons",
+        "decaybench/bits.py",
+        "        return np.asarray(bits(a) == bits(b))",
+        "        return np.asarray((a == b) | (np.isnan(a) & np.isnan(b)))",
+        "tests/test_hostile_inputs.py -k nan_payloads",
+    ),
 )
 
 

@@ -28,8 +28,11 @@ a directory's latest epoch without TensorFlow.
 
 Every refusal is an :class:`~decaybench.validation.InvalidValue` naming the argument
 (``checkpoint_dir``, ``checkpoint_every``, ``resume``) and the value, raised before anything is
-written: :func:`check_options` runs without TensorFlow, so the CLI refuses bad input first; a
-checkpoint that TensorFlow cannot read is refused by :meth:`Checkpoints.start`, before the run.
+written: :func:`check_options` runs without TensorFlow, so the CLI refuses bad input first. It
+checks every entry's type (:func:`.files.check_entries`), the manifest, and what can be read of the
+state without TensorFlow (all of ``state.npz``, the epoch TensorFlow's index names); a checkpoint
+that TensorFlow cannot read is refused by :meth:`Checkpoints.start`, before the run. Files are read
+through :mod:`decaybench.reading`: one line naming the file, never a traceback or a block.
 
 >>> default_every(40), default_every(7)
 (4, 1)
@@ -47,6 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from decaybench.checkpoint.files import check_entries, index_epoch
 from decaybench.checkpoint.manifest import MANIFEST, Manifest, first_difference, read_manifest, write_manifest
 from decaybench.checkpoint.state import NumpyStore, State, Store, TensorFlowStore, latest_epoch
 from decaybench.config import DecayConfig
@@ -110,16 +114,20 @@ def _check_writable(directory: Path) -> None:
 
 
 def _check_manifest(directory: Path, expected: Manifest) -> None:
-    try:
-        found = read_manifest(directory)
-    except ValueError as error:
-        raise _refuse(directory, f"holds a corrupt checkpoint: {error}") from None
+    found = read_manifest(directory)  # a file that is no manifest is refused there, naming it
     if found is None:
         raise _refuse(directory, f"holds no checkpoint to resume (no {MANIFEST})")
     difference = first_difference(found, expected)
     if difference is not None:
         name, theirs, ours = difference
         raise _refuse(directory, f"holds a checkpoint of another run: {name} is {theirs!r} there, {ours!r} in this run")
+
+
+def _fits(state: State, config: DecayConfig, directory: Path) -> State:
+    try:
+        return state.check(config)
+    except ValueError as error:
+        raise _refuse(directory, f"holds a corrupt checkpoint: {error}") from None
 
 
 def check_options(config: DecayConfig, mode: str, directory: Any, every: Any, resume: Any) -> CheckpointOptions | None:
@@ -142,16 +150,31 @@ def check_options(config: DecayConfig, mode: str, directory: Any, every: Any, re
     path = Path(directory)
     if path.exists() and not path.is_dir():
         raise _refuse(path, "is not a directory")
+    check_entries(path)  # no FIFO to block a reader, no directory where a file is read
     if resume:
         if not path.exists():
             raise _refuse(path, "does not exist: there is no checkpoint to resume")
         _check_manifest(path, Manifest.of(config, mode))
+        _check_state(path, config, mode)
     elif (path / MANIFEST).exists():
         epoch = latest_epoch(path)
         at = "" if epoch is None else f" at epoch {epoch}"
         raise _refuse(path, f"holds a checkpoint{at} already: resume it (resume=True, --resume) or choose another directory")
     _check_writable(path)
     return CheckpointOptions(path, every, resume)
+
+
+def _check_state(directory: Path, config: DecayConfig, mode: str) -> None:
+    """What can be checked of the saved state without TensorFlow: all of ``state.npz``, the index's epoch."""
+    spec = REGISTRY.get(mode)
+    if spec is not None and spec.checkpoints == "numpy":
+        state = NumpyStore(directory).load()
+        if state is not None:
+            _fits(state, config, directory)
+        return
+    epoch = index_epoch(directory)
+    if epoch is not None and epoch > config.epochs:
+        raise _refuse(directory, f"holds a corrupt checkpoint: its epoch {epoch} is outside 0..{config.epochs}")
 
 
 class Checkpoints:
@@ -171,11 +194,8 @@ class Checkpoints:
         A fresh run writes its manifest and the initial state first.
         """
         if self.options.resume:
-            try:
-                state = self._store.load()
-                state = State.initial(self.config) if state is None else state.check(self.config)
-            except ValueError as error:
-                raise _refuse(self.directory, f"holds a corrupt checkpoint: {error}") from None
+            state = self._store.load()  # a file that is no state is refused there, naming it
+            state = State.initial(self.config) if state is None else _fits(state, self.config, self.directory)
             self.resumed_from = state.epoch
             return state
         try:

@@ -17,17 +17,21 @@ from __future__ import annotations
 import dataclasses
 import importlib.metadata
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from decaybench.config import DecayConfig
 from decaybench.files import write_atomic
+from decaybench.reading import UnreadableInput, parse_json, read_json
 
 __all__ = ["FORMAT", "MANIFEST", "Manifest", "first_difference", "read_manifest", "write_manifest"]
 
 MANIFEST = "manifest.json"
 FORMAT = "decaybench-checkpoint/1"
+# A manifest is under a kilobyte; anything past this is not one (and is not read whole).
+MANIFEST_LIMIT = 1 << 20
 
 
 def _version(distribution: str) -> str | None:
@@ -74,11 +78,34 @@ class Manifest:
 
     @classmethod
     def from_json(cls, text: str) -> Manifest:
-        """Inverse of :meth:`to_json`; ``ValueError`` (or ``KeyError``/``TypeError``) for anything else."""
-        document = json.loads(text)
-        if not isinstance(document, dict) or document.get("format") != FORMAT:
-            raise ValueError(f"format is not {FORMAT}")
+        """Inverse of :meth:`to_json`; ``ValueError`` naming what is wrong for anything else."""
+        document = parse_json(text, source=MANIFEST, argument="manifest")
+        problem = _problem(document)
+        if problem is not None:
+            raise ValueError(f"{MANIFEST} {problem}")
+        return cls._of(document)
+
+    @classmethod
+    def _of(cls, document: dict[str, Any]) -> Manifest:
         return cls(document["mode"], DecayConfig.from_dict(document["config"]), document["decaybench"], document["tensorflow"])
+
+
+def _problem(document: Any) -> str | None:
+    """What keeps ``document`` (parsed JSON) from being a manifest, or ``None``."""
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        return f"is unreadable or corrupt (format is not {FORMAT})"
+    missing = sorted({"mode", "config", "decaybench", "tensorflow"} - set(document))
+    if missing:
+        return f"is unreadable or corrupt (no {missing[0]!r})"
+    if not isinstance(document["mode"], str) or not isinstance(document["config"], dict):
+        return "is unreadable or corrupt (mode must be a string and config an object)"
+    if not all(version is None or isinstance(version, str) for version in (document["decaybench"], document["tensorflow"])):
+        return "is unreadable or corrupt (the versions must be strings or null)"
+    try:
+        DecayConfig.from_dict(document["config"])
+    except (ValueError, TypeError) as error:  # the config's own checks name the field and its value
+        return f"is unreadable or corrupt (config: {error})"
+    return None
 
 
 def first_difference(found: Manifest, expected: Manifest) -> tuple[str, Any, Any] | None:
@@ -96,11 +123,17 @@ def write_manifest(directory: Path, manifest: Manifest) -> None:
 
 
 def read_manifest(directory: Path) -> Manifest | None:
-    """The manifest in ``directory``; ``None`` when there is none; ``ValueError`` naming the cause when unreadable."""
+    """The manifest in ``directory``; ``None`` when there is none.
+
+    Anything else than a manifest (another type of file, bad JSON at any depth, a missing or
+    malformed field) is an :class:`~decaybench.reading.UnreadableInput` naming ``checkpoint_dir``
+    and the file.
+    """
     path = directory / MANIFEST
-    if not path.exists():
+    if not os.path.lexists(path):
         return None
-    try:
-        return Manifest.from_json(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"{MANIFEST} is unreadable or corrupt ({type(error).__name__}: {error})") from error
+    document = read_json(path, argument="checkpoint_dir", value=str(directory), limit=MANIFEST_LIMIT)
+    problem = _problem(document)
+    if problem is not None:
+        raise UnreadableInput("checkpoint_dir", str(directory), str(path), problem)
+    return Manifest._of(document)

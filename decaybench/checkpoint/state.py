@@ -21,8 +21,6 @@ then (``max_to_keep=2``: with 1, it would delete the previous one before the new
 
 from __future__ import annotations
 
-import hashlib
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,15 +28,15 @@ from typing import Any
 
 import numpy as np
 
+from decaybench.checkpoint.files import ARRAYS, INDEX, NPZ, PREFIX, digest, index_epoch, read_arrays
 from decaybench.config import DecayConfig
 from decaybench.files import atomic_writer
+from decaybench.reading import UnreadableInput, read_text
 from decaybench.test_hooks import checkpoint_pause
 
 __all__ = ["NPZ", "PREFIX", "NumpyStore", "State", "Store", "TensorFlowStore", "latest_epoch"]
 
-NPZ = "state.npz"
-PREFIX = "ckpt"
-_ARRAYS = ("w", "rows_w", "rows_loss", "rows_lr")
+_ARRAYS = ARRAYS
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,7 +88,7 @@ class Store:
         raise NotImplementedError
 
     def load(self) -> State | None:
-        """The latest complete state, ``None`` when none was saved; ``ValueError`` when it is unreadable."""
+        """The latest complete state, ``None`` when none was saved; ``UnreadableInput`` naming the file when unreadable."""
         raise NotImplementedError
 
 
@@ -103,30 +101,14 @@ class NumpyStore(Store):
     def save(self, state: State) -> None:
         arrays = {"epoch": np.int64(state.epoch), **{name: getattr(state, name) for name in _ARRAYS}}
         with atomic_writer(self.path) as handle:
-            np.savez(handle, digest=np.frombuffer(_digest(arrays), np.uint8), **arrays)
+            np.savez(handle, digest=np.frombuffer(digest(arrays), np.uint8), **arrays)
             checkpoint_pause()
 
     def load(self) -> State | None:
-        if not self.path.exists():
+        arrays = read_arrays(self.path.parent)
+        if arrays is None:
             return None
-        try:
-            with np.load(self.path, allow_pickle=False) as data:
-                arrays = {name: data[name] for name in ("epoch", *_ARRAYS)}
-                if data["digest"].tobytes() != _digest(arrays):
-                    raise ValueError("its SHA-256 does not match its arrays")
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
-            raise ValueError(f"{NPZ} is unreadable or corrupt ({type(error).__name__}: {error})") from error
         return State(int(arrays["epoch"]), *(arrays[name] for name in _ARRAYS))
-
-
-def _digest(arrays: Mapping[str, Any]) -> bytes:
-    # zipfile checks a member's CRC only when it reads to the end: the digest catches any change.
-    digest = hashlib.sha256()
-    for name, array in arrays.items():
-        value = np.ascontiguousarray(array)
-        digest.update(f"{name}:{value.dtype.str}:{value.shape}".encode())
-        digest.update(value.tobytes())
-    return digest.digest()
 
 
 class TensorFlowStore(Store):
@@ -153,7 +135,8 @@ class TensorFlowStore(Store):
             try:
                 self._manager = tf.train.CheckpointManager(self._checkpoint, str(self.directory), max_to_keep=2, checkpoint_name=PREFIX)
             except Exception as error:  # a corrupt "checkpoint" file fails to parse here
-                raise ValueError(f"its checkpoint file is unreadable or corrupt ({type(error).__name__}: {error})") from error
+                problem = f"is unreadable or corrupt ({type(error).__name__}: {error})"
+                raise UnreadableInput("checkpoint_dir", str(self.directory), str(self.directory / INDEX), problem) from error
         return self._manager
 
     def save(self, state: State) -> None:
@@ -176,15 +159,13 @@ class TensorFlowStore(Store):
         from google.protobuf import text_format
         from tensorflow.python.training.checkpoint_state_pb2 import CheckpointState
 
-        names = self.directory / "checkpoint"
-        if not names.exists():
+        names = self.directory / INDEX
+        if index_epoch(self.directory) is None:  # a regular file naming ckpt-<epoch>, or none
             return
         try:
-            state = text_format.Parse(names.read_text(encoding="utf-8"), CheckpointState())
-        except (OSError, UnicodeDecodeError, text_format.ParseError) as error:
-            raise ValueError(f"its checkpoint file is unreadable or corrupt ({type(error).__name__}: {error})") from error
-        if not state.model_checkpoint_path:
-            raise ValueError("its checkpoint file names no checkpoint")
+            text_format.Parse(read_text(names, argument="checkpoint_dir", value=str(self.directory)), CheckpointState())
+        except text_format.ParseError as error:
+            raise UnreadableInput("checkpoint_dir", str(self.directory), str(names), f"is unreadable or corrupt ({error})") from None
 
     def load(self) -> State | None:
         self._check_names()
@@ -197,7 +178,8 @@ class TensorFlowStore(Store):
             status.expect_partial()  # the manager's save counter is not ours to restore
         except Exception as error:  # truncated or altered files: DataLossError, NotFoundError, ...
             message = str(error).strip().splitlines()[0] if str(error).strip() else ""
-            raise ValueError(f"checkpoint {Path(latest).name} is unreadable or corrupt ({type(error).__name__}: {message})") from error
+            problem = f"is unreadable or corrupt ({type(error).__name__}: {message})"
+            raise UnreadableInput("checkpoint_dir", str(self.directory), f"checkpoint {latest}", problem) from error
         return State(int(self._epoch.numpy()), *(self._variables[name].numpy() for name in _ARRAYS))
 
 
@@ -205,20 +187,7 @@ def latest_epoch(directory: Path) -> int | None:
     """The epoch of the latest complete checkpoint in ``directory``, read without TensorFlow; ``None`` if none.
 
     TensorFlow's ``checkpoint`` file names it (``ckpt-<epoch>``); a numpy run's ``state.npz`` holds it.
+    A file that is not what it must be is an :class:`~decaybench.reading.UnreadableInput`.
     """
-    npz = directory / NPZ
-    if npz.exists():
-        try:
-            with np.load(npz, allow_pickle=False) as data:
-                return int(data["epoch"])
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-            return None
-    names = directory / "checkpoint"
-    if not names.exists():
-        return None
-    for line in names.read_text(encoding="utf-8", errors="replace").splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == "model_checkpoint_path":
-            suffix = value.strip().strip('"').rpartition("-")[2]
-            return int(suffix) if suffix.isdigit() else None
-    return None
+    arrays = read_arrays(directory)
+    return int(arrays["epoch"]) if arrays is not None else index_epoch(directory)

@@ -13,7 +13,6 @@ of :mod:`decaybench.cli.commands`; the configuration flags come from ``DecayConf
 
 from __future__ import annotations
 
-import sys
 import warnings
 from collections.abc import Sequence
 
@@ -24,6 +23,7 @@ from decaybench.cli.parsing import Command, Flag, Parser, run_parser
 from decaybench.cli.parsing import build_parser as _build
 from decaybench.cli.runtime import CLUSTER_FLAGS, PROG, RUNTIME_FLAGS
 from decaybench.cli.sweep import SWEEP
+from decaybench.messages import say
 from decaybench.modes import REGISTRY, ModeWarning
 from decaybench.modes.distributed import tf_config
 
@@ -197,5 +197,5 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.simplefilter("ignore", ModeWarning)  # said here in one line, not as a warning's two
         problems = REGISTRY.problems
     for problem in problems:
-        print(f"{PROG}: warning: {problem}", file=sys.stderr)
+        say(f"{PROG}: warning: {problem}")
     return tf_config.leave(run_parser(build_parser(), COMMANDS, argv))  # a host of a real cluster ends here

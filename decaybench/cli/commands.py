@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,9 +16,11 @@ from decaybench.files import OutputError, check_writable
 from decaybench.golden import check_drift, check_update, golden_dir, read_documented, update_golden
 from decaybench.loops import run as run_mode
 from decaybench.memory import check_memory
+from decaybench.messages import say
 from decaybench.modes import REGISTRY
 from decaybench.modes.distributed import tf_config
 from decaybench.modes.distributed.timeouts import ClusterOptions, Timeouts, cluster_options
+from decaybench.paths import check_apart
 from decaybench.report import verify_table
 from decaybench.verify import verify as verify_modes
 
@@ -35,6 +36,7 @@ TABLE_OR_JSON = Flag("--format", {"choices": ("table", "json"), "default": "tabl
 
 
 def _output(args: argparse.Namespace) -> Path | None:
+    check_apart({"output": args.output})  # not into golden/
     return check_writable(args.output) if args.output is not None else None  # '' is refused, not stdout
 
 
@@ -45,20 +47,21 @@ def run(args: argparse.Namespace) -> int:
     spec = REGISTRY[args.mode]
     host = tf_config.from_environment() if spec.cluster else None  # a bad TF_CONFIG: one line, exit 2
     options = ClusterOptions(Timeouts(startup=args.startup_timeout, collective=args.collective_timeout), args.max_restarts)
+    if host is not None:
+        tf_config.check_addresses(host, options.timeouts.startup)  # names resolve, no server twice, this host's port free
     # A host of a real cluster resumes its checkpoint directory by itself: a scheduler restarts the same command.
     args.resume = args.resume or tf_config.resumes(host, args.checkpoint_dir)
+    check_apart({"checkpoint_dir": args.checkpoint_dir, "output": args.output})  # before the run fills either
     checkpoint = check_options(config, args.mode, args.checkpoint_dir, args.checkpoint_every, args.resume)  # before any file
     output = _output(args)
+    resumed = (latest_epoch(checkpoint.directory) or 0) if checkpoint is not None and checkpoint.resume else None
     if spec.tensorflow:  # a NumPy mode (the emulation) starts in a tenth of the time without it
         load_tensorflow(args.xla_no_fma)
-    resumed = (latest_epoch(checkpoint.directory) or 0) if checkpoint is not None and checkpoint.resume else None
     saving = {"checkpoint_dir": args.checkpoint_dir, "checkpoint_every": args.checkpoint_every, "resume": args.resume}
     with cluster_options(options.timeouts, options.max_restarts):
         trace = run_mode(config, args.mode, progress=True if args.progress else None, **saving)
     if host is not None and not (host.is_chief or args.output_all):
-        print(
-            f"{PROG}: {host.name(host.rank)}: the trace equals the chief's; the chief writes it (--output-all: every host)", file=sys.stderr
-        )
+        say(f"{PROG}: {host.name(host.rank)}: the trace equals the chief's; the chief writes it (--output-all: every host)")
         return 0
     formats: dict[str, Callable[[], str]] = {
         "text": lambda: "\n".join(trace.lines()) + "\n",
@@ -67,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     }
     emit(formats[args.format](), output)
     if resumed is not None:
-        print(f"{PROG}: resumed at epoch {resumed} from {args.checkpoint_dir}", file=sys.stderr)
+        say(f"{PROG}: resumed at epoch {resumed} from {args.checkpoint_dir}")
     report_divergence([trace.diverged_at])
     return 0
 
@@ -121,6 +124,7 @@ def plot(args: argparse.Namespace) -> int:
     config = config_from(args)
     modes = tuple(dict.fromkeys(args.modes or REGISTRY))  # default: every mode
     check_memory(config, modes, "plot")
+    check_apart({"output": args.output})
     output = check_writable(args.output)
     try:
         from decaybench.plot import save_plot  # loads matplotlib, an optional extra

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import re
-import sys
 import typing
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +26,7 @@ from typing import Any, NoReturn
 from decaybench.config import DecayConfig
 from decaybench.files import OutputError
 from decaybench.golden import GoldenError
+from decaybench.messages import say
 from decaybench.modes.distributed.faults import DistributedError
 from decaybench.stopping import Terminated, stop_on_signals
 from decaybench.validation import ArgumentError
@@ -156,17 +155,18 @@ def run_parser(parser: Parser, commands: Sequence[Command], argv: Sequence[str] 
     except OutputError as error:
         message = f"--output: {error}"
     except KeyboardInterrupt:
-        print(f"{parser.prog}: interrupted", file=sys.stderr)
+        say(f"{parser.prog}: interrupted")
         return 130
     except Terminated as stop:
-        print(f"{parser.prog}: terminated by SIGTERM{f'; {stop.where}' if stop.where else ''}", file=sys.stderr)
+        say(f"{parser.prog}: terminated by SIGTERM{f'; {stop.where}' if stop.where else ''}")
         return stop.status
-    except DistributedError as error:  # one line on a real cluster; the local cluster adds its worker's stderr
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
+    except DistributedError as error:  # one line on a real cluster; the local cluster adds its worker's stderr, line by line
+        first, *tail = str(error).split("\n")
+        say(f"{parser.prog}: error: {first}")
+        for line in tail:
+            say(line)
         return error.status
     except reported as error:
         message = str(error)
-    # One line whatever the user typed: a newline (or any control character) in an argument is escaped.
-    message = re.sub(r"[\x00-\x1f\x7f]", lambda control: repr(control.group())[1:-1], message)
-    print(f"{parser.prog}: error: {message}", file=sys.stderr)
+    say(f"{parser.prog}: error: {message}")  # one line whatever the user typed: control characters escaped
     return 2

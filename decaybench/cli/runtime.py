@@ -11,6 +11,7 @@ from pathlib import Path
 
 from decaybench.cli.parsing import Flag, UsageError
 from decaybench.files import write_atomic
+from decaybench.messages import say
 from decaybench.modes.distributed.timeouts import MAX_RESTARTS, TIMEOUTS
 from decaybench.xla_flags import XLA_NO_FMA, with_flag, xla_accepts
 
@@ -100,4 +101,4 @@ def report_divergence(epochs: Iterable[int | None]) -> None:
     """One line on stderr naming the first epoch where a run diverged, if any did."""
     diverged = sorted({epoch for epoch in epochs if epoch is not None})
     if diverged:
-        print(f"{PROG}: diverged at epoch {diverged[0]}", file=sys.stderr)
+        say(f"{PROG}: diverged at epoch {diverged[0]}")

@@ -50,6 +50,7 @@ from decaybench.config import DecayConfig
 from decaybench.modes._exact_sum import Plan, layout, ordered_sum
 from decaybench.modes._scaffold.compiled_loop import CompiledLoop
 from decaybench.trace import Trace
+from decaybench.validation import InvalidType
 
 __all__ = [
     "XLA_EXACT",
@@ -84,14 +85,19 @@ def exact_update(w: Any, lr: Any, g: Any, one: Any = None) -> tf.Tensor:
     ``tf.function(jit_compile=True)``; outside XLA it is the plain update.
 
     Args:
-        w: the parameter, a float tensor (or variable value).
-        lr: the learning rate: a Python float or a tensor, cast to ``w``'s dtype.
-        g: the gradient, ``w``'s dtype and shape.
+        w: the parameter, a floating tensor (or variable, or a Python float).
+        lr: the learning rate: a tensor of ``w``'s dtype, or a Python or NumPy number (converted to it).
+        g: the gradient, ``w``'s dtype and shape (a tensor of ``w``'s dtype, or a number or array).
         one: a tensor equal to 1.0 that the compiler cannot see (an input of your function);
             default: a variable of decaybench's holding 1.0, which XLA reads as an input.
 
     Returns:
         The updated value, a tensor of ``w``'s dtype.
+
+    Raises:
+        InvalidType: as eager ``w - lr * g`` would refuse them, naming the argument: a ``w`` that
+            is not floating, a tensor of another dtype than ``w``'s (no silent cast: an integer
+            ``w`` would round ``lr`` to 0), or a value that does not convert to it.
 
     Example (the difference shows on CPUs with FMA, where plain XLA gives ``-0.00048834...``):
         >>> a = 1 + 2**-12
@@ -99,10 +105,29 @@ def exact_update(w: Any, lr: Any, g: Any, one: Any = None) -> tf.Tensor:
         >>> float(step(tf.constant(1.0), tf.constant(a), tf.constant(a)))
         -0.00048828125
     """
-    w = tf.convert_to_tensor(w)
-    lr = tf.cast(lr, w.dtype) if tf.is_tensor(lr) else tf.constant(lr, w.dtype)
-    one = _opaque_one(w.dtype) if one is None else tf.cast(one, w.dtype)
+    w = _operand("w", w, None)
+    lr, g = _operand("lr", lr, w.dtype), _operand("g", g, w.dtype)
+    one = _opaque_one(w.dtype) if one is None else _operand("one", one, w.dtype)
     return w - (lr * g) * one
+
+
+def _operand(name: str, value: Any, dtype: tf.DType | None) -> Any:
+    """``value`` as a floating tensor of ``dtype`` (``None``: its own): tensors keep theirs, numbers convert."""
+    if isinstance(getattr(value, "dtype", None), tf.DType):  # a tensor or variable: as eager, no cast
+        if dtype is not None and value.dtype != dtype:
+            raise InvalidType(name, value.dtype.name, f"must be a tensor of w's dtype {dtype.name} (as eager TensorFlow's w - lr * g)")
+    else:
+        try:
+            value = tf.convert_to_tensor(value, dtype)
+        except (TypeError, ValueError) as error:
+            raise InvalidType(
+                name,
+                type(value).__name__,
+                f"does not convert to {dtype.name if dtype else 'a tensor'}: {str(error).strip().splitlines()[0]}",
+            ) from None
+    if not value.dtype.is_floating:
+        raise InvalidType(name, value.dtype.name, "must be floating (float16, bfloat16, float32 or float64), as eager TensorFlow's update")
+    return value
 
 
 def exact_step(w: tf.Tensor, lr: tf.Tensor, one: tf.Tensor, plan: Plan | None, index: Any) -> tuple[tf.Tensor, tf.Tensor]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
 import sys
 from collections.abc import Sequence
 
+import numpy as np
 from hypothesis import assume, settings
 from hypothesis import strategies as st
 
@@ -165,3 +167,147 @@ def exact_configs(draw: st.DrawFn, shapes: Sequence[tuple[str, int, int, int]] =
         record_every=record_every,
         **options(draw, 1.2),
     )
+
+
+# --- Hostile checkpoint files (issue 26): what a careless user, a forger or a damaged disk leaves in a
+# checkpoint directory. Each example is one refused resume in mode numpy (no TensorFlow), a few ms:
+# a tenth of the profile's examples (50 under `ci`, 10 under `dev`).
+HOSTILE_SETTINGS = settings(max_examples=max(10, settings.default.max_examples // 10))
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    max_leaves=8,
+)
+
+
+def _differs(new: object, old: object) -> bool:
+    # By value: a manifest whose w0 is 5 where ours says 5.0 describes the same run.
+    return bool(new != old)
+
+
+@st.composite
+def deep_json(draw: st.DrawFn) -> str:
+    """JSON nested past any parser's recursion: lists, objects or both, closed or not (depth 65 to 200,000)."""
+    depth = draw(st.sampled_from([65, 1000, 3000, 100_000, 200_000]))
+    opener, closer = draw(st.sampled_from([("[", "]"), ('{"a": ', "}"), ('[{"a": ', "}]")]))
+    return opener * depth + draw(st.sampled_from(["1", ""])) + (closer * depth if draw(st.booleans()) else "")
+
+
+@st.composite
+def hostile_manifests(draw: st.DrawFn, document: dict[str, object]) -> bytes:
+    """The bytes of a ``manifest.json`` that is not ``document`` (a valid manifest's JSON), nor any valid manifest of its run."""
+    text = json.dumps(document)
+    kind = draw(
+        st.sampled_from(["deep", "deep inside", "truncated", "field", "config field", "missing", "unknown", "not an object", "bytes"])
+    )
+    if kind == "deep":
+        return draw(deep_json()).encode()
+    if kind == "deep inside":
+        field = draw(st.sampled_from(sorted(document)))
+        return json.dumps({**document, field: "DEEP"}).replace('"DEEP"', draw(deep_json())).encode()
+    if kind == "truncated":
+        return text[: draw(st.integers(0, len(text) - 1))].encode()
+    if kind == "bytes":
+        at = draw(st.integers(0, len(text)))
+        return text[:at].encode() + draw(st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\x00\xfe"])) + text[at:].encode()
+    if kind == "not an object":
+        return json.dumps(draw(json_values.filter(lambda value: not isinstance(value, dict)))).encode()
+    changed = json.loads(text)
+    config = changed["config"]
+    if kind == "field":
+        field = draw(st.sampled_from(sorted(changed)))
+        changed[field] = draw(json_values.filter(lambda value: _differs(value, document[field])))
+    elif kind == "config field":
+        field = draw(st.sampled_from(sorted(config)))
+        config[field] = draw(json_values.filter(lambda value: _differs(value, config[field])))  # type: ignore[index]
+    elif kind == "missing":
+        del changed[draw(st.sampled_from(sorted(changed)))]
+    else:
+        config[draw(st.text(min_size=1, max_size=8).filter(lambda key: key not in config))] = draw(json_values)  # type: ignore[index, operator]
+    return json.dumps(changed).encode()
+
+
+_EPOCHS = st.builds(
+    lambda shape, dtype, value: np.full(shape, value).astype(dtype),
+    st.sampled_from([(), (1,), (1, 1), (0,), (2,)]),
+    st.sampled_from(["int64", "int32", "uint64", "float64", "bool"]),
+    st.sampled_from([-1, 0, 3, 20, 2**40]),
+)
+
+
+@st.composite
+def hostile_states(draw: st.DrawFn, members: dict[str, np.ndarray], epochs: int) -> dict[str, np.ndarray]:
+    """The arrays of a ``state.npz`` (``members``: a valid one's) with one to three defects no digest can reveal.
+
+    Defects: an epoch of another shape, dtype or out of ``0..epochs``; an array of another dtype or
+    shape; a member missing or one too many. (An epoch inside the range with the same rows can be a
+    valid state's, and is not drawn.)
+    """
+    state = dict(members)
+    for _ in range(draw(st.integers(1, 3))):
+        name = draw(st.sampled_from([*sorted(members), "missing", "extra"]))
+        if name == "missing" and len(state) > 1:
+            del state[draw(st.sampled_from(sorted(state)))]
+        elif name == "extra":
+            state[draw(st.sampled_from(["extra", "digest2", "w_"]))] = np.zeros(draw(st.integers(0, 3)))
+        elif name == "epoch":
+            state["epoch"] = draw(
+                _EPOCHS.filter(lambda epoch: not (epoch.dtype == np.int64 and epoch.shape == () and 0 <= epoch <= epochs))
+            )
+        elif name in state:
+            old = state[name]
+            dtype = draw(st.sampled_from(["float16", "float32", "float64", "int32", "int64", "complex64", "bool", "uint8"]))
+            shape = draw(
+                st.sampled_from([old.shape, (*old.shape, 1), old.shape[1:], (old.shape[0] + 1 if old.shape else 2, *old.shape[1:])])
+            )
+            new = np.zeros(shape, dtype)
+            if new.dtype == old.dtype and new.shape == old.shape:
+                new = np.zeros((*old.shape, 2), dtype)
+            state[name] = new
+    return state
+
+
+# ---- hostile TF_CONFIG values (decaybench.modes.distributed.tf_config) ---------------------------------
+
+# Ports that look like numbers to someone: non-ASCII digits ("²".isdigit() is true), signs, exponents,
+# out of range, too many digits for int().
+HOSTILE_PORTS = st.one_of(
+    st.integers(min_value=-2, max_value=10**6).map(str),
+    st.sampled_from(["²", "٣", "\uff18\uff10", "1e3", "+80", "-1", " 80", "80 ", "0x50", "", "0", "65536", "9" * 5000]),
+    st.text(alphabet=st.characters(categories=["Nd", "No"]), min_size=1, max_size=6),
+)
+HOSTILE_HOSTS = st.one_of(
+    st.sampled_from(["localhost", "127.0.0.1", "127.0.0.2", "0.0.0.0", "[::1]", "::1", "[::1", "[nope]", "a_b", "-a", "a-", "1.2.3.999"]),
+    st.sampled_from(["", "exa mple", "host\n", "h\x1b[2J", "\u2028", "x" * 300, "[::ffff:127.0.0.1]", "[fe80::1%eth0]"]),
+    st.text(max_size=12),
+)
+hostile_addresses = st.one_of(
+    st.builds(lambda host, port: f"{host}:{port}", HOSTILE_HOSTS, HOSTILE_PORTS),
+    st.builds(lambda port: f"127.0.0.1:{port}", st.integers(min_value=1, max_value=65535)),
+    st.text(max_size=20),
+)
+
+
+@st.composite
+def hostile_tf_configs(draw: st.DrawFn) -> str:
+    """``TF_CONFIG`` texts a careless or hostile user may set: bad addresses, one address twice,
+    wrong types, unknown jobs and tasks, deep nesting (to 5,000 levels), cut-off JSON, any text."""
+    workers = draw(st.lists(hostile_addresses, min_size=0, max_size=4))
+    if workers and draw(st.booleans()):
+        workers.append(draw(st.sampled_from(workers)))  # one address twice
+    cluster: dict[str, object] = {"worker": workers}
+    if draw(st.booleans()):
+        cluster["chief"] = draw(st.lists(hostile_addresses, max_size=2))
+    if draw(st.integers(0, 9)) == 0:
+        cluster[draw(st.sampled_from(["ps", "evaluator", ""]))] = ["127.0.0.1:1"]
+    task_type = draw(st.sampled_from(["worker", "chief", "ps", "", None, 0]))
+    index = draw(st.one_of(st.integers(min_value=-2, max_value=5), st.sampled_from([True, None, "0", 1.0, [0]])))
+    document: object = {"cluster": cluster, "task": {"type": task_type, "index": index}}
+    if draw(st.integers(0, 9)) == 0:
+        document = draw(st.sampled_from([[], None, "cluster", {"cluster": workers}, {"task": {}}]))
+    text = json.dumps(document)
+    depth = draw(st.sampled_from([0, 0, 0, 1, 63, 64, 65, 1000, 5000]))
+    text = "[" * depth + text + "]" * depth if draw(st.booleans()) else text.replace('"worker": ', '"worker": ' + "[" * depth, 1)
+    cut = draw(st.integers(min_value=0, max_value=len(text)))
+    return draw(st.one_of(st.just(text), st.just(text[:cut]), st.text(max_size=40)))

@@ -22,7 +22,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -30,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from decaybench import test_hooks
+from decaybench.messages import say
 from decaybench.modes.distributed.protocol import READY, STAGES
 
 __all__ = [
@@ -82,7 +82,7 @@ class Fault:
 
     def strike(self) -> None:
         """Misbehave now."""
-        print(f"decaybench worker: injected fault {self}", file=sys.stderr, flush=True)
+        say(f"decaybench worker: injected fault {self}")
         if self.kind == "kill":
             os.kill(os.getpid(), signal.SIGKILL)
         if self.kind == "exit":

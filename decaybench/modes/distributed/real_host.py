@@ -112,6 +112,7 @@ class Host:
 
     def run(self, progress: bool | None) -> Trace:
         """Run on the cluster and return the trace (every host's, equal); raise DistributedError naming a fault."""
+        tf_config.check_addresses(self.spec, self.timeouts.startup)  # again: the API's path, without the CLI's check
         tf_config.mark_joined()
         missing = tf_config.wait_for_peers(self.spec, self.timeouts.startup)
         if missing:
@@ -137,6 +138,8 @@ class Host:
                 raise Terminated(
                     f"the latest checkpoint in {self.checkpoint.directory if self.checkpoint else ''}: run the same command to resume"
                 )
+            if self.phase == "joining" and type(self.error).__name__ in PEER_ERRORS:  # TensorFlow's join gave up
+                raise self._startup_failure(self.error)
             if self.error is not None:
                 raise self._diagnose(self.error) from None
         self.log.unlink(missing_ok=True)
@@ -170,13 +173,17 @@ class Host:
         where = f" at epoch {self.epoch}" if self.epoch >= 0 else f" while {self.phase}"
         return f"{MULTIWORKER}: {text}{where}{seen}; TensorFlow's log: {self.log}"
 
-    def _startup_failure(self) -> DistributedError:
+    def _startup_failure(self, error: BaseException | None = None) -> DistributedError:
+        """Why the cluster did not form: TensorFlow's join gave up (``error``), or the time ran out."""
         seconds = self.timeouts.startup
         if self.phase == "joining":
+            why = f" ({type(error).__name__}: {summary(error).split('. ')[0][:100]})" if error is not None else ""
+            late = [rank for rank in self.spec.peers if self.spec.device(rank) in str(error)] or list(self.spec.peers)
+            names = ", ".join(self.spec.name(rank) for rank in late) or "a peer"
             return DistributedError(
-                f"{MULTIWORKER}: the cluster did not form within {seconds:g} s, although every peer answers "
-                f"(do all hosts' TF_CONFIG list the same tasks?)",
-                None,
+                f"{MULTIWORKER}: the cluster did not form within {seconds:g} s: {names} answered at its address but did not join "
+                f"TensorFlow's cluster{why}; is it a decaybench host with the same TF_CONFIG? TensorFlow's log: {self.log}",
+                late[0] if late else None,
                 "did not form",
             )
         silent = [rank for rank in self.spec.peers if f"{self.key}/config/{rank}" not in self.board.seen]
@@ -245,6 +252,7 @@ class Host:
 
     def _session(self) -> None:
         try:
+            training.bound_join(self._remaining_startup())
             strategy = training.joined_strategy(self.timeouts.collective)
             self.phase = "agreeing"
             self._agree()

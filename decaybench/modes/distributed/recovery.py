@@ -17,12 +17,12 @@ to the restored cluster's first epoch.
 from __future__ import annotations
 
 import dataclasses
-import sys
 import time
 from dataclasses import dataclass
 
 from decaybench.checkpoint import MANIFEST, CheckpointOptions, Stopped, latest_epoch
 from decaybench.config import DecayConfig
+from decaybench.messages import say
 from decaybench.modes.distributed.faults import DistributedError
 from decaybench.modes.distributed.local_supervisor import LocalCluster
 from decaybench.trace import Trace
@@ -68,7 +68,7 @@ def supervised(
                 error.worker, error.fault, latest_epoch(options.directory) or 0 if resume else 0, error.seen or time.monotonic()
             )
             cluster.restarts.append(restart)
-            print(restart.line(len(cluster.restarts), max_restarts), file=sys.stderr, flush=True)
+            say(restart.line(len(cluster.restarts), max_restarts))
             options = dataclasses.replace(options, resume=resume)
             continue
         finally:

@@ -9,6 +9,11 @@ workers follow, in TensorFlow's order. Any other job (``ps``, ``evaluator``) is 
 ``multiworker`` is all-reduce, every task trains. Each problem raises
 :class:`~decaybench.validation.InvalidValue` naming ``TF_CONFIG``, so the CLI exits 2 with one line.
 
+:func:`parse` needs no network: the JSON (depth bounded, :mod:`decaybench.reading`), the jobs,
+the task, each address's syntax (:mod:`~decaybench.modes.distributed.addresses`), one address
+listed twice. :func:`check_addresses` then resolves every address, refuses two tasks that reach
+one server, and bind-tests this host's port; the CLI calls both before TensorFlow loads.
+
 >>> spec = parse('{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 1}}')
 >>> spec.rank, spec.name(0), spec.is_chief
 (1, 'worker 0 (a:1)', False)
@@ -21,7 +26,6 @@ decaybench.validation.InvalidValue: TF_CONFIG task index 3 is out of range: job 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import socket
 import sys
@@ -33,12 +37,15 @@ from pathlib import Path
 from typing import Any
 
 from decaybench.checkpoint import MANIFEST
+from decaybench.modes.distributed import addresses
+from decaybench.reading import parse_json
 from decaybench.validation import InvalidValue
 
 __all__ = [
     "ENV",
     "JOBS",
     "ClusterSpec",
+    "check_addresses",
     "from_environment",
     "leave",
     "mark_joined",
@@ -88,6 +95,9 @@ class ClusterSpec:
         return f"/job:{job}/replica:0/task:{index}"
 
 
+_OWN = "each task needs its own host:port"
+
+
 def _refuse(raw: str, problem: str) -> InvalidValue:
     return InvalidValue(ENV, raw, problem)
 
@@ -100,14 +110,15 @@ def _jobs(raw: str, cluster: Any) -> dict[str, list[str]]:
         raise _refuse(raw, f"has job {unknown[0]!r}, which multiworker does not run (only {' and '.join(JOBS)})")
     jobs: dict[str, list[str]] = {}
     for job in JOBS:
-        addresses = cluster.get(job, [])
-        if not isinstance(addresses, list) or not all(isinstance(address, str) for address in addresses):
+        listed = cluster.get(job, [])
+        if not isinstance(listed, list) or not all(isinstance(address, str) for address in listed):
             raise _refuse(raw, f'job {job!r} must be a list of "host:port" strings')
-        for address in addresses:
-            host, _, port = address.rpartition(":")
-            if not host or not port.isdigit():
-                raise _refuse(raw, f"address {address!r} of job {job!r} is not host:port")
-        jobs[job] = addresses
+        for index, address in enumerate(listed):
+            try:
+                addresses.split(address)
+            except ValueError as problem:
+                raise _refuse(raw, f"address {address!r} of {job} {index}: {problem}") from None
+        jobs[job] = listed
     if len(jobs["chief"]) > 1:
         raise _refuse(raw, f"job 'chief' has {len(jobs['chief'])} tasks; it may have one")
     if not jobs["worker"]:
@@ -117,10 +128,7 @@ def _jobs(raw: str, cluster: Any) -> dict[str, list[str]]:
 
 def parse(raw: str) -> ClusterSpec:
     """The cluster ``raw`` (``TF_CONFIG``'s text) describes; raises InvalidValue naming the problem."""
-    try:
-        document = json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise _refuse(raw, f"is not valid JSON ({error.msg} at line {error.lineno} column {error.colno})") from None
+    document = parse_json(raw, source=ENV, argument=ENV, value=raw)
     if not isinstance(document, Mapping):
         raise _refuse(raw, "must be a JSON object with keys cluster and task")
     jobs = _jobs(raw, document.get("cluster"))
@@ -136,11 +144,33 @@ def parse(raw: str) -> ClusterSpec:
         count = len(jobs[job])
         raise _refuse(raw, f"task index {index!r} is out of range: job {job!r} has {count} task{'s' * (count > 1)} (0 to {count - 1})")
     tasks = tuple((name, number, address) for name in JOBS for number, address in enumerate(jobs[name]))
-    addresses = [address for _, _, address in tasks]
-    duplicates = sorted({address for address in addresses if addresses.count(address) > 1})
-    if duplicates:
-        raise _refuse(raw, f"lists address {duplicates[0]} twice: each task needs its own host:port")
-    return ClusterSpec(tasks, tasks.index(next(t for t in tasks if t[:2] == (job, index))))
+    spec = ClusterSpec(tasks, tasks.index(next(t for t in tasks if t[:2] == (job, index))))
+    twice = addresses.first_shared([{addresses.split(address)} for _, _, address in tasks])
+    if twice is not None:
+        first, second, _ = twice
+        raise _refuse(raw, f"lists one address twice, {spec.name(first)} and {spec.name(second)}: {_OWN}")
+    return spec
+
+
+def check_addresses(spec: ClusterSpec, seconds: float) -> None:
+    """Resolve every address of ``spec`` (within ``seconds`` in all) and bind this host's port once.
+
+    Refuses (InvalidValue naming ``TF_CONFIG``) an address that does not resolve, two tasks that
+    reach the same server (:func:`~decaybench.modes.distributed.addresses.first_shared`: a host's
+    listener would answer for both, and the join would wait for ever), and a port of this host
+    that another process holds. The port may still be taken before the host listens again
+    (:func:`wait_for_peers`), which then refuses it the same way.
+    """
+    raw = os.environ.get(ENV, "")
+    reached = addresses.resolve_all([addresses.split(address) for _, _, address in spec.tasks], seconds)
+    for rank, found in enumerate(reached):
+        if isinstance(found, str):
+            raise _refuse(raw, f"address of {spec.name(rank)} {found}")
+    twice = addresses.first_shared([found for found in reached if not isinstance(found, str)])
+    if twice is not None:
+        first, second, (ip, port) = twice
+        raise _refuse(raw, f"{spec.name(first)} and {spec.name(second)} reach the same server ({ip}, port {port}): {_OWN}")
+    _listen(spec).close()
 
 
 def from_environment(environ: Mapping[str, str] | None = None) -> ClusterSpec | None:
@@ -151,8 +181,7 @@ def from_environment(environ: Mapping[str, str] | None = None) -> ClusterSpec | 
 
 def reachable(address: str, seconds: float = PROBE_SECONDS) -> bool:
     """Whether something accepts TCP connections at ``host:port`` (a peer's gRPC server, once it started)."""
-    host, _, port = address.rpartition(":")
-    with contextlib.suppress(OSError), socket.create_connection((host.strip("[]"), int(port)), timeout=seconds):
+    with contextlib.suppress(OSError), socket.create_connection(addresses.split(address), timeout=seconds):
         return True
     return False
 
@@ -194,22 +223,25 @@ def wait_for_peers(spec: ClusterSpec, seconds: float) -> list[int]:
     Python, is where a missing host is noticed and where SIGINT and SIGTERM work. A peer answers
     here from its own wait or, later, from TensorFlow's server on the same port.
     """
-    port = int(spec.tasks[spec.rank][2].rpartition(":")[2])
     ends = time.monotonic() + seconds
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            listener.bind(("", port))
-            listener.listen(16)
-        except OSError as error:
-            rule = f"names this host's address, but port {port} cannot be bound ({error.strerror})"
-            raise InvalidValue(ENV, spec.tasks[spec.rank][2], rule) from None
+    with _listen(spec) as listener:
+        listener.listen(16)
         missing = list(spec.peers)
         while True:
             missing = [rank for rank in missing if not reachable(spec.tasks[rank][2], PROBE_SECONDS)]
             if not missing or time.monotonic() >= ends:
                 return missing
             time.sleep(0.1)
+
+
+def _listen(spec: ClusterSpec) -> socket.socket:
+    """A socket bound to this host's port on every interface; InvalidValue when another process holds it."""
+    address = spec.tasks[spec.rank][2]
+    port = addresses.split(address)[1]
+    try:
+        return addresses.listener(port)
+    except OSError as error:
+        raise InvalidValue(ENV, address, f"names this host's address, but port {port} cannot be bound ({error.strerror})") from None
 
 
 def resumes(spec: ClusterSpec | None, checkpoint_dir: str | None) -> bool:

@@ -43,6 +43,7 @@ from collections.abc import Callable
 from typing import Any
 
 import tensorflow as tf
+from tensorflow.python.eager import context
 
 from decaybench.checkpoint import Checkpoints
 from decaybench.config import DecayConfig
@@ -202,6 +203,30 @@ def multiworker_strategy(collective_seconds: float) -> tf.distribute.MultiWorker
         timeout_seconds=collective_seconds or None,
     )
     return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+
+
+def bound_join(seconds: float) -> None:
+    """Make TensorFlow's join give up after ``seconds`` when a task of ``TF_CONFIG`` never registers.
+
+    ``MultiWorkerMirroredStrategy`` configures the coordination service only if nothing did before;
+    this configures it as the strategy would (the leader is the chief, else worker 0; jobs chief
+    and worker) plus a registration timeout, and a barrier at registration, so that the leader
+    gives up too (without it, a leader whose peer never registers waits with Python's lock held,
+    where no Python timeout can fire). Call it before :func:`joined_strategy`.
+    """
+    cluster = tf.distribute.cluster_resolver.TFConfigClusterResolver().cluster_spec()
+    leader = "chief" if "chief" in cluster.jobs else "worker"
+    eager = context.context()
+    milliseconds = max(1, int(seconds * 1000))
+    eager.configure_coordination_service(
+        service_type="standalone", service_leader=f"/job:{leader}/replica:0/task:0", cluster_register_timeout_in_ms=milliseconds
+    )
+    config = eager.coordination_service
+    if "cluster_register_with_barrier" in config.DESCRIPTOR.fields_by_name:  # a field of recent TensorFlow versions only
+        config.cluster_register_with_barrier = True
+    for job in ("chief", "worker"):
+        if job in cluster.jobs:
+            config.coordinated_job_list.add(name=job, num_tasks=cluster.num_tasks(job))
 
 
 @functools.cache
