@@ -15,6 +15,7 @@ from decaybench.cli.runtime import PROG, emit, load_tensorflow, report_divergenc
 from decaybench.config import DecayConfig
 from decaybench.files import OutputError, check_writable
 from decaybench.golden import check_drift, check_update, golden_dir, read_documented, update_golden
+from decaybench.loops import check_policy_mode
 from decaybench.loops import run as run_mode
 from decaybench.memory import check_memory
 from decaybench.modes import REGISTRY
@@ -42,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     """``decaybench run``: one mode's trace as the seed's lines, CSV or JSON."""
     config = config_from(args)
     check_memory(config, args.mode)
+    check_policy_mode(config, args.mode, args.checkpoint_dir)  # before TensorFlow loads
     spec = REGISTRY[args.mode]
     host = tf_config.from_environment() if spec.cluster else None  # a bad TF_CONFIG: one line, exit 2
     options = ClusterOptions(Timeouts(startup=args.startup_timeout, collective=args.collective_timeout), args.max_restarts)
