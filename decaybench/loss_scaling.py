@@ -17,7 +17,7 @@ from ``s = 2**15``. The two Keras versions differ in what a skipped step does to
 
 >>> keras3, keras2 = KerasFlavour("Keras 3.15.1", 3), KerasFlavour("tf_keras 2.21.0", 2)
 >>> state = LossScale()
->>> [state.update(False, keras2) or state.scale for _ in range(3)], state.counter
+>>> [state.update(False, keras2) or float(state.scale) for _ in range(3)], state.counter
 ([16384.0, 8192.0, 4096.0], 0)
 >>> keras3.advances_on_skip, keras2.advances_on_skip
 (False, True)
