@@ -104,12 +104,14 @@ class LossScale:
 class Scaling:
     """Per recorded epoch of a run whose loss Keras scales: whether a step of the epoch was ``skipped``
     (non-finite gradients, no update), the ``loss_scale`` after the epoch, the optimizer's ``iterations``
-    after it, and the ``keras`` that ran (its counting semantics)."""
+    after it, and the ``keras`` that ran (its counting semantics); ``skipped_steps`` counts the run's
+    skipped steps, recorded or not."""
 
     skipped: np.ndarray
     loss_scale: np.ndarray
     iterations: np.ndarray
     keras: KerasFlavour
+    skipped_steps: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "skipped", np.asarray(self.skipped, dtype=bool))
@@ -121,7 +123,8 @@ class Scaling:
     def same(self, other: Scaling | None) -> bool:
         """Whether ``other`` records the same skips, scales, iterations and Keras."""
         arrays = ("skipped", "loss_scale", "iterations")
-        return other is not None and self.keras == other.keras and all(np.array_equal(getattr(self, a), getattr(other, a)) for a in arrays)
+        same = other is not None and self.keras == other.keras and self.skipped_steps == other.skipped_steps
+        return same and all(np.array_equal(getattr(self, a), getattr(other, a)) for a in arrays)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON fields: ``skipped``, ``loss_scale`` (exact: powers of two), ``iterations`` and ``loss_scaling``."""
@@ -129,7 +132,7 @@ class Scaling:
             "skipped": self.skipped.tolist(),
             "loss_scale": [float(scale) for scale in self.loss_scale],
             "iterations": self.iterations.tolist(),
-            "loss_scaling": self.keras.to_dict(),
+            "loss_scaling": {**self.keras.to_dict(), "skipped_steps": self.skipped_steps},
         }
 
     @classmethod
@@ -137,6 +140,10 @@ class Scaling:
         skipped, iterations = data["skipped"], data["iterations"]
         if not all(type(value) is bool for value in skipped) or not all(type(value) is int for value in iterations):
             raise ValueError("skipped must hold booleans and iterations integers")
-        return cls(skipped, np.asarray(data["loss_scale"], dtype=np.float64), iterations, KerasFlavour.from_dict(data["loss_scaling"]))
+        count = data["loss_scaling"]["skipped_steps"]
+        if type(count) is not int:
+            raise ValueError(f"skipped_steps must be an integer, got {count!r}")
+        scales = np.asarray(data["loss_scale"], dtype=np.float64)
+        return cls(skipped, scales, iterations, KerasFlavour.from_dict(data["loss_scaling"]), count)
 
     KEYS = ("skipped", "loss_scale", "iterations", "loss_scaling")

@@ -23,6 +23,7 @@ from decaybench.modes.distributed import tf_config
 from decaybench.modes.distributed.timeouts import ClusterOptions, Timeouts, cluster_options
 from decaybench.report import verify_table
 from decaybench.verify import verify as verify_modes
+from decaybench.verify_policy import policy_table, verify_policy
 
 __all__ = ["CHECKPOINT_FLAGS", "OUTPUT", "bench", "golden", "modes", "plot", "run", "verify"]
 
@@ -81,6 +82,10 @@ def verify(args: argparse.Namespace) -> int:
     output = _output(args)
     tf_config.refuse_for("verify")
     load_tensorflow(args.xla_no_fma)
+    if config.policy is not None:  # the modes that take a policy, against the mixed emulation
+        mixed = verify_policy(config)
+        emit(json.dumps(mixed.to_dict(), indent=2) + "\n" if args.format == "json" else policy_table(mixed) + "\n", output)
+        return 0 if mixed.ok else 1
     report = verify_modes(config)
     text = json.dumps(report.to_dict(), indent=2) + "\n" if args.format == "json" else verify_table(report) + "\n"
     emit(text, output)

@@ -26,6 +26,9 @@ operation                     why NumPy's result is the kernel's, bit for bit
 ``L(s)``, ``x * 2``, ``/ s``  exact: a power of two times a value, while no result overflows
                               (``g_x`` then is inf in both) or is subnormal in float32 (flushed).
 ``+``, ``*``, ``-`` float32   one rounding each, FTZ/DAZ, as :mod:`decaybench.modes.emulation`.
+``sum_L``                     float32: Eigen's order (:func:`decaybench._reduction.eigen_sum`);
+                              bfloat16: the same in float32, rounded once (measured); float16:
+                              one element only (TensorFlow adds float16 packets in half precision).
 ============================  ===================================================================
 
 The loss-scale state follows :class:`decaybench.loss_scaling.LossScale`.
@@ -44,6 +47,7 @@ from decaybench.loss_scaling import COMPUTE_DTYPES, KerasFlavour, LossScale, Sca
 from decaybench.modes import REGISTRY
 from decaybench.rounding import flush_subnormals as ftz
 from decaybench.trace import Trace
+from decaybench.validation import InvalidValue
 
 __all__ = ["MixedStep", "emulate_mixed"]
 
@@ -92,8 +96,13 @@ class MixedStep:
 
 
 def _half_sum(squares: np.ndarray) -> np.generic:
+    """TensorFlow's CPU ``reduce_sum`` in bfloat16 sums in float32 (Eigen's order) and rounds once (measured);
+    in float16 it adds in half precision in an order emulated here for one element only."""
+    if squares.dtype == np.dtype(ml_dtypes.bfloat16):
+        return np.float32(np.asarray(eigen_sum(squares.astype(_F32))).astype(squares.dtype))
     if squares.size != 1:
-        raise ValueError("the mixed emulation sums one element in the compute dtype (size 1)")
+        rule = "must be 1 to emulate a float16 loss (mixed_float16 under tf_keras, or in mode keras): its sum order is not emulated"
+        raise InvalidValue("size", squares.size, rule)
     return squares.astype(_F32)[0]
 
 
@@ -102,7 +111,7 @@ def emulate_mixed(config: DecayConfig, mode: str, keras: KerasFlavour) -> Trace:
     when the policy scales the loss, and its lr is the reference at the step the schedule was evaluated at."""
     step = MixedStep.of(config, mode, keras)
     per_epoch = REGISTRY[mode].several_steps == "epochs"  # the callback's lr(epoch); the others lr(iterations)
-    state, iterations, w = LossScale(), 0, np.full(config.size, np.float32(config.w0))
+    state, iterations, skipped_steps, w = LossScale(), 0, 0, np.full(config.size, np.float32(config.w0))
     rows: list[tuple[np.ndarray, np.float32, float, bool, np.float32, int]] = []
     keep = set(config.recorded().tolist())
     for epoch in range(config.epochs):
@@ -118,10 +127,10 @@ def emulate_mixed(config: DecayConfig, mode: str, keras: KerasFlavour) -> Trace:
                     w = ftz(w - ftz(ftz(np.float32(lr64)) * step.unscale(g, state.scale)))
             if step.scaled:
                 state.update(finite, keras)
-            skipped = skipped or (step.scaled and not finite)
+            skipped, skipped_steps = skipped or (step.scaled and not finite), skipped_steps + (step.scaled and not finite)
             iterations += 1 if finite or not step.scaled or keras.advances_on_skip else 0
         if epoch in keep and first_loss is not None:
             rows.append((w, first_loss, float(config.schedule.lr(lr_step)), skipped, state.scale, iterations))
     ws, losses, lrs, skips, scales, counts = zip(*rows, strict=True)
-    scaling = Scaling(np.array(skips), np.array(scales), np.array(counts), keras) if step.scaled else None
+    scaling = Scaling(np.array(skips), np.array(scales), np.array(counts), keras, skipped_steps) if step.scaled else None
     return Trace(config.recorded(), np.stack(ws), np.array(losses), np.array(lrs), config, f"numpy-{mode}-{config.policy}", scaling)

@@ -74,13 +74,15 @@ class Steps:
     def __init__(self, config: DecayConfig) -> None:
         self.config, self._keep = config, set(config.recorded().tolist())
         self.rows: list[tuple[bool, float, int, int]] = []
+        self.skipped_steps = 0
         self._epoch, self._skipped, self._start = 0, False, 0
 
     def begin_epoch(self, epoch: int, state: tuple[int, float, int]) -> None:
         self._epoch, self._skipped, self._start = epoch, False, state[0]
 
     def step(self, before: tuple[int, float, int], after: tuple[int, float, int]) -> None:
-        self._skipped = self._skipped or _skipped(before, after)
+        skipped = _skipped(before, after)
+        self._skipped, self.skipped_steps = self._skipped or skipped, self.skipped_steps + skipped
 
     def end_epoch(self, state: tuple[int, float, int]) -> None:
         if self._epoch in self._keep:
@@ -114,7 +116,7 @@ def mixed_trace(config: DecayConfig, mode: str, record: Recorder, steps: Steps, 
     w, loss, _ = record.arrays()
     skipped, scale, iterations, start = (np.array(column) for column in zip(*steps.rows, strict=True))
     lr = config.schedule.lr(np.array([lr_at(int(e), int(s)) for e, s in zip(config.recorded(), start, strict=True)], dtype=np.int64))
-    scaling = Scaling(skipped, scale, iterations, running_keras()) if scales_loss(config.policy) else None
+    scaling = Scaling(skipped, scale, iterations, running_keras(), steps.skipped_steps) if scales_loss(config.policy) else None
     return Trace(config.recorded(), w, loss, lr, config, mode, scaling)
 
 
