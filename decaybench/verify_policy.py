@@ -69,8 +69,8 @@ class PolicyReport:
         return {"config": self.config.to_dict(), "ok": self.ok, "modes": [dataclasses.asdict(row) for row in self.rows]}
 
 
-def verify_policy(config: DecayConfig) -> PolicyReport:
-    """Every mode that takes a policy, under ``config.policy``, against the emulation of the Keras that runs."""
+def verify_policy(config: DecayConfig, modes: tuple[str, ...] | None = None) -> PolicyReport:
+    """``modes`` (default: every mode that takes a policy) under ``config.policy``, against the emulation of the Keras that runs."""
     from decaybench.modes.mixed_emulation import emulate_mixed  # with mixed_keras: loads TensorFlow
     from decaybench.modes.mixed_keras import running_keras
 
@@ -78,7 +78,10 @@ def verify_policy(config: DecayConfig) -> PolicyReport:
         raise ValueError("verify_policy needs config.policy")
     keras = running_keras()
     rows, traces = [], {}
-    for mode in (name for name, spec in REGISTRY.items() if spec.policy is not None):
+    # With several steps per epoch, the modes that run them (fit, callback).
+    several = config.steps_per_epoch > 1
+    taking = [name for name, spec in REGISTRY.items() if spec.policy is not None and (spec.several_steps or not several)]
+    for mode in (name for name in taking if modes is None or name in modes):
         trace, emulated = run(config, mode), emulate_mixed(config, mode, keras)
         traces[mode] = trace
         same = {name: bool(np.array_equal(getattr(trace, name), getattr(emulated, name))) for name in ("w", "loss", "lr")}
