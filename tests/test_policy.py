@@ -23,6 +23,7 @@ from decaybench.cli import main
 from decaybench.config import DecayConfig
 from decaybench.loss_scaling import GROWTH_STEPS, INITIAL_SCALE, KerasFlavour, LossScale, Scaling
 from decaybench.trace import Trace, parse_lines
+from decaybench.verify_policy import epoch_cell
 
 ROOT = Path(__file__).resolve().parents[1]
 KERAS3, KERAS2 = KerasFlavour("Keras 3", 3), KerasFlavour("tf_keras 2", 2)
@@ -90,19 +91,24 @@ ISSUE = {
 }
 
 
-@pytest.fixture(scope="module", params=["3", "2"], ids=["keras3", "tf_keras"])
-def measured(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT)}
-    env.pop("TF_USE_LEGACY_KERAS", None)
-    if request.param == "2":
-        env["TF_USE_LEGACY_KERAS"] = "1"
+def _measure(major: str) -> dict[str, Any]:
+    env = {key: value for key, value in os.environ.items() if key != "TF_USE_LEGACY_KERAS"}
+    env |= {"TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(ROOT), **({"TF_USE_LEGACY_KERAS": "1"} if major == "2" else {})}
     done = subprocess.run([sys.executable, "-c", textwrap.dedent(SCRIPT)], env=env, capture_output=True, text=True, timeout=600, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
-    return request.param, json.loads(done.stdout.strip().splitlines()[-1])
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-def test_run_fit_policy_is_what_keras_model_fit_gives(measured: tuple[str, dict[str, Any]]) -> None:
-    major, found = measured
+# One test per Keras, each one fresh process that checks several things (the suite's time budget).
+@pytest.mark.parametrize("major", ["3", "2"], ids=["keras3", "tf_keras"])
+def test_run_fit_policy_is_keras_own_model_fit_and_verify_policy_its_emulation(major: str) -> None:
+    found = _measure(major)
+    _check_run_against_model_fit(major, found)
+    _check_verify_policy(major, found)
+    _check_readme_table(found)
+
+
+def _check_run_against_model_fit(major: str, found: dict[str, Any]) -> None:
     keras, run = np.array(found["keras"]), found["run"]
     assert found["status"] == 0
     # Keras skipped where its scale halved (the seed's gradient 2 (w + 1) s overflows float16 until s = 4096).
@@ -118,8 +124,7 @@ def test_run_fit_policy_is_what_keras_model_fit_gives(measured: tuple[str, dict[
     assert found["policy_after"] == "float32"  # decaybench restored the policy it set
 
 
-def test_verify_policy_is_bit_for_bit_where_steps_skip_and_the_scale_grows(measured: tuple[str, dict[str, Any]]) -> None:
-    major, found = measured
+def _check_verify_policy(major: str, found: dict[str, Any]) -> None:
     for name, report in found["verify"].items():
         assert report["ok"], (name, report)
     rows = {row["mode"]: row for name in ("growth", "skips") for row in found["verify"][name]["modes"]}
@@ -129,6 +134,17 @@ def test_verify_policy_is_bit_for_bit_where_steps_skip_and_the_scale_grows(measu
     # 12 skipped steps halve 2**15 to 8, and it doubles after GROWTH_STEPS finite ones: at step 2012 of 2100.
     assert found["growth_scales"] == ([8.0, 8.0, 16.0] if major == "3" else [2.0**15 / 2**k for k in range(1, 13)] + [8.0] * 4)
     assert all(row["scaling"] is None for row in found["verify"]["bfloat16"]["modes"])  # bfloat16: no loss scaling
+
+
+def _check_readme_table(found: dict[str, Any]) -> None:
+    # The README's generated table (tools/mixed.py) shows this Keras's column as its run prints it now.
+    trace = Trace.from_json(json.dumps(found["run"]))
+    assert trace.scaling is not None
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- BEGIN generated:mixed -->", 1)[1].split("<!-- END generated:mixed -->", 1)[0]
+    table = {line.split("  ", 1)[0]: line for line in block.splitlines() if line[:1].isdigit()}
+    assert len(table) == 5 and all(epoch_cell(trace, row) in table[str(row)] for row in range(5)), "README.md: run make docs"
+    assert trace.scaling.keras.semantics in block, "README.md: run make docs"
 
 
 @pytest.mark.parametrize("keras", [KERAS3, KERAS2], ids=["keras3", "tf_keras"])

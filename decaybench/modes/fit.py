@@ -150,13 +150,18 @@ def _resuming(recorder: EpochRecorder, config: DecayConfig, mode: str, checkpoin
     return resume_callbacks(recorder, config, mode, checkpoint) if checkpoint is not None else []
 
 
+def _scales(config: DecayConfig) -> list[ScaleRecorder]:
+    # Under a policy only: reading the optimizer around every batch costs a plain run's speed.
+    return [ScaleRecorder(config)] if config.policy is not None else []
+
+
 def run_fit(config: DecayConfig, progress: bool | None = None, *, checkpoint: CheckpointOptions | None = None) -> Trace:
     """``model.fit`` with ``SGD(learning_rate=decaybench.ExponentialDecay(..., dtype=w's dtype))``."""
     schedule = ExponentialDecay(**dataclasses.asdict(config.schedule), dtype=config.dtype)
-    recorder, scales = EpochRecorder(config, applied_lr), ScaleRecorder(config)
-    fit_model(config, schedule, [recorder, scales, *_resuming(recorder, config, "fit", checkpoint)])
-    if config.policy is not None:  # the schedule at the optimizer's iterations, which skipped steps may hold back
-        return mixed_trace(config, "fit", recorder.record, scales.steps, lambda epoch, start: start)
+    recorder, scales = EpochRecorder(config, applied_lr), _scales(config)
+    fit_model(config, schedule, [recorder, *scales, *_resuming(recorder, config, "fit", checkpoint)])
+    if scales:  # the schedule at the optimizer's iterations, which skipped steps may hold back
+        return mixed_trace(config, "fit", recorder.record, scales[0].steps, lambda epoch, start: start)
     return _trace(recorder, config, "fit")
 
 
@@ -167,8 +172,8 @@ def run_callback(config: DecayConfig, progress: bool | None = None, *, checkpoin
         return config.schedule.lr(epoch)  # the seed's Python float, per epoch
 
     scheduler = tf.keras.callbacks.LearningRateScheduler(rate)
-    recorder, scales = EpochRecorder(config, applied_lr), ScaleRecorder(config)
-    fit_model(config, config.initial_learning_rate, [scheduler, recorder, scales, *_resuming(recorder, config, "callback", checkpoint)])
-    if config.policy is not None:
-        return mixed_trace(config, "callback", recorder.record, scales.steps, lambda epoch, start: epoch)
+    recorder, scales = EpochRecorder(config, applied_lr), _scales(config)
+    fit_model(config, config.initial_learning_rate, [scheduler, recorder, *scales, *_resuming(recorder, config, "callback", checkpoint)])
+    if scales:
+        return mixed_trace(config, "callback", recorder.record, scales[0].steps, lambda epoch, start: epoch)
     return _trace(recorder, config, "callback")
