@@ -70,7 +70,8 @@ SCRIPT = """
     far = dict(w0=3000.0, initial_learning_rate=0.01, policy="mixed_float16")  # skips 12 steps, then updates
     # The growth takes 2,000 steps (4 s of CPU): in Keras 3 alone, whose growth code is its own (tf_keras's is tested below it).
     keras3 = hasattr(optimizer, "dynamic_scale")
-    growth = DecayConfig(epochs=3, steps_per_epoch=700, **far) if keras3 else DecayConfig(epochs=16, **far)
+    # 12 skips, then the 2,000th finite step is step 2012, the last of epoch 3: an interval off by one shows.
+    growth = DecayConfig(epochs=4, steps_per_epoch=503, **far) if keras3 else DecayConfig(epochs=16, **far)
     verified = {
         "growth": verify_policy(growth, modes=("fit",)),
         "skips": verify_policy(DecayConfig(epochs=16, **far), modes=("keras", "callback")),
@@ -131,8 +132,8 @@ def _check_verify_policy(major: str, found: dict[str, Any]) -> None:
     assert set(rows) == {"keras", "fit", "callback"} and {row["skipped_steps"] for row in rows.values()} == {12}
     assert rows["fit"]["advances"] is rows["keras"]["advances"] is (major == "2")
     assert rows["callback"]["advances"] is True  # a per-epoch callback's schedule counts epochs
-    # 12 skipped steps halve 2**15 to 8, and it doubles after GROWTH_STEPS finite ones: at step 2012 of 2100.
-    assert found["growth_scales"] == ([8.0, 8.0, 16.0] if major == "3" else [2.0**15 / 2**k for k in range(1, 13)] + [8.0] * 4)
+    # 12 skipped steps halve 2**15 to 8, and it doubles after 2,000 finite ones: at step 2012, the last of epoch 3.
+    assert found["growth_scales"] == ([8.0, 8.0, 8.0, 16.0] if major == "3" else [2.0**15 / 2**k for k in range(1, 13)] + [8.0] * 4)
     assert all(row["scaling"] is None for row in found["verify"]["bfloat16"]["modes"])  # bfloat16: no loss scaling
 
 
@@ -149,18 +150,20 @@ def _check_readme_table(found: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize("keras", [KERAS3, KERAS2], ids=["keras3", "tf_keras"])
 def test_the_loss_scale_halves_on_a_skip_and_doubles_after_the_growth_interval(keras: KerasFlavour) -> None:
+    # Both Keras's defaults: 2**15 at first, doubled after 2,000 finite steps.
+    assert (INITIAL_SCALE, GROWTH_STEPS) == (2**15, 2000)
     state = LossScale()
     state.update(False, keras)
-    assert (state.scale, state.counter) == (INITIAL_SCALE / 2, 0)
-    for _ in range(GROWTH_STEPS - 1):
+    assert (state.scale, state.counter) == (2**14, 0)
+    for _ in range(1999):
         state.update(True, keras)
-    assert (state.scale, state.counter) == (INITIAL_SCALE / 2, GROWTH_STEPS - 1)
+    assert (state.scale, state.counter) == (2**14, 1999)
     state.update(True, keras)
-    assert (state.scale, state.counter) == (INITIAL_SCALE, 0)
+    assert (state.scale, state.counter) == (2**15, 0)
     for _ in range(20):
         state.update(False, keras)
     # tf_keras floors the scale at 1; Keras 3 halves on.
-    assert state.scale == (1.0 if keras.major == 2 else INITIAL_SCALE / 2**20)
+    assert state.scale == (1.0 if keras.major == 2 else 2.0**-5)
 
 
 def _scaled_trace() -> Trace:
