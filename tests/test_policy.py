@@ -24,6 +24,7 @@ from decaybench.config import DecayConfig
 from decaybench.loss_scaling import GROWTH_STEPS, INITIAL_SCALE, KerasFlavour, LossScale, Scaling
 from decaybench.trace import Trace, parse_lines
 from decaybench.verify_policy import epoch_cell
+from tools.compat import ENV_SUFFIX, VERIFY_SUFFIX, load, markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 KERAS3, KERAS2 = KerasFlavour("Keras 3", 3), KerasFlavour("tf_keras 2", 2)
@@ -37,6 +38,7 @@ SCRIPT = """
     from decaybench.cli import main
     from decaybench.config import DecayConfig
     from decaybench.verify_policy import verify_policy
+    from tools.compat.collecting import MIXED_EPOCHS, mixed_precision
 
     keras = tf.keras
     keras.mixed_precision.set_global_policy("mixed_float16")
@@ -74,13 +76,15 @@ SCRIPT = """
     growth = DecayConfig(epochs=4, steps_per_epoch=503, **far) if keras3 else DecayConfig(epochs=16, **far)
     verified = {
         "growth": verify_policy(growth, modes=("fit",)),
-        "skips": verify_policy(DecayConfig(epochs=16, **far), modes=("keras", "callback")),
+        "skips": verify_policy(DecayConfig(epochs=16, **far), modes=("keras",)),
+        "seed": verify_policy(DecayConfig(epochs=MIXED_EPOCHS, policy="mixed_float16")),
         "bfloat16": verify_policy(DecayConfig(epochs=6, policy="mixed_bfloat16"), modes=("keras", "fit")),
     }
     print(json.dumps({
         "keras": rows, "status": status, "run": json.loads(out.getvalue()),
         "policy_after": keras.mixed_precision.global_policy().name,
         "verify": {name: report.to_dict() for name, report in verified.items()},
+        "compat": mixed_precision(verified["seed"]),
         "growth_scales": verified["growth"].traces["fit"].scaling.loss_scale.tolist(),
     }))
 """
@@ -100,13 +104,30 @@ def _measure(major: str) -> dict[str, Any]:
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
 
 
-# One test per Keras, each one fresh process that checks several things (the suite's time budget).
-@pytest.mark.parametrize("major", ["3", "2"], ids=["keras3", "tf_keras"])
-def test_run_fit_policy_is_keras_own_model_fit_and_verify_policy_its_emulation(major: str) -> None:
-    found = _measure(major)
-    _check_run_against_model_fit(major, found)
-    _check_verify_policy(major, found)
-    _check_readme_table(found)
+# One fresh process per Keras checks several things (the suite's time budget); one test, as compat needs both.
+def test_run_fit_policy_is_keras_own_model_fit_and_verify_policy_its_emulation_in_keras_2_and_3(tmp_path: Path) -> None:
+    measured = {major: _measure(major) for major in ("2", "3")}
+    for major, found in measured.items():
+        _check_run_against_model_fit(major, found)
+        _check_verify_policy(major, found)
+        _check_readme_table(found)
+    _check_compat_rows(measured, tmp_path)
+
+
+def _check_compat_rows(measured: dict[str, dict[str, Any]], directory: Path) -> None:
+    # docs/compat.md from the two Kerases' collected facts: the skip semantics is a measured row that differs.
+    for major, found in measured.items():
+        facts = {"env": f"keras{major}", "versions": {"tensorflow": "2.21.0"}, "tf_keras": {"version": major}}
+        (directory / f"keras{major}{ENV_SUFFIX}").write_text(json.dumps({**facts, "mixed_float16": found["compat"]}))
+        (directory / f"keras{major}{VERIFY_SUFFIX}").write_text(json.dumps({"ok": True, "modes": []}))
+    page = markdown(load(directory), figure=None)
+    differs = page.split("## What differs", 1)[1].split("## The same", 1)[0]
+    row = next(line for line in differs.splitlines() if "skipped steps advance iterations" in line)
+    assert row.split(" | ")[1:] == ["yes", "no |"]  # Keras 2, then Keras 3
+    epochs = next(line for line in differs.splitlines() if "fit, epochs 0-4" in line)
+    assert "3: 2.671282, 4, 4096" in epochs and "3: 2.600000, 1, 4096" in epochs
+    same = page.split("## The same", 1)[1]
+    assert "every mode (keras, fit, callback) its emulation bit for bit | yes" in same
 
 
 def _check_run_against_model_fit(major: str, found: dict[str, Any]) -> None:
@@ -129,9 +150,11 @@ def _check_verify_policy(major: str, found: dict[str, Any]) -> None:
     for name, report in found["verify"].items():
         assert report["ok"], (name, report)
     rows = {row["mode"]: row for name in ("growth", "skips") for row in found["verify"][name]["modes"]}
-    assert set(rows) == {"keras", "fit", "callback"} and {row["skipped_steps"] for row in rows.values()} == {12}
-    assert rows["fit"]["advances"] is rows["keras"]["advances"] is (major == "2")
-    assert rows["callback"]["advances"] is True  # a per-epoch callback's schedule counts epochs
+    assert set(rows) == {"keras", "fit"} and {row["skipped_steps"] for row in rows.values()} == {12}
+    seed = {row["mode"]: row for row in found["verify"]["seed"]["modes"]}
+    assert {row["skipped_steps"] for row in seed.values()} == {3}
+    assert rows["fit"]["advances"] is rows["keras"]["advances"] is seed["keras"]["advances"] is (major == "2")
+    assert seed["callback"]["advances"] is True  # a per-epoch callback's schedule counts epochs
     # 12 skipped steps halve 2**15 to 8, and it doubles after 2,000 finite ones: at step 2012, the last of epoch 3.
     assert found["growth_scales"] == ([8.0, 8.0, 8.0, 16.0] if major == "3" else [2.0**15 / 2**k for k in range(1, 13)] + [8.0] * 4)
     assert all(row["scaling"] is None for row in found["verify"]["bfloat16"]["modes"])  # bfloat16: no loss scaling

@@ -15,11 +15,14 @@ import statistics
 import subprocess
 import sys
 import textwrap
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from decaybench.tables import cpu, load_average, version
+
+if TYPE_CHECKING:
+    from decaybench.verify_policy import PolicyReport
 from decaybench.xla_flags import XLA_LEGACY_RUNTIME, XLA_NO_FMA, with_flag
 
 __all__ = ["DISTRIBUTIONS", "LONG_EPOCHS", "MIXED_EPOCHS", "collect", "long_run", "mixed_precision", "runtimes"]
@@ -120,14 +123,14 @@ def runtimes() -> dict[str, Any]:
 MIXED_EPOCHS = 10
 
 
-def mixed_precision() -> dict[str, Any]:
-    """``verify --policy mixed_float16`` on the seed in this env's Keras: whether every mode is its emulation,
-    the skipped steps and whether they advanced the schedule, and mode fit's first epochs (w, iterations,
-    loss scale) as the issue's table shows them."""
+def mixed_precision(report: PolicyReport | None = None) -> dict[str, Any]:
+    """``verify --policy mixed_float16`` on the seed in this env's Keras (or ``report``, its result): whether
+    every mode is its emulation, the skipped steps and whether they advanced the schedule, and mode fit's first
+    epochs (w, iterations, loss scale) as the issue's table shows them."""
     from decaybench.config import DecayConfig
     from decaybench.verify_policy import epoch_cell, verify_policy
 
-    report = verify_policy(DecayConfig(epochs=MIXED_EPOCHS, policy="mixed_float16"))
+    report = report if report is not None else verify_policy(DecayConfig(epochs=MIXED_EPOCHS, policy="mixed_float16"))
     fit, row = report.traces["fit"], next(row for row in report.rows if row.mode == "fit")
     assert fit.scaling is not None  # mixed_float16 scales the loss
     first = int(np.argmin(fit.scaling.skipped))  # the first epoch that updated w
