@@ -31,7 +31,15 @@ operation                     why NumPy's result is the kernel's, bit for bit
                               one element only (TensorFlow adds float16 packets in half precision).
 ============================  ===================================================================
 
-The loss-scale state follows :class:`decaybench.loss_scaling.LossScale`.
+The loss-scale state follows :class:`decaybench.loss_scaling.LossScale`. The seed under
+``mixed_float16`` skips three steps in both Keras, whose ``iterations`` then differ (the issue's table):
+
+>>> from decaybench.loss_scaling import KerasFlavour
+>>> for keras in (KerasFlavour("Keras 3", 3), KerasFlavour("tf_keras 2", 2)):
+...     trace = emulate_mixed(DecayConfig(epochs=5, policy="mixed_float16"), "fit", keras)
+...     print(trace.scaling.skipped.tolist(), trace.scaling.iterations.tolist(), [f"{w:f}" for w in trace.w[3:, 0]])
+[True, True, True, False, False] [0, 0, 0, 1, 2] ['2.600000', '1.174555']
+[True, True, True, False, False] [1, 2, 3, 4, 5] ['2.671282', '1.260407']
 """
 
 from __future__ import annotations
