@@ -78,6 +78,7 @@ clean:
 .PHONY: docs
 docs: $(STAMP)
 	$(BIN)/python -m tools.docs --update
+	$(BIN)/python -m tools.mixed --output docs/figures/mixed_precision.png
 
 # docs/benchmarks.md (and the README's targets): every benchmark workload timed in one run, the targets, and the
 # measurements behind the missed ones. Several minutes; the machine should be otherwise idle.

@@ -3,7 +3,7 @@
 >>> DecayConfig()
 DecayConfig(initial_learning_rate=0.2, decay_rate=0.99, decay_steps=1, staircase=False, epochs=40,
             w0=5.0, dtype='float32', size=1, record_every=1, steps_per_epoch=1, transition_begin=0,
-            end_value=None)
+            end_value=None, policy=None)
 >>> DecayConfig(decay_steps=True)
 Traceback (most recent call last):
 ...
@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from decaybench.schedule import Schedule
-from decaybench.validation import DTYPES, check_dtype, check_fields, check_finite, check_positive_int
+from decaybench.validation import DTYPES, POLICIES, InvalidValue, check_dtype, check_fields, check_finite, check_policy, check_positive_int
 
 __all__ = ["DecayConfig"]
 
@@ -39,7 +39,7 @@ def _field(
 
 
 # Fields added after the seed's nine, with the defaults that to_dict leaves out.
-_OPTIONAL: dict[str, Any] = {"steps_per_epoch": 1, "transition_begin": 0, "end_value": None}
+_OPTIONAL: dict[str, Any] = {"steps_per_epoch": 1, "transition_begin": 0, "end_value": None, "policy": None}
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,9 @@ class DecayConfig:
         steps_per_epoch: optimizer steps per epoch on the same sample; only modes ``fit`` and
             ``callback`` run more than 1 (:mod:`decaybench.steps`), the others refuse it.
         transition_begin, end_value: optax's options of the schedule (:mod:`decaybench.schedule`).
+        policy: ``None``, or a Keras mixed-precision policy (``"mixed_float16"``, ``"mixed_bfloat16"``)
+            that the Keras modes run under: variables (``dtype``, float32) apart from the compute
+            dtype, and loss scaling under ``mixed_float16`` (:mod:`decaybench.loss_scaling`).
     """
 
     initial_learning_rate: float = _field(0.2, _SCHEDULE_RULES["initial_learning_rate"], "--initial-lr", "lr at epoch 0")
@@ -84,8 +87,14 @@ class DecayConfig:
         None, _SCHEDULE_RULES["end_value"], "--end-value", "lowest rate when decaying, highest when growing", "V", type=float
     )
 
+    policy: str | None = _field(
+        None, check_policy, "--policy", "Keras mixed-precision policy (modes keras, fit, callback)", choices=POLICIES, type=str
+    )
+
     def __post_init__(self) -> None:
         check_fields(self)
+        if self.policy is not None and self.dtype != "float32":
+            raise InvalidValue("policy", self.policy, f"keeps the variables in float32, so it needs dtype float32, not {self.dtype}")
 
     @functools.cached_property
     def schedule(self) -> Schedule:

@@ -23,7 +23,7 @@ from decaybench.trace import Trace
 from decaybench.validation import InvalidType, InvalidValue, check_choice
 
 # MODES is no name of the module: __getattr__ computes it.
-__all__ = ["DecayConfig", "available_memory", "check_memory", "run", "run_split", "stop_after"]
+__all__ = ["DecayConfig", "available_memory", "check_memory", "check_policy_mode", "run", "run_split", "stop_after"]
 
 
 def __getattr__(name: str) -> tuple[str, ...]:
@@ -68,9 +68,22 @@ def run(
     if config.steps_per_epoch > 1 and spec.several_steps is None:
         only = " and ".join(name for name, other in REGISTRY.items() if other.several_steps is not None)
         raise InvalidValue("steps_per_epoch", config.steps_per_epoch, f"must be 1 in mode {mode}: only {only} run several steps per epoch")
+    check_policy_mode(config, mode, checkpoint_dir)
     check_memory(config, mode)
     options = check_options(config, mode, checkpoint_dir, checkpoint_every, resume)
     return _run(config, spec, progress, options)
+
+
+def check_policy_mode(config: DecayConfig, mode: str, checkpoint_dir: str | os.PathLike[str] | None = None) -> None:
+    """Refuse ``config.policy`` in a mode without a Keras model (:attr:`ModeSpec.policy`), or with checkpoints."""
+    if config.policy is None:
+        return
+    if REGISTRY[mode].policy is None:
+        takes = ", ".join(name for name, other in REGISTRY.items() if other.policy is not None)
+        raise InvalidValue("policy", config.policy, f"cannot be used in mode {mode}: it has no Keras model (only {takes} take a policy)")
+    if checkpoint_dir is not None:
+        rule = f"cannot be used with policy {config.policy}: a mixed run does not checkpoint"
+        raise InvalidValue("checkpoint_dir", str(checkpoint_dir), rule)
 
 
 def _run(config: DecayConfig, spec: ModeSpec, progress: bool | None, options: CheckpointOptions | None) -> Trace:

@@ -27,6 +27,7 @@ import numpy as np
 from decaybench.bits import same_bits
 from decaybench.config import DecayConfig
 from decaybench.json_floats import encode_array
+from decaybench.loss_scaling import Scaling
 from decaybench.metrics import diverged_at, first_unstable_epoch
 from decaybench.reading import MAX_DEPTH, depth
 from decaybench.validation import INT64_MAX
@@ -35,12 +36,13 @@ __all__ = ["SEED_FORMAT", "SeedText", "Trace", "TraceFormatError", "first_unstab
 
 SEED_FORMAT = "After %s epoch,w is %f,loss is %f,lr is %f"
 ELISION = "..."
+SKIPPED = " (skipped)"  # after the line of an epoch whose update a loss-scaled run skipped
 # What a run computed: two traces are the same run when these agree (config and mode aside).
 ARRAYS = ("epoch", "w", "loss", "lr")
 
 # What %f can print: digits with six decimals, or nan/inf with a sign.
 _NUMBER = r"([-+]?(?:[0-9]+\.[0-9]{6}|nan|inf))"
-_LINE = re.compile(rf"After ([0-9]+) epoch,w is {_NUMBER},loss is {_NUMBER},lr is {_NUMBER}", re.ASCII)
+_LINE = re.compile(rf"After ([0-9]+) epoch,w is {_NUMBER},loss is {_NUMBER},lr is {_NUMBER}(?:{re.escape(SKIPPED)})?", re.ASCII)
 
 
 def format_line(epoch: int, w: float, loss: float, lr: float) -> str:
@@ -59,6 +61,8 @@ class Trace:
         lr: float64, shape (n,): the reference schedule at that epoch.
         config: the run's :class:`DecayConfig`.
         mode: the name of the mode that produced it.
+        scaling: per recorded epoch, the skipped updates, loss scale and iterations of a run whose
+            loss Keras scales (``config.policy`` ``mixed_float16``); ``None`` otherwise.
     """
 
     epoch: np.ndarray
@@ -67,6 +71,7 @@ class Trace:
     lr: np.ndarray
     config: DecayConfig
     mode: str
+    scaling: Scaling | None = None
 
     def __post_init__(self) -> None:
         dtype = np.dtype(self.config.dtype)
@@ -76,6 +81,8 @@ class Trace:
         object.__setattr__(self, "lr", np.asarray(self.lr, dtype=np.float64))
         n = len(self.epoch)
         shapes = {"w": (self.w.shape, (n, self.config.size)), "loss": (self.loss.shape, (n,)), "lr": (self.lr.shape, (n,))}
+        if self.scaling is not None:
+            shapes["scaling"] = (self.scaling.skipped.shape, (n,))
         for name, (got, want) in shapes.items():
             if got != want:
                 raise ValueError(f"Trace.{name} has shape {got}, expected {want}")
@@ -122,7 +129,10 @@ class Trace:
 
     def lines(self) -> list[str]:
         """The seed's print format, one line per recorded epoch (w is the first element)."""
-        return [format_line(*row) for row in zip(self.epoch, self.w[:, 0], self.loss, self.lr, strict=True)]
+        lines = [format_line(*row) for row in zip(self.epoch, self.w[:, 0], self.loss, self.lr, strict=True)]
+        if self.scaling is not None:
+            lines = [line + SKIPPED if skipped else line for line, skipped in zip(lines, self.scaling.skipped.tolist(), strict=True)]
+        return lines
 
     def to_json(self) -> str:
         """``{"mode", "config", "epoch", "w", "loss", "lr"}``; floats round-trip exactly.
@@ -139,6 +149,7 @@ class Trace:
             "w": encode_array(w),
             "loss": encode_array(self.loss),
             "lr": encode_array(self.lr),
+            **(self.scaling.to_dict() if self.scaling is not None else {}),
         }
         return json.dumps(document, allow_nan=False) + "\n"
 
@@ -156,7 +167,8 @@ class Trace:
         decaybench.trace.TraceFormatError: line 1: missing keys ['config', 'loss', 'lr', 'mode', 'w']
         """
         document = _load_json(text)
-        missing, unknown = sorted(set(_KEYS) - set(document)), sorted(set(document) - set(_KEYS))
+        keys = _KEYS + Scaling.KEYS if "loss_scaling" in document else _KEYS
+        missing, unknown = sorted(set(keys) - set(document)), sorted(set(document) - set(keys))
         if missing or unknown:
             raise TraceFormatError(f"missing keys {missing}" if missing else f"unknown keys {unknown}")
         if not isinstance(document["mode"], str) or not isinstance(document["config"], dict):
@@ -170,8 +182,9 @@ class Trace:
         dtypes = {"w": dtype, "loss": dtype, "lr": np.dtype(np.float64)}  # lr is the float64 reference
         arrays = {name: _floats(name, document[name], dtypes[name], _line_of(text, name)) for name in dtypes}
         try:
-            return cls(epoch=epoch, **arrays, config=config, mode=document["mode"])
-        except ValueError as error:
+            scaling = Scaling.from_dict(document) if keys != _KEYS else None
+            return cls(epoch=epoch, **arrays, config=config, mode=document["mode"], scaling=scaling)
+        except (ValueError, TypeError, KeyError) as error:
             raise TraceFormatError(str(error), _line_of(text, "w")) from None
 
     def to_csv(self) -> str:
@@ -179,9 +192,12 @@ class Trace:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         w_names = ["w"] if self.config.size == 1 else [f"w[{i}]" for i in range(self.config.size)]
-        writer.writerow(["epoch", *w_names, "loss", "lr"])
-        for e, w, loss, lr in zip(self.epoch.tolist(), self.w.tolist(), self.loss.tolist(), self.lr.tolist(), strict=True):
-            writer.writerow([e, *map(repr, w), repr(loss), repr(lr)])
+        scaled = self.scaling is not None
+        writer.writerow(["epoch", *w_names, "loss", "lr", *(("skipped", "loss_scale", "iterations") if scaled else ())])
+        rows = zip(self.epoch.tolist(), self.w.tolist(), self.loss.tolist(), self.lr.tolist(), strict=True)
+        for row, (e, w, loss, lr) in enumerate(rows):
+            extra = (self.scaling.skipped[row], float(self.scaling.loss_scale[row]), self.scaling.iterations[row]) if self.scaling else ()
+            writer.writerow([e, *map(repr, w), repr(loss), repr(lr), *map(str, extra)])
         return buffer.getvalue()
 
 

@@ -33,6 +33,7 @@ import numpy as np
 __all__ = [
     "DTYPES",
     "INT64_MAX",
+    "POLICIES",
     "ArgumentError",
     "InvalidType",
     "InvalidValue",
@@ -44,6 +45,7 @@ __all__ = [
     "check_fields",
     "check_finite",
     "check_initial_learning_rate",
+    "check_policy",
     "check_positive_int",
     "check_staircase",
     "check_step",
@@ -56,6 +58,8 @@ INT64_MAX = 2**63 - 1
 _TOO_LARGE = f"must be at most {INT64_MAX} (the largest int64)"
 # The dtypes of w and of the Keras schedule's lr: the seed's float32, and float64.
 DTYPES = ("float32", "float64")
+# Keras's mixed-precision policies a Keras mode runs under (decaybench.loss_scaling).
+POLICIES = ("mixed_float16", "mixed_bfloat16")
 
 
 class ArgumentError(Exception):
@@ -170,6 +174,17 @@ def check_dtype(value: Any, argument: str = "dtype") -> str:
     decaybench.validation.InvalidValue: dtype must be one of float32, float64, got 'float16'
     """
     return check_choice(argument, value, DTYPES)
+
+
+def check_policy(value: Any, argument: str = "policy") -> str | None:
+    """``None`` (no policy), or one of :data:`POLICIES`, by name.
+
+    >>> check_policy("mixed_float32")
+    Traceback (most recent call last):
+    ...
+    decaybench.validation.InvalidValue: policy must be one of mixed_float16, mixed_bfloat16, got 'mixed_float32'
+    """
+    return None if value is None else check_choice(argument, value, POLICIES)
 
 
 def check_step(step: Any, argument: str = "step") -> int | float | np.ndarray:

@@ -19,7 +19,7 @@ from pathlib import Path
 from decaybench.cli.parsing import Command, Flag, run_parser
 from decaybench.files import write_atomic
 from decaybench.report import format_count, table, verify_table
-from tools import layout
+from tools import layout, mixed
 from tools.cli import tool_parser
 
 __all__ = ["BLOCKS", "main", "render", "replace_block", "stale_blocks", "update"]
@@ -110,7 +110,13 @@ def _benchmarks() -> str:
     return match.group(1) + "\n\nFull tables, machine and versions: [docs/benchmarks.md](docs/benchmarks.md)."
 
 
-BLOCKS: dict[str, Callable[[], str]] = {"verify": _verify, "peers": _peers, "benchmarks": _benchmarks, "layout": layout.render}
+BLOCKS: dict[str, Callable[[], str]] = {
+    "verify": _verify,
+    "peers": _peers,
+    "benchmarks": _benchmarks,
+    "layout": layout.render,
+    "mixed": mixed.block,  # Keras 3 and Keras 2, one process each
+}
 
 
 def render(names: Sequence[str] = tuple(BLOCKS)) -> dict[str, str]:

@@ -66,6 +66,7 @@ COMMANDS = (
             f"{PROG} verify",
             f"{PROG} verify --dtype float64 --size 1000 --format json --output verify.json",
             f"{PROG} verify --xla-no-fma",
+            f"{PROG} verify --policy mixed_float16   # modes keras, fit, callback against the mixed emulation",
         ),
         config=True,
         runtime=RUNTIME_FLAGS,

@@ -14,6 +14,7 @@ from decaybench.cli.runtime import PROG, emit, load_tensorflow, report_divergenc
 from decaybench.config import DecayConfig
 from decaybench.files import OutputError, check_writable
 from decaybench.golden import check_drift, check_update, golden_dir, read_documented, update_golden
+from decaybench.loops import check_policy_mode
 from decaybench.loops import run as run_mode
 from decaybench.memory import check_memory
 from decaybench.messages import say
@@ -23,6 +24,7 @@ from decaybench.modes.distributed.timeouts import ClusterOptions, Timeouts, clus
 from decaybench.paths import check_apart
 from decaybench.report import verify_table
 from decaybench.verify import verify as verify_modes
+from decaybench.verify_policy import policy_table, verify_policy
 
 __all__ = ["CHECKPOINT_FLAGS", "OUTPUT", "bench", "golden", "modes", "plot", "run", "verify"]
 
@@ -44,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     """``decaybench run``: one mode's trace as the seed's lines, CSV or JSON."""
     config = config_from(args)
     check_memory(config, args.mode)
+    check_policy_mode(config, args.mode, args.checkpoint_dir)  # before TensorFlow loads
     spec = REGISTRY[args.mode]
     host = tf_config.from_environment() if spec.cluster else None  # a bad TF_CONFIG: one line, exit 2
     options = ClusterOptions(Timeouts(startup=args.startup_timeout, collective=args.collective_timeout), args.max_restarts)
@@ -82,6 +85,10 @@ def verify(args: argparse.Namespace) -> int:
     output = _output(args)
     tf_config.refuse_for("verify")
     load_tensorflow(args.xla_no_fma)
+    if config.policy is not None:  # the modes that take a policy, against the mixed emulation
+        mixed = verify_policy(config)
+        emit(json.dumps(mixed.to_dict(), indent=2) + "\n" if args.format == "json" else policy_table(mixed) + "\n", output)
+        return 0 if mixed.ok else 1
     report = verify_modes(config)
     text = json.dumps(report.to_dict(), indent=2) + "\n" if args.format == "json" else verify_table(report) + "\n"
     emit(text, output)

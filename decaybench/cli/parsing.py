@@ -88,7 +88,7 @@ def config_flags() -> tuple[Flag, ...]:
         if types[config_field.name] is bool:
             options |= {"action": "store_true", "help": meta["help"]}
         elif meta["choices"]:
-            options |= {"type": types[config_field.name], "choices": meta["choices"], "help": meta["help"]}
+            options |= {"type": meta.get("type") or types[config_field.name], "choices": meta["choices"], "help": meta["help"]}
         else:
             metavar = meta["metavar"] or meta["flag"].lstrip("-").upper().replace("-", "_")
             options |= {"type": meta.get("type") or types[config_field.name], "metavar": metavar, "help": f"{meta['help']} ({default})"}

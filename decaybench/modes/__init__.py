@@ -12,8 +12,8 @@ in the group ``decaybench.modes`` whose value is the ``ModeSpec`` (``mymode = my
 >>> plain = ModeSpec("plain", "mypkg.modes:run_plain", "a per-epoch Python loop")
 >>> plain.several_steps, plain.checkpoints, plain.keeps_rows, plain.step_ns, plain.sweep
 (None, None, True, None, False)
->>> plain.tensorflow, plain.cluster, plain.loop
-(True, False, None)
+>>> plain.tensorflow, plain.cluster, plain.loop, plain.policy
+(True, False, None, None)
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ Contract = Literal["exact", "fused-update", "sharded-sum"]
 Counts = Literal["steps", "epochs"]
 Store = Literal["tensorflow", "numpy"]
 Arrays = Literal["epoch", "update"]
+Policy = Literal["fit", "loop"]
 
 
 def _load(target: str) -> Any:
@@ -88,6 +89,11 @@ class ModeSpec:
         loop: ``"module:attribute"`` of its compiled loop (a
             :class:`~decaybench.modes._scaffold.compiled_loop.CompiledLoop`), whose vectorised
             copy a sweep runs; ``None``: it has none. A ``sweep`` mode needs one.
+        policy: how it runs under a Keras mixed-precision policy (``DecayConfig.policy``,
+            :mod:`decaybench.modes.mixed_keras`): ``"fit"`` (``model.fit`` computes the loss: Keras 3 in
+            float32, tf_keras in the compute dtype) or ``"loop"`` (a custom loop: the loss in the compute
+            dtype, scaled and unscaled through the ``LossScaleOptimizer``); ``None``: it has no Keras
+            model and refuses a policy.
     """
 
     name: str
@@ -104,6 +110,7 @@ class ModeSpec:
     tensorflow: bool = True
     cluster: bool = False
     loop: str | None = None
+    policy: Policy | None = None
 
     def __post_init__(self) -> None:
         choices: dict[str, tuple[Any, ...]] = {
@@ -111,6 +118,7 @@ class ModeSpec:
             "several_steps": (None, *get_args(Counts)),
             "checkpoints": (None, *get_args(Store)),
             "schedule_arrays": (None, *get_args(Arrays)),
+            "policy": (None, *get_args(Policy)),
         }
         for field, allowed in choices.items():
             if getattr(self, field) not in allowed:
@@ -264,6 +272,7 @@ BUILTIN: dict[str, ModeSpec] = {
             "decaybench.modes.keras:run_keras",
             "tf.keras SGD with decaybench.ExponentialDecay as its learning rate",
             checkpoints="tensorflow",
+            policy="loop",
         ),
         ModeSpec(
             "fit",
@@ -272,6 +281,7 @@ BUILTIN: dict[str, ModeSpec] = {
             several_steps="steps",
             checkpoints="tensorflow",
             schedule_arrays="update",
+            policy="fit",
         ),
         ModeSpec(
             "callback",
@@ -280,6 +290,7 @@ BUILTIN: dict[str, ModeSpec] = {
             several_steps="epochs",
             checkpoints="tensorflow",
             schedule_arrays="update",
+            policy="fit",
         ),
         ModeSpec(
             "numpy",

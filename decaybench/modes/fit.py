@@ -42,6 +42,7 @@ from decaybench.config import DecayConfig
 from decaybench.keras_schedule import ExponentialDecay
 from decaybench.modes._scaffold.fit_resume import resume_callbacks
 from decaybench.modes._scaffold.recording import Recorder, initial_w
+from decaybench.modes.mixed_keras import ScaleRecorder, global_policy, mixed_trace
 from decaybench.trace import Trace
 
 __all__ = ["EpochRecorder", "applied_lr", "fit_model", "run_callback", "run_fit"]
@@ -83,7 +84,7 @@ class _Weight(tf.keras.layers.Layer):
     """Holds ``w``; its output is ``w`` for every sample (``0 + w`` is exact)."""
 
     def __init__(self, config: DecayConfig) -> None:
-        super().__init__(dtype=config.dtype)
+        super().__init__(dtype=None if config.policy else config.dtype)  # None: the global policy
         self.w = self.add_weight(
             name="w", shape=(config.size,), dtype=config.dtype, initializer=tf.keras.initializers.Constant(initial_w(config))
         )
@@ -111,7 +112,7 @@ def _floatx(dtype: str) -> Iterator[None]:
 def fit_model(config: DecayConfig, learning_rate: Any, callbacks: list[Any]) -> Any:
     """Build the one-weight model, compile it with ``SGD(learning_rate)``, fit ``config.epochs``; return the model."""
     size, steps = config.size, config.steps_per_epoch
-    with _floatx(config.dtype):
+    with _floatx(config.dtype), global_policy(config.policy):
         inputs = tf.keras.Input(shape=(size,), dtype=config.dtype)
         model = tf.keras.Model(inputs, _Weight(config)(inputs))
         model.compile(optimizer=tf.keras.optimizers.SGD(learning_rate=learning_rate), loss=_seed_loss)
@@ -149,11 +150,18 @@ def _resuming(recorder: EpochRecorder, config: DecayConfig, mode: str, checkpoin
     return resume_callbacks(recorder, config, mode, checkpoint) if checkpoint is not None else []
 
 
+def _scales(config: DecayConfig) -> list[ScaleRecorder]:
+    # Under a policy only: reading the optimizer around every batch costs a plain run's speed.
+    return [ScaleRecorder(config)] if config.policy is not None else []
+
+
 def run_fit(config: DecayConfig, progress: bool | None = None, *, checkpoint: CheckpointOptions | None = None) -> Trace:
     """``model.fit`` with ``SGD(learning_rate=decaybench.ExponentialDecay(..., dtype=w's dtype))``."""
     schedule = ExponentialDecay(**dataclasses.asdict(config.schedule), dtype=config.dtype)
-    recorder = EpochRecorder(config, applied_lr)
-    fit_model(config, schedule, [recorder, *_resuming(recorder, config, "fit", checkpoint)])
+    recorder, scales = EpochRecorder(config, applied_lr), _scales(config)
+    fit_model(config, schedule, [recorder, *scales, *_resuming(recorder, config, "fit", checkpoint)])
+    if scales:  # the schedule at the optimizer's iterations, which skipped steps may hold back
+        return mixed_trace(config, "fit", recorder.record, scales[0].steps, lambda epoch, start: start)
     return _trace(recorder, config, "fit")
 
 
@@ -164,6 +172,8 @@ def run_callback(config: DecayConfig, progress: bool | None = None, *, checkpoin
         return config.schedule.lr(epoch)  # the seed's Python float, per epoch
 
     scheduler = tf.keras.callbacks.LearningRateScheduler(rate)
-    recorder = EpochRecorder(config, applied_lr)
-    fit_model(config, config.initial_learning_rate, [scheduler, recorder, *_resuming(recorder, config, "callback", checkpoint)])
+    recorder, scales = EpochRecorder(config, applied_lr), _scales(config)
+    fit_model(config, config.initial_learning_rate, [scheduler, recorder, *scales, *_resuming(recorder, config, "callback", checkpoint)])
+    if scales:
+        return mixed_trace(config, "callback", recorder.record, scales[0].steps, lambda epoch, start: epoch)
     return _trace(recorder, config, "callback")

@@ -62,7 +62,12 @@ def keras_loop(
 
 
 def run_keras(config: DecayConfig, progress: bool | None = None, *, checkpoint: CheckpointOptions | None = None) -> Trace:
-    """tf.keras SGD with ``decaybench.ExponentialDecay`` in ``w``'s dtype; ``checkpoint`` as :func:`keras_loop`'s."""
+    """tf.keras SGD with ``decaybench.ExponentialDecay`` in ``w``'s dtype; ``checkpoint`` as :func:`keras_loop`'s.
+    Under ``config.policy``: :func:`decaybench.modes.mixed_keras.run_keras_mixed`."""
+    if config.policy is not None:
+        from decaybench.modes.mixed_keras import run_keras_mixed
+
+        return run_keras_mixed(config, progress)
     schedule = ExponentialDecay(**dataclasses.asdict(config.schedule), dtype=config.dtype)
     w, loss, _ = keras_loop(config, schedule, progress=progress, checkpoint=checkpoint)
     # The optimizer applied the schedule rounded to w's dtype; the trace keeps the float64 value.

@@ -15,12 +15,17 @@ import statistics
 import subprocess
 import sys
 import textwrap
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from decaybench.tables import cpu, load_average, version
+
+if TYPE_CHECKING:
+    from decaybench.verify_policy import PolicyReport
 from decaybench.xla_flags import XLA_LEGACY_RUNTIME, XLA_NO_FMA, with_flag
 
-__all__ = ["DISTRIBUTIONS", "LONG_EPOCHS", "collect", "long_run", "runtimes"]
+__all__ = ["DISTRIBUTIONS", "LONG_EPOCHS", "MIXED_EPOCHS", "collect", "long_run", "mixed_precision", "runtimes"]
 
 DISTRIBUTIONS = ("tensorflow", "keras", "tf-keras", "numpy", "ml-dtypes")
 
@@ -114,6 +119,31 @@ def runtimes() -> dict[str, Any]:
             "legacy": legacy.get("error") or ("bit-identical" if same else "differs")}  # fmt: skip
 
 
+# mixed_float16 on the seed: 10 epochs hold the 3 skipped steps and the first updates after them.
+MIXED_EPOCHS = 10
+
+
+def mixed_precision(report: PolicyReport | None = None) -> dict[str, Any]:
+    """``verify --policy mixed_float16`` on the seed in this env's Keras (or ``report``, its result): whether
+    every mode is its emulation, the skipped steps and whether they advanced the schedule, and mode fit's first
+    epochs (w, iterations, loss scale) as the issue's table shows them."""
+    from decaybench.config import DecayConfig
+    from decaybench.verify_policy import epoch_cell, verify_policy
+
+    report = report if report is not None else verify_policy(DecayConfig(epochs=MIXED_EPOCHS, policy="mixed_float16"))
+    fit, row = report.traces["fit"], next(row for row in report.rows if row.mode == "fit")
+    assert fit.scaling is not None  # mixed_float16 scales the loss
+    first = int(np.argmin(fit.scaling.skipped))  # the first epoch that updated w
+    return {
+        "keras": row.keras,
+        "ok": report.ok,
+        "skipped_steps": row.skipped_steps,
+        "skipped_steps_advance_iterations": row.advances,
+        "fit_epochs": [epoch_cell(fit, epoch) for epoch in range(min(5, len(fit)))],
+        "first_update": {"epoch": first, "lr": f"{fit.lr[first]:f}"},
+    }
+
+
 def _dtype_name(dtype: Any) -> str:
     # Keras 3 variables give their dtype as a string, TensorFlow as a tf.DType.
     return str(getattr(dtype, "name", dtype))
@@ -155,13 +185,14 @@ def collect(env: str, compile_runs: int = 3) -> dict[str, Any]:
     Args:
         env: the column's name (the tox env).
         compile_runs: fresh processes that time the first call of mode ``xla`` on the seed (the
-            median is kept); 0 skips the timings and the no-FMA check.
+            median is kept); 0 skips the timings, the no-FMA check and :func:`mixed_precision`'s runs.
 
     Returns:
         A JSON-ready dict: ``env``, ``versions``, ``cpu``, ``tf_keras`` (the module ``tf.keras``
         resolves to, its version, its SGD and the dtype of its step counter), ``schedules``
         (``decaybench`` and ``tf.keras``: lr dtype, ``get_config`` and ``serialize`` names, round
-        trip) and ``xla`` (``no_fma``, ``first_call``, ``runtimes``).
+        trip), ``xla`` (``no_fma``, ``first_call``, ``runtimes``) and ``mixed_float16``
+        (:func:`mixed_precision`).
     """
     if compile_runs < 0:
         raise ValueError(f"compile_runs must be >= 0, got {compile_runs!r}")
@@ -193,4 +224,5 @@ def collect(env: str, compile_runs: int = 3) -> dict[str, Any]:
             "first_call": _first_calls(compile_runs),
             "runtimes": runtimes() if compile_runs else {},
         },
+        "mixed_float16": mixed_precision() if compile_runs else None,
     }

@@ -17,7 +17,7 @@ from typing import Any
 
 from decaybench.files import write_atomic
 from decaybench.xla_flags import XLA_LEGACY_RUNTIME, XLA_NO_FMA
-from tools.compat.collecting import LONG_EPOCHS
+from tools.compat.collecting import LONG_EPOCHS, MIXED_EPOCHS
 from tools.compat.speed import BENCH_SUFFIX, FIGURE, speed_section, write_figure
 from tools.markdown import format_load, format_seconds, markdown_table
 
@@ -175,6 +175,19 @@ def _pair(first: str, second: str) -> Callable[[dict[str, Any]], str]:
     return lambda row: "-" if not row else f"{_text(row.get(first))}, {_text(row.get(second))}"
 
 
+def _epochs(cells: Any) -> str:
+    """The issue's table, one env's column: epochs separated by ``;``.
+
+    >>> _epochs(["5.000000, 0, 16384 (skipped)", "2.600000, 1, 16384"]), _epochs(None)
+    ('0: 5.000000, 0, 16384 (skipped); 1: 2.600000, 1, 16384', '-')
+    """
+    return "; ".join(f"{epoch}: {cell}" for epoch, cell in enumerate(cells)) if isinstance(cells, list) else "-"
+
+
+def _first_update(value: Any) -> str:
+    return f"epoch {value['epoch']}, lr {value['lr']}" if isinstance(value, dict) else "-"
+
+
 def _rows(results: Sequence[EnvResult]) -> list[tuple[str, str, Extract]]:
     modes = [name for name in _mode_names(results) if name != REFERENCE]
     keras_path = "keras path: tf.keras's own ExponentialDecay"
@@ -212,6 +225,15 @@ def _rows(results: Sequence[EnvResult]) -> list[tuple[str, str, Extract]]:
             (section, "registered_name", _fact("schedules", key, "registered_name")),
             (section, "serialize, deserialize round trip", _fact("schedules", key, "round_trip")),
         ]
+    mixed = "mixed_float16 (verify --policy, the seed)"
+    rows += [
+        (mixed, "Keras", _fact("mixed_float16", "keras")),
+        (mixed, "every mode (keras, fit, callback) its emulation bit for bit", _fact("mixed_float16", "ok")),
+        (mixed, f"skipped steps (of {MIXED_EPOCHS})", _fact("mixed_float16", "skipped_steps")),
+        (mixed, "skipped steps advance iterations (the schedule)", _fact("mixed_float16", "skipped_steps_advance_iterations")),
+        (mixed, "fit, epochs 0-4: w, iterations, loss scale", _fact("mixed_float16", "fit_epochs", render=_epochs)),
+        (mixed, "fit: epoch of the first update, its lr", _fact("mixed_float16", "first_update", render=_first_update)),
+    ]
     rows += [
         (xla, "max ULP w, loss vs the emulation", _verified("xla", _pair("max_ulp_w", "max_ulp_loss"))),
         (xla, "ULP bound w, loss", _verified("xla", _pair("bound_w", "bound_loss"))),
