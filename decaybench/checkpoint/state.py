@@ -95,28 +95,44 @@ class Store:
 
 
 class NumpyStore(Store):
-    """``state.npz`` in ``directory``, replaced atomically at each save."""
+    """``state.npz`` in ``directory``, replaced atomically at each save.
+
+    A run's :class:`State`, or any named arrays after ``epoch`` epochs (:meth:`save_arrays`: a
+    sweep's, :class:`decaybench.checkpoint.ArrayCheckpoints`), with a SHA-256 of them all.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.path = directory / NPZ
 
     def save(self, state: State) -> None:
-        arrays = {"epoch": np.int64(state.epoch), **{name: getattr(state, name) for name in _ARRAYS}}
+        self.save_arrays(state.epoch, {name: getattr(state, name) for name in _ARRAYS})
+
+    def load(self) -> State | None:
+        loaded = self.load_arrays(_ARRAYS)
+        if loaded is None:
+            return None
+        epoch, arrays = loaded
+        return State(epoch, *(arrays[name] for name in _ARRAYS))
+
+    def save_arrays(self, epoch: int, named: Mapping[str, np.ndarray]) -> None:
+        """Save ``named`` arrays after ``epoch`` epochs (complete when this returns)."""
+        arrays: dict[str, Any] = {"epoch": np.int64(epoch), **named}
         with atomic_writer(self.path) as handle:
             np.savez(handle, digest=np.frombuffer(_digest(arrays), np.uint8), **arrays)
             checkpoint_pause()
 
-    def load(self) -> State | None:
+    def load_arrays(self, names: tuple[str, ...]) -> tuple[int, dict[str, np.ndarray]] | None:
+        """``(epoch, {name: array})`` of the saved state, ``None`` when none; ``ValueError`` when unreadable."""
         if not self.path.exists():
             return None
         try:
             with np.load(self.path, allow_pickle=False) as data:
-                arrays = {name: data[name] for name in ("epoch", *_ARRAYS)}
+                arrays = {name: data[name] for name in ("epoch", *names)}
                 if data["digest"].tobytes() != _digest(arrays):
                     raise ValueError("its SHA-256 does not match its arrays")
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
             raise ValueError(f"{NPZ} is unreadable or corrupt ({type(error).__name__}: {error})") from error
-        return State(int(arrays["epoch"]), *(arrays[name] for name in _ARRAYS))
+        return int(arrays.pop("epoch")), arrays
 
 
 def _digest(arrays: Mapping[str, Any]) -> bytes:
