@@ -331,7 +331,9 @@ def checkpoint_options(grid: Grid, tol: float, mode: str, directory: Any, every:
 
     Without TensorFlow and before anything is written, so the CLI refuses bad options first.
     """
-    return check_options(grid.base, mode, directory, every, resume, _manifest(grid, tol, mode))
+    # The manifest reads the installed versions' metadata (milliseconds): only for a directory.
+    manifest = _manifest(grid, tol, mode) if directory is not None else None
+    return check_options(grid.base, mode, directory, every, resume, manifest)
 
 
 def _cells(grid: Grid) -> Cells:
