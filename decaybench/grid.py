@@ -1,4 +1,4 @@
-"""Grids of configurations: ranges, the product, and its metrics in one compiled call per chunk.
+"""Grids of configurations: ranges, the product, and its metrics in compiled calls of about a quarter second.
 
 A range is ``start:stop:num`` (``num`` evenly spaced values, both ends included, rounded to 12
 significant digits so that ``0.02:1.2:60`` holds ``0.2`` as typed) or a comma list; values

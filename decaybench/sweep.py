@@ -1,10 +1,11 @@
-"""``run_sweep``: many configurations of one shape in one compiled call, vectorised over them.
+"""``run_sweep``: many configurations of one shape, vectorised over them, in compiled calls of a quarter second.
 
 The configurations share ``epochs``, ``dtype``, ``size`` and ``record_every`` (the shape of the
 compiled loop) and may differ in everything else: ``initial_learning_rate``, ``decay_rate``,
 ``decay_steps``, ``staircase`` and ``w0``. The sweep runs the very loop of its mode on a
 ``[configs, size]`` ``w`` (:mod:`decaybench.sweep_loops`), so each configuration's trace is
-bit for bit the trace of ``run(config, mode)`` (``tests/test_sweep.py``).
+bit for bit the trace of ``run(config, mode)`` (``tests/test_sweep.py``), in chunks of epochs
+as a long run is (:mod:`decaybench.modes._scaffold.chunks`): Ctrl-C and SIGTERM stop it between two.
 
 Only ``xla`` and ``xla-exact`` (the same loop with the products kept rounded and the loss
 summed in Eigen's order, :mod:`decaybench.modes.exact`) are offered. XLA's ``pow`` on a vector
