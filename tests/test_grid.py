@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from decaybench import grid as grid_module
-from decaybench import grid_run
-from decaybench.checkpoint import ArrayCheckpoints, Stopped, latest_epoch
+from decaybench import grid_run, sweep_loops
+from decaybench.checkpoint import ArrayCheckpoints, Manifest, Stopped, latest_epoch
+from decaybench.checkpoint.manifest import write_manifest
 from decaybench.config import DecayConfig
 from decaybench.grid import MAX_CHUNK, Grid, GridResult, checkpoint_options, chunk_cells, parse_range, run_grid
 from decaybench.loops import run
@@ -61,7 +62,9 @@ def test_calls_split_by_groups_and_by_epochs_are_the_whole_sweep(monkeypatch: py
 
 
 @pytest.mark.parametrize("mode", sweep_modes())
-def test_stopped_after_any_epoch_and_resumed_is_the_uninterrupted_sweep(tmp_path: Path, mode: str) -> None:
+def test_stopped_after_any_epoch_and_resumed_is_the_uninterrupted_sweep(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    real, spans = sweep_loops.grid_chunk, []
+    monkeypatch.setattr(sweep_loops, "grid_chunk", lambda *args: spans.append(args[2:4]) or real(*args))  # (start, stop) of each call
     base = DecayConfig(epochs=7, dtype="float64", staircase=True)
     grid = Grid(initial_learning_rate=(0.1, 0.6, 1.1), decay_rate=(0.5, 1.0, 1.3), decay_steps=(1, 3), base=base)
     whole = run_grid(grid, 1e-2, mode)
@@ -73,7 +76,9 @@ def test_stopped_after_any_epoch_and_resumed_is_the_uninterrupted_sweep(tmp_path
         with contextlib.suppress(Stopped):  # a sweep killed right after that checkpoint
             grid_run.run_cells(grid_module._cells(grid), 1e-2, mode, False, checkpoints)
         assert latest_epoch(directory) == split
+        spans.clear()
         _same(run_grid(grid, 1e-2, mode, checkpoint_dir=directory, checkpoint_every=2, resume=True), whole)
+        assert min([start for start, _ in spans], default=split) == split  # where it stopped, not from 0
 
 
 def test_a_checkpoint_of_another_sweep_is_refused(tmp_path: Path) -> None:
@@ -83,8 +88,9 @@ def test_a_checkpoint_of_another_sweep_is_refused(tmp_path: Path) -> None:
         run_grid(grid, 1e-3, "xla", checkpoint_dir=tmp_path / "a", resume=True)
     with pytest.raises(InvalidValue, match="grid initial_learning_rate is"):
         run_grid(dataclasses.replace(grid, initial_learning_rate=(0.1, 0.7)), 1e-2, "xla", checkpoint_dir=tmp_path / "a", resume=True)
+    (tmp_path / "b").mkdir()
+    write_manifest(tmp_path / "b", Manifest.of(grid.config(0), "xla"))  # a run's directory
     with pytest.raises(InvalidValue, match="sweep is False there, True in this run"):
-        run(grid.config(0), "xla", checkpoint_dir=tmp_path / "b")
         run_grid(grid, 1e-2, "xla", checkpoint_dir=tmp_path / "b", resume=True)
     with pytest.raises(InvalidValue, match="sweep is True there, False in this run"):
         run(grid.config(0), "xla", checkpoint_dir=tmp_path / "a", resume=True)
