@@ -1,4 +1,4 @@
-"""Grids of configurations: ranges, the product, and its metrics in one compiled call per chunk.
+"""Grids of configurations: ranges, the product, and its metrics in compiled calls of about a quarter second.
 
 A range is ``start:stop:num`` (``num`` evenly spaced values, both ends included, rounded to 12
 significant digits so that ``0.02:1.2:60`` holds ``0.2`` as typed) or a comma list; values
@@ -35,18 +35,19 @@ import dataclasses
 import io
 import json
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from decaybench.checkpoint import ArrayCheckpoints, CheckpointOptions, Manifest, check_options
 from decaybench.config import DecayConfig
+from decaybench.grid_run import MAX_CELLS, Cells, groups_per_call, run_cells
 from decaybench.json_floats import encode
 from decaybench.memory import PEAK_COPIES, available_memory
-from decaybench.metrics import METRICS, CellMetrics, earliest, first_unstable_epoch
-from decaybench.progress import epoch_bar
-from decaybench.schedule import loop_columns
+from decaybench.metrics import METRICS, CellMetrics
 from decaybench.sweep import sweep_modes
 from decaybench.validation import InvalidValue, check_choice, check_finite
 
@@ -58,6 +59,7 @@ __all__ = [
     "Grid",
     "GridResult",
     "check_tol",
+    "checkpoint_options",
     "chunk_cells",
     "default_mode",
     "parse_range",
@@ -67,8 +69,7 @@ __all__ = [
 # The swept fields, slowest-varying first: a result is [decay_steps, decay_rate, initial_learning_rate].
 AXES = ("decay_steps", "decay_rate", "initial_learning_rate")
 DEFAULT_RANGES = {"initial_learning_rate": "0.02:1.2:60", "decay_rate": "0.9:1.0:51", "decay_steps": "1"}
-# Cells per compiled call at most, so that a large grid shows progress; equal chunks compile once.
-MAX_CHUNK = 16_384
+MAX_CHUNK = MAX_CELLS  # cells per compiled call at most (decaybench.grid_run)
 SIGNIFICANT = 12
 
 
@@ -183,20 +184,16 @@ class Grid:
         return [self.config(index) for index in range(self.cells)]
 
 
-def _cell_bytes(base: DecayConfig) -> int:
-    # Per cell, in the loop: w, its gradient and update, the loss, two int64 epochs, the schedule.
-    return 4 * base.size * np.dtype(base.dtype).itemsize + np.dtype(base.dtype).itemsize + 2 * 8 + 4 * 8
-
-
 def _result_bytes(base: DecayConfig) -> int:
     # Per cell, kept: the three swept fields, the final loss, two int64 epochs.
     return 3 * 8 + np.dtype(base.dtype).itemsize + 2 * 8
 
 
 def chunk_cells(grid: Grid) -> int:
-    """Cells per compiled call: all, up to :data:`MAX_CHUNK` and what memory allows (``PEAK_COPIES``
-    of each cell's loop state, the rule of :func:`decaybench.loops.check_memory`)."""
-    return max(1, min(grid.cells, MAX_CHUNK, available_memory() // (PEAK_COPIES * _cell_bytes(grid.base))))
+    """Cells per compiled call: whole rows of ``initial_learning_rate`` up to :data:`MAX_CHUNK`
+    cells and what memory allows (``PEAK_COPIES`` of each cell's loop state, the rule of
+    :func:`decaybench.loops.check_memory`), at least one row."""
+    return groups_per_call(_cells(grid)) * len(grid.initial_learning_rate)
 
 
 # The metrics' columns, in METRICS' order.
@@ -285,8 +282,17 @@ def check_tol(tol: float) -> float:
     return float(tol)
 
 
-def run_grid(grid: Grid, tol: float = 1e-6, mode: str | None = None, progress: bool | None = None) -> GridResult:
-    """Every cell's :mod:`decaybench.metrics`, one compiled call per chunk of :func:`chunk_cells`.
+def run_grid(
+    grid: Grid,
+    tol: float = 1e-6,
+    mode: str | None = None,
+    progress: bool | None = None,
+    *,
+    checkpoint_dir: str | os.PathLike[str] | None = None,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
+) -> GridResult:
+    """Every cell's :mod:`decaybench.metrics`, in compiled calls of about a quarter second (:mod:`decaybench.grid_run`).
 
     Args:
         grid: the configurations.
@@ -294,14 +300,18 @@ def run_grid(grid: Grid, tol: float = 1e-6, mode: str | None = None, progress: b
         mode: a mode of ``decaybench.sweep.sweep_modes()``; default the exact one when offered
             (``xla-exact``), else ``xla``. Each cell equals ``run(config, mode)`` bit for bit.
         progress: a bar over the cells on stderr (``None``: when stderr is a terminal).
+        checkpoint_dir, checkpoint_every, resume: as :func:`decaybench.loops.run`'s: the cells'
+            state is saved every ``checkpoint_every`` epochs (default: ten a sweep) and after the
+            last, and a resumed sweep's result is the uninterrupted one's, bit for bit.
     """
     mode = check_choice("mode", mode if mode is not None else default_mode(), sweep_modes())
     check_tol(tol)
-    size = chunk_cells(grid)
-    loss, below, bad = _run_chunks(grid, size, tol, mode, progress)
-    diverged = bad.copy()
-    for index in _may_exceed_one(grid):
-        diverged[index] = _diverged(grid.config(int(index)), int(bad[index]))
+    options = checkpoint_options(grid, tol, mode, checkpoint_dir, checkpoint_every, resume)
+    checkpoints = ArrayCheckpoints(options, _manifest(grid, tol, mode)) if options is not None else None
+    state = run_cells(_cells(grid), tol, mode, progress, checkpoints)
+    loss, below, bad, unstable = (state[name].reshape(-1) for name in ("loss", "below", "bad", "unstable"))
+    # metrics.diverged_at: the earlier of the lr rule's epoch and the first non-finite one (-1: never).
+    diverged = np.where(unstable < 0, bad, np.where(bad < 0, unstable, np.minimum(bad, unstable)))
     return GridResult(grid=grid, tol=float(tol), mode=mode, final_loss=loss, epochs_to_tol=below, diverged_at=diverged)
 
 
@@ -310,45 +320,22 @@ def default_mode() -> str:
     return "xla-exact" if "xla-exact" in sweep_modes() else "xla"
 
 
-def _may_exceed_one(grid: Grid) -> np.ndarray:
-    """The cells whose largest lr, lr(0) or lr(E - 1), may exceed 1; elsewhere the lr rule is ``None``.
+def _manifest(grid: Grid, tol: float, mode: str) -> Manifest:
+    # A sweep's checkpoint belongs to its ranges and tol as well as its base and mode.
+    ranges: dict[str, Any] = {axis: list(getattr(grid, axis)) for axis in AXES}
+    return Manifest.of(grid.base, mode, {**ranges, "tol": float(tol)})
 
-    An estimate in NumPy's float64, kept far enough from 1 (its ``pow`` and the reference's
-    differ by an ulp or so), picks the cells that :func:`~decaybench.metrics.first_unstable_epoch`
-    must decide exactly; a Python bisection for every cell would cost more than the compiled loop.
+
+def checkpoint_options(grid: Grid, tol: float, mode: str, directory: Any, every: Any, resume: Any) -> CheckpointOptions | None:
+    """:func:`decaybench.checkpoint.check_options` for a sweep: its manifest names the grid and ``tol``.
+
+    Without TensorFlow and before anything is written, so the CLI refuses bad options first.
     """
-    columns, base = grid.columns(), grid.base
-    last = base.epochs - 1
-    power = last // columns["decay_steps"] if base.staircase else last / columns["decay_steps"]
-    with np.errstate(over="ignore"):
-        largest = columns["initial_learning_rate"] * np.maximum(1.0, columns["decay_rate"] ** power)
-    return np.flatnonzero(~(largest < 0.999))
+    # The manifest reads the installed versions' metadata (milliseconds): only for a directory.
+    manifest = _manifest(grid, tol, mode) if directory is not None else None
+    return check_options(grid.base, mode, directory, every, resume, manifest)
 
 
-def _diverged(config: DecayConfig, nonfinite: int) -> int:
-    # metrics.diverged_at's rule, with the loop's first non-finite epoch; -1 for None.
-    epoch = earliest((first_unstable_epoch(config), None if nonfinite < 0 else nonfinite))
-    return -1 if epoch is None else epoch
-
-
-def _run_chunks(grid: Grid, size: int, tol: float, mode: str, progress: bool | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    from decaybench.sweep_loops import grid_metrics  # loads TensorFlow, which defining and checking a grid does not need
-
-    columns = grid.columns()
-    base = grid.base
-    # The base's transition_begin and end_value (loop_columns' third column) hold for every cell.
-    (_, staircase, begin), (_, _, end) = loop_columns(base.schedule)
-    integers = np.stack([columns["decay_steps"], np.full(grid.cells, staircase, np.int64), np.full(grid.cells, begin, np.int64)], axis=1)
-    floats = np.stack([columns["initial_learning_rate"], columns["decay_rate"], np.full(grid.cells, end)], axis=1)
-    w0 = np.full((size, base.size), base.w0, dtype=base.dtype)
-    outputs: list[tuple[np.ndarray, ...]] = []
-    with epoch_bar(grid.cells * base.epochs, progress, "sweep") as bar:
-        for start in range(0, grid.cells, size):
-            # The last chunk is padded with its last cell: one shape, one compilation.
-            rows = np.minimum(np.arange(start, start + size), grid.cells - 1)
-            chunk = grid_metrics(mode, w0, base, integers[rows], floats[rows], tol)
-            kept = min(size, grid.cells - start)
-            outputs.append(tuple(array[:kept] for array in chunk))
-            bar.update(kept * base.epochs)
-    loss, below, bad = (np.concatenate([output[i] for output in outputs]) for i in range(3))
-    return loss, below, bad
+def _cells(grid: Grid) -> Cells:
+    steps, rates = np.meshgrid(np.asarray(grid.decay_steps, np.int64), np.asarray(grid.decay_rate), indexing="ij")
+    return Cells(grid.base, steps.ravel(), rates.ravel(), np.asarray(grid.initial_learning_rate))

@@ -1,10 +1,11 @@
-"""``run_sweep``: many configurations of one shape in one compiled call, vectorised over them.
+"""``run_sweep``: many configurations of one shape, vectorised over them, in compiled calls of a quarter second.
 
 The configurations share ``epochs``, ``dtype``, ``size`` and ``record_every`` (the shape of the
 compiled loop) and may differ in everything else: ``initial_learning_rate``, ``decay_rate``,
 ``decay_steps``, ``staircase`` and ``w0``. The sweep runs the very loop of its mode on a
 ``[configs, size]`` ``w`` (:mod:`decaybench.sweep_loops`), so each configuration's trace is
-bit for bit the trace of ``run(config, mode)`` (``tests/test_sweep.py``).
+bit for bit the trace of ``run(config, mode)`` (``tests/test_sweep.py``), in chunks of epochs
+as a long run is (:mod:`decaybench.modes._scaffold.chunks`): Ctrl-C and SIGTERM stop it between two.
 
 Only ``xla`` and ``xla-exact`` (the same loop with the products kept rounded and the loss
 summed in Eigen's order, :mod:`decaybench.modes.exact`) are offered. XLA's ``pow`` on a vector
@@ -21,13 +22,17 @@ decaybench.validation.InvalidValue: configs[1].epochs must equal configs[0].epoc
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from decaybench.config import DecayConfig
 from decaybench.memory import footprint, require_memory
 from decaybench.modes import BUILTIN
+from decaybench.modes._scaffold.chunks import chunk_length, spans, step_cost
+from decaybench.progress import epoch_bar
 from decaybench.schedule import loop_columns
 from decaybench.trace import Trace
 from decaybench.validation import InvalidType, InvalidValue
@@ -78,8 +83,15 @@ def _checked(configs: Sequence[DecayConfig], mode: str) -> tuple[DecayConfig, ..
     return tuple(configs)
 
 
+def _sweep_rows(*args: Any) -> tuple[Any, ...]:
+    from decaybench.sweep_loops import sweep_rows  # loads TensorFlow
+
+    return sweep_rows(*args)
+
+
 def run_sweep(configs: Sequence[DecayConfig], mode: str = "xla") -> list[Trace]:
-    """Run every configuration of ``configs`` in one compiled call; one :class:`Trace` each.
+    """Run every configuration of ``configs`` in compiled calls of about a quarter second each (Ctrl-C
+    and SIGTERM stop it between two); one :class:`Trace` each.
 
     Args:
         configs: one or more :class:`DecayConfig` with equal ``epochs``, ``dtype``, ``size`` and
@@ -96,15 +108,23 @@ def run_sweep(configs: Sequence[DecayConfig], mode: str = "xla") -> list[Trace]:
             cannot fit in memory; the message names the argument and the value.
     """
     configs = _checked(configs, mode)
-    from decaybench.sweep_loops import sweep_rows  # loads TensorFlow
-
     first = configs[0]
-    w0 = np.stack([np.full(first.size, config.w0, dtype=first.dtype) for config in configs])
+    w: Any = np.stack([np.full(first.size, config.w0, dtype=first.dtype) for config in configs])
     columns = [loop_columns(config.schedule) for config in configs]
     integers = np.array([integer for integer, _ in columns], dtype=np.int64)
     floats = np.array([real for _, real in columns], dtype=np.float64)
-    w, loss, lr = sweep_rows(mode, w0, first, integers, floats)
+    count, dtype = first.recorded_count, np.dtype(first.dtype)
+    rows = np.empty((count, len(configs), first.size), dtype), np.empty((count, len(configs)), dtype), np.empty((count, len(configs)))
+    # Chunks of about CHUNK_SECONDS, sized as one run of the whole batch's elements: Ctrl-C stops between two.
+    length = chunk_length(dataclasses.replace(first, size=first.size * len(configs)), step_cost(mode))
+    with epoch_bar(first.epochs, False, "sweep") as bar:  # disabled, it still raises a pending Ctrl-C
+        for begin, end in spans(0, first.epochs, None, length):
+            low, high = first.recorded_before(begin), first.recorded_before(end)
+            *out, w = _sweep_rows(mode, w, first, integers, floats, begin, end)
+            for array, part in zip(rows, out, strict=True):
+                array[low:high] = part
+            bar.update(end - begin)
     # Rows are [row, config, ...]: one transposing copy makes every config's rows contiguous.
-    w, loss, lr = (np.ascontiguousarray(np.moveaxis(array, 1, 0)) for array in (w, loss, lr))
+    w, loss, lr = (np.ascontiguousarray(np.moveaxis(array, 1, 0)) for array in rows)
     epoch = first.recorded()
     return [Trace(epoch=epoch, w=w[i], loss=loss[i], lr=lr[i], config=config, mode=mode) for i, config in enumerate(configs)]

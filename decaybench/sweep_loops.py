@@ -5,71 +5,117 @@ the step of ``xla`` or ``xla-exact``) on a ``[configs, size]`` ``w``, in functio
 that leave the mode's tracing count alone. Each configuration's values are therefore those of
 ``run(config, mode)`` bit for bit (``tests/test_sweep.py``, ``tests/test_grid.py``).
 
-A grid's loop keeps, instead of every epoch's row, what :mod:`decaybench.metrics` needs::
+A grid's loop (:func:`grid_chunk`) is its own: a grid's cells are ``[groups, lrs]``, a group
+being one ``(decay_steps, decay_rate)`` over the base's ``staircase``, ``transition_begin`` and
+``end_value``, and ``initial_learning_rate`` the fast axis. The schedule is
+:func:`~decaybench.schedule.tf_exponential_decay` on columns shaped to broadcast, ``[groups, 1]``
+and ``[1, lrs]``: its ``pow(rate, exponent)`` is ``[groups, 1]``, one ``pow`` per group and epoch,
+then ``multiply_no_nan(power, lr0)`` and the clip run per cell. That is the very expression of
+each cell's schedule, element by element, so each lr is the single run's bit for bit. Every
+other operation is the mode's step on ``w`` ``[groups, lrs, size]``, the cells the vector
+dimension. The loop carries, per cell, what :mod:`decaybench.metrics` needs::
 
     loss      the loss of the last epoch                       -> final_loss
-    below[c]  the first epoch with float64(loss) < tol, or -1  -> epochs_to_tol
-    bad[c]    the first epoch with a non-finite loss or w, -1  -> diverged_at (with the lr rule)
+    below     the first epoch with float64(loss) < tol, or -1  -> epochs_to_tol
+    bad       the first epoch with a non-finite loss or w, -1  -> diverged_at, with
+    unstable  the first epoch with lr, in w's dtype, > 1, -1      first_unstable_epoch's rule
 
-so memory is O(cells), whatever the number of epochs; it compiles once per dtype and
-``[cells, size]`` shape (``epochs`` and ``tol`` are tensors).
+so memory is O(cells), whatever the number of epochs; a chunk runs epochs ``[start, stop)``
+from the carried values (:mod:`decaybench.grid_run`), and it compiles once per dtype and
+``[groups, lrs, size]`` shape (the span and ``tol`` are tensors).
 """
 
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
 
 from decaybench.config import DecayConfig
 from decaybench.modes import BUILTIN
-from decaybench.modes._scaffold.compiled_loop import ROWS, CompiledLoop, Keep, unpacked
+from decaybench.modes._scaffold.compiled_loop import ROWS, CompiledLoop, unpacked
+from decaybench.schedule import tf_exponential_decay
 
-__all__ = ["METRICS", "grid_metrics", "sweep_rows"]
-
-
-def _start_metrics(w0: tf.Tensor, rows: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    none = tf.fill(tf.shape(w0)[:-1], tf.constant(-1, tf.int64))
-    return none, none
-
-
-def _write_metrics(
-    kept: tuple[tf.Tensor, tf.Tensor], row: tf.Tensor, epoch: tf.Tensor, w: tf.Tensor, loss: tf.Tensor, lr: tf.Tensor, tol: tf.Tensor
-) -> tuple[tf.Tensor, tf.Tensor]:
-    below, bad = kept
-    finite = tf.math.is_finite(loss) & tf.reduce_all(tf.math.is_finite(w), axis=-1)
-    # float64 holds every float32 exactly: the comparison is metrics.epochs_to_tol's.
-    below = tf.where((below < 0) & (tf.cast(loss, tf.float64) < tol), epoch, below)
-    bad = tf.where((bad < 0) & ~finite, epoch, bad)
-    return below, bad
-
-
-def _final_metrics(kept: tuple[tf.Tensor, tf.Tensor], rows: tf.Tensor, loss: tf.Tensor) -> tuple[tf.Tensor, ...]:
-    return (loss, *kept)
-
-
-METRICS = Keep(_start_metrics, _write_metrics, _final_metrics, inputs=1)
-"""``(loss, below, bad)``, each ``[cells]``: the module doc's metrics; its one input is ``tol``, float64."""
+__all__ = ["grid_chunk", "sweep_rows"]
 
 
 @functools.cache
-def _loop(mode: str, metrics: bool) -> CompiledLoop:
+def _loop(mode: str) -> CompiledLoop:
     loop: CompiledLoop = BUILTIN[mode].compiled_loop()
-    return loop.sibling(METRICS if metrics else ROWS)
+    return loop.sibling(ROWS)
 
 
-def sweep_rows(mode: str, w0: np.ndarray, first: DecayConfig, integers: np.ndarray, floats: np.ndarray) -> tuple[np.ndarray, ...]:
-    """The rows ``[rows, configs, ...]`` of w, the loss and the float64 lr, for configurations of
-    ``first``'s shape: ``w0`` ``[configs, size]``, schedule columns ``[configs, 3]``
-    (:func:`decaybench.schedule.loop_columns`)."""
-    packed = _loop(mode, False).run_batch(w0, first, integers, floats)
-    return unpacked(packed.numpy(), first.size)
+def sweep_rows(
+    mode: str, w: np.ndarray | tf.Tensor, first: DecayConfig, integers: np.ndarray, floats: np.ndarray, start: int, stop: int
+) -> tuple[Any, ...]:
+    """Epochs ``start .. stop-1`` of configurations of ``first``'s shape from ``w`` ``[configs, size]``,
+    schedule columns ``[configs, 3]`` (:func:`decaybench.schedule.loop_columns`): the rows
+    ``[rows, configs, ...]`` of w, the loss and the float64 lr among them, and the last ``w``."""
+    loop = _loop(mode)
+    inputs = loop.inputs(first.size, first.dtype)
+    function = loop.function(first.record_every == 1, len(inputs))
+    span = tf.constant((start, stop, first.record_every, first.epochs - 1), tf.int64)
+    rows = tf.constant(first.recorded_before(stop) - first.recorded_before(start), tf.int32)
+    packed, last = function(tf.constant(w), span, rows, tf.constant(integers, tf.int64), tf.constant(floats, tf.float64), *inputs)
+    return (*unpacked(packed.numpy(), first.size), last)
 
 
-def grid_metrics(
-    mode: str, w0: np.ndarray, base: DecayConfig, integers: np.ndarray, floats: np.ndarray, tol: float
+@functools.cache
+def _grid_function(mode: str) -> Any:
+    loop: CompiledLoop = BUILTIN[mode].compiled_loop()
+    step = loop.step
+
+    def chunk(carried: tuple[tf.Tensor, ...], span: tf.Tensor, columns: tuple[tf.Tensor, ...], tol: tf.Tensor, *inputs: tf.Tensor) -> Any:
+        w, loss, below, bad, unstable = carried
+        lr0, decay_steps, rates, shared, end = columns
+        # [lrs] and [groups] as [1, lrs] and [groups, 1]: the power is [groups, 1], the rest per cell.
+        schedule = (lr0[tf.newaxis, :], decay_steps[:, tf.newaxis], rates[:, tf.newaxis], shared[0] != 0, shared[1], end)
+        epoch = span[0]
+        # A while loop, not a for over tf.range: XLA would take the range's length as a compile-time constant.
+        while epoch < span[1]:
+            lr = tf_exponential_decay(epoch, *schedule)
+            w, loss = step(w, lr, *inputs)
+            finite = tf.math.is_finite(loss) & tf.reduce_all(tf.math.is_finite(w), axis=-1)
+            # float64 holds every float32 exactly: the comparison is metrics.epochs_to_tol's.
+            below = tf.where((below < 0) & (tf.cast(loss, tf.float64) < tol), epoch, below)
+            bad = tf.where((bad < 0) & ~finite, epoch, bad)
+            # metrics.first_unstable_epoch's rule: the lr the run applies, in w's dtype, above 1.
+            unstable = tf.where((unstable < 0) & (tf.cast(lr, w.dtype) > 1), epoch, unstable)
+            epoch += 1
+        return w, loss, below, bad, unstable
+
+    return tf.function(chunk, jit_compile=True), loop.inputs
+
+
+@functools.cache
+def _grid_concrete(mode: str, shapes: tuple[tuple[int, ...], ...], dtypes: tuple[str, ...]) -> Any:
+    # The concrete function of one shape: calling it skips matching the arguments to a trace, a
+    # millisecond of a 2,500-cell call (as CompiledLoop.concrete does for a run).
+    function, inputs = _grid_function(mode)
+    carried, columns = [tf.TensorSpec(shape, dtype) for shape, dtype in zip(shapes, dtypes, strict=True)], []
+    carried, columns = carried[:5], carried[5:]
+    tol = tf.TensorSpec([], tf.float64)
+    extra = inputs(shapes[0][-1], dtypes[0])
+    concrete = function.get_concrete_function(
+        tuple(carried), tf.TensorSpec([2], tf.int64), tuple(columns), tol, *map(tf.TensorSpec.from_tensor, extra)
+    )
+    return concrete, extra
+
+
+def grid_chunk(
+    mode: str, carried: tuple[np.ndarray, ...], start: int, stop: int, columns: tuple[np.ndarray, ...], tol: float
 ) -> tuple[np.ndarray, ...]:
-    """``(loss, below, bad)`` of :data:`METRICS` for the cells of ``base``'s shape (every epoch kept)."""
-    kept = _loop(mode, True).run_batch(w0, base, integers, floats, tf.constant(tol, tf.float64))
-    return tuple(tensor.numpy() for tensor in kept)
+    """Epochs ``start .. stop-1`` of a grid's cells from ``carried`` (``w, loss, below, bad, unstable``: ``w``
+    ``[groups, lrs, size]``, the others ``[groups, lrs]``); ``columns``: ``lr0`` ``[lrs]``,
+    ``decay_steps`` and ``decay_rate`` ``[groups]``, int64 ``[staircase, transition_begin]`` and
+    the float64 ``end_value`` (NaN for none). Returns the carried values after them."""
+    arrays = (*carried, *columns)
+    concrete, extra = _grid_concrete(
+        mode, tuple(np.shape(array) for array in arrays), tuple(np.asarray(array).dtype.name for array in arrays)
+    )
+    tensors = [tf.constant(array) for array in arrays]
+    span = tf.constant((start, stop), tf.int64)
+    out = concrete(tuple(tensors[:5]), span, tuple(tensors[5:]), tf.constant(tol, tf.float64), *extra)
+    return tuple(tensor.numpy() for tensor in out)

@@ -12,6 +12,7 @@ from numpy.testing import assert_array_equal
 
 from decaybench.config import DecayConfig
 from decaybench.loops import run
+from decaybench.modes._scaffold import chunks
 from decaybench.sweep import run_sweep
 from decaybench.validation import InvalidType, InvalidValue
 from tests.helpers import varied
@@ -47,6 +48,14 @@ def test_any_sweep_is_its_single_runs(data: st.DataObject) -> None:
     shape = {name: getattr(first, name) for name in ("epochs", "dtype", "size", "record_every")}
     chosen = [first, *(dataclasses.replace(other, **shape) for other in others)]
     assert_same(run_sweep(chosen), chosen)
+
+
+def test_a_sweep_in_chunks_of_epochs_is_the_one_call_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
+    batch = varied(6, np.random.default_rng(11), epochs=11, record_every=3, size=2)
+    whole = run_sweep(batch, "xla-exact")
+    monkeypatch.setattr(chunks, "CHUNK_SECONDS", 1e-12)  # one epoch a call: 0 or 1 row each
+    for chunked, trace in zip(run_sweep(batch, "xla-exact"), whole, strict=True):
+        assert chunked.identical(trace)
 
 
 def test_one_config_is_a_sweep_too() -> None:

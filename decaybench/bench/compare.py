@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from decaybench.bench.results import Result
-from decaybench.bench.workload import LONG_EPOCHS, OPTAX_FLOAT32, OPTAX_FLOAT64, SWEEP_CONFIGS, VECTOR_SIZES, XLA_CALL
+from decaybench.bench.workload import GRID_SHAPES, LONG_EPOCHS, OPTAX_FLOAT32, OPTAX_FLOAT64, SWEEP_CONFIGS, VECTOR_SIZES, XLA_CALL
 from decaybench.intervals import Interval, ratio_interval, verdict
 from decaybench.modes import REGISTRY
 
@@ -172,4 +172,30 @@ def targets(results: Sequence[Result], device: str = "cpu") -> list[Target]:
             _ratio(find("sweep", "xla runs", configs=SWEEP_CONFIGS), find("sweep", "xla sweep", configs=SWEEP_CONFIGS)),
             10.0,
         ),
+        *_sweep_targets(find),
     ]
+
+
+def _sweep_targets(find: Callable[..., Result | None]) -> list[Target]:
+    # run_grid xla-exact is timed just before each round of the floor and of optax (Workload.interleaved).
+    cells, epochs = GRID_SHAPES[-1]
+    rows = [
+        Target(
+            "sweep vs floor",
+            f"run_grid xla-exact at {cells:,} cells x {epochs:,} epochs within 2x of the native floor: t(grid) / t(floor) <= 2, in turn",
+            _interleaved_ratio(find("sweep", "native floor", configs=cells, epochs=epochs)),
+            2.0,
+            higher_is_better=False,
+        )
+    ]
+    for cells, epochs in GRID_SHAPES:
+        rows.append(
+            Target(
+                f"sweep vs optax {cells:,} x {epochs:,}",
+                f"run_grid xla-exact no slower than optax's vmap at {cells:,} x {epochs:,}: t(grid) / t(optax) <= 1, in turn",
+                _interleaved_ratio(find("sweep", "optax vmap", configs=cells, epochs=epochs)),
+                1.0,
+                higher_is_better=False,
+            )
+        )
+    return rows

@@ -6,18 +6,18 @@ the command's default ranges at another resolution; the baselines run the same c
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Callable
 
-from decaybench.bench.workload import Call
+from decaybench.bench.workload import GRID_SHAPES, Call, Unavailable
 from decaybench.config import DecayConfig
 from decaybench.grid import Grid, parse_range, run_grid
 from decaybench.loops import run
 from decaybench.metrics import CellMetrics
+from decaybench.sweep import run_sweep
 
-__all__ = ["GRID_SHAPES", "grid_metrics", "grid_runs", "square_grid"]
-
-# (cells, epochs): the seed's 40 epochs on a 50 x 50 grid, and 1,000 epochs on 100 x 100.
-GRID_SHAPES = ((2_500, 40), (10_000, 1_000))
+__all__ = ["GRID_SHAPES", "fresh_sweep", "grid_floor", "grid_metrics", "grid_runs", "square_grid"]
 
 
 def square_grid(cells: int, epochs: int) -> Grid:
@@ -45,3 +45,21 @@ def grid_runs(cells: int, epochs: int) -> Call:
         return [CellMetrics.of(trace.config, trace.epoch, trace.loss, trace.w, 1e-6) for trace in traces]
 
     return separate
+
+
+def grid_floor(cells: int, epochs: int) -> Call:
+    """The native floor of ``run_grid`` on the square grid (:func:`decaybench.bench.native_sweep.sweep_floor`)."""
+    try:
+        from decaybench.bench.native_sweep import sweep_floor  # loads numba, of the bench extra
+    except ImportError as error:
+        raise Unavailable(f"cannot import numba ({error}); install the bench extra") from None
+    grid = square_grid(cells, epochs)
+    return lambda: sweep_floor(grid, 1e-6)
+
+
+def fresh_sweep(configs: Callable[[], list[DecayConfig]]) -> Call:
+    """``run_sweep`` of new configurations equal to ``configs()``, built inside each call: a user's sweep
+    builds and validates its configurations and their schedules (cached per configuration), so the
+    row times that too, not only the first round's."""
+    drawn = configs()
+    return lambda: run_sweep([dataclasses.replace(config) for config in drawn], "xla")

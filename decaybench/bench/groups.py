@@ -8,7 +8,7 @@ from typing import Any
 
 from decaybench.bench.checkpoint_subjects import checkpoint_group
 from decaybench.bench.exact_step import exact_step
-from decaybench.bench.grid_subjects import GRID_SHAPES, grid_metrics, grid_runs
+from decaybench.bench.grid_subjects import GRID_SHAPES, fresh_sweep, grid_floor, grid_metrics, grid_runs
 from decaybench.bench.subjects import (
     _closed_form,
     _compiled_call,
@@ -26,7 +26,7 @@ from decaybench.bench.subjects import (
     _schedule,
     _separate,
     _step,
-    _sweep,
+    _sweep_configs,
 )
 from decaybench.bench.workload import (
     DEVICES,
@@ -225,8 +225,10 @@ def _sweep_group(device: str) -> list[Workload]:
         small = _placed(device, lambda: subject(SMALL // 4, SMALL)) if slow else None
         return Workload("sweep", name, kind, device, call, note=note, mode="xla", slow=slow, small=small, **shape)
 
+    # New configurations in each call: building their schedules is part of a sweep.
+    sweep = _placed(device, functools.partial(fresh_sweep, functools.partial(_sweep_configs, SWEEP_CONFIGS, SWEEP_EPOCHS)))
     return [
-        xla("xla sweep", "mode", _sweep, "run_sweep"),
+        Workload("sweep", "xla sweep", "mode", device, sweep, note="run_sweep, new configs each call", mode="xla", **shape),
         xla("xla runs", "baseline", _separate, "one run() per config", slow=True),
         Workload(
             "sweep",
@@ -242,7 +244,8 @@ def _sweep_group(device: str) -> list[Workload]:
 
 
 def _grid_rows(device: str) -> list[Workload]:
-    # decaybench sweep's engine on its two shapes, against separate runs and optax.
+    # decaybench sweep's engine on its two shapes, against separate runs, the native floor and optax;
+    # the floor and optax each timed in turn with xla-exact's grid (the targets divide the pairs).
     rows = []
     for cells, epochs in GRID_SHAPES:
         # A call of the larger shape, or of a run() per cell, takes a second or more: not in --quick.
@@ -250,18 +253,24 @@ def _grid_rows(device: str) -> list[Workload]:
         shape: dict[str, Any] = {"epochs": epochs, "size": 1, "configs": cells, "steps": cells * epochs, "slow": big}
         # A 2 x 2 grid of SMALL epochs: the untimed run of a slow row, through the same builder.
         small = {"cells": 4, "epochs": SMALL}
+        at = {"cells": cells, "epochs": epochs}
         for mode in sweep_modes():
-            build, tiny = (functools.partial(grid_metrics, **at, mode=mode) for at in ({"cells": cells, "epochs": epochs}, small))
+            build, tiny = (functools.partial(grid_metrics, **where, mode=mode) for where in (at, small))
             rows.append(_grid_row(f"{mode} grid", "mode", device, build, tiny, note="run_grid", mode=mode, **shape))
-        sweep, tiny = (functools.partial(_sweep, at["cells"], at["epochs"]) for at in ({"cells": cells, "epochs": epochs}, small))
-        rows.append(_grid_row("xla sweep", "mode", device, sweep, tiny, note="run_sweep", mode="xla", **shape))
-        runs, tiny = (functools.partial(grid_runs, **at) for at in ({"cells": cells, "epochs": epochs}, small))
+        exact = ("xla-exact grid", _placed(device, functools.partial(grid_metrics, **at, mode="xla-exact")))
+        floor, tiny = (functools.partial(grid_floor, **where) for where in (at, small))
+        note = "numba: one pow per group and epoch, cells inner; each round after run_grid xla-exact"
+        rows.append(
+            Workload("sweep", "native floor", "floor", device, floor, note=note, host_only=True, interleaved=exact, small=tiny, **shape)
+        )
+        sweep, tiny = (functools.partial(fresh_sweep, functools.partial(_sweep_configs, w["cells"], w["epochs"])) for w in (at, small))
+        rows.append(_grid_row("xla sweep", "mode", device, sweep, tiny, note="run_sweep, new configs each call", mode="xla", **shape))
+        runs, tiny = (functools.partial(grid_runs, **where) for where in (at, small))
         rows.append(_grid_row("xla runs", "baseline", device, runs, tiny, note="one run() per cell", **{**shape, "slow": True}))
         vmap = functools.partial(_optax_vmap, cells, epochs, device)
         tiny_vmap = functools.partial(_optax_vmap, small["cells"], small["epochs"], device)
-        rows.append(
-            Workload("sweep", "optax vmap", "peer", device, vmap, note="jax.jit(jax.vmap(scan))", small=tiny_vmap if big else None, **shape)
-        )
+        note = "jax.jit(jax.vmap(scan)); each round after run_grid xla-exact"
+        rows.append(Workload("sweep", "optax vmap", "peer", device, vmap, note=note, small=tiny_vmap, interleaved=exact, **shape))
     return rows
 
 

@@ -18,6 +18,8 @@ VECTOR_SIZES = (1_000, 10_000, 100_000, 1_000_000, 10_000_000)
 SCHEDULE_STEPS = 10_000_000
 SWEEP_CONFIGS = 1_000
 SWEEP_EPOCHS = 1_000
+# The grid rows' (cells, epochs): the seed's 40 epochs on a 50 x 50 grid, and 1,000 epochs on 100 x 100.
+GRID_SHAPES = ((2_500, 40), (10_000, 1_000))
 # The seed's two optax rows: optax's own float32 schedule, and the float64 schedule under jax x64
 # rounded once to float32 (the like-for-like peer of our modes); and run()'s bare compiled call.
 OPTAX_FLOAT32 = "optax float32"

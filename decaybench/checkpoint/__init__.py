@@ -26,6 +26,9 @@ runner as the keyword ``checkpoint`` (only when a directory is given)::
 ``checkpoints.resumed_from`` is the epoch a resumed run continued from; :func:`latest_epoch` reads
 a directory's latest epoch without TensorFlow.
 
+A sweep (``decaybench.grid.run_grid``) keeps its cells' loop state the same way, as named arrays in
+``state.npz`` (:class:`ArrayCheckpoints`), beside a manifest that also names its grid.
+
 Every refusal is an :class:`~decaybench.validation.InvalidValue` naming the argument
 (``checkpoint_dir``, ``checkpoint_every``, ``resume``) and the value, raised before anything is
 written: :func:`check_options` runs without TensorFlow, so the CLI refuses bad input first. It
@@ -50,15 +53,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from decaybench.checkpoint.files import check_entries, index_epoch
 from decaybench.checkpoint.manifest import MANIFEST, Manifest, first_difference, read_manifest, write_manifest
 from decaybench.checkpoint.state import NumpyStore, State, Store, TensorFlowStore, latest_epoch
 from decaybench.config import DecayConfig
 from decaybench.modes import REGISTRY
+from decaybench.reading import UnreadableInput
 from decaybench.validation import InvalidType, InvalidValue, check_positive_int
 
 __all__ = [
     "MANIFEST",
+    "ArrayCheckpoints",
     "CheckpointOptions",
     "Checkpoints",
     "Manifest",
@@ -130,11 +137,14 @@ def _fits(state: State, config: DecayConfig, directory: Path) -> State:
         raise _refuse(directory, f"holds a corrupt checkpoint: {error}") from None
 
 
-def check_options(config: DecayConfig, mode: str, directory: Any, every: Any, resume: Any) -> CheckpointOptions | None:
+def check_options(
+    config: DecayConfig, mode: str, directory: Any, every: Any, resume: Any, manifest: Manifest | None = None
+) -> CheckpointOptions | None:
     """The checked options, or ``None`` without a checkpoint directory; raises before anything is written.
 
-    With ``resume`` the directory must hold this run's manifest (same mode, config and versions);
-    without it, the directory must not hold a run's checkpoint already (resume it, or choose another).
+    With ``resume`` the directory must hold this run's manifest (same mode, config and versions;
+    ``manifest`` when given: a sweep's); without it, the directory must not hold a run's
+    checkpoint already (resume it, or choose another).
     """
     if not isinstance(resume, bool):
         raise InvalidType("resume", resume, "must be a bool")
@@ -154,8 +164,9 @@ def check_options(config: DecayConfig, mode: str, directory: Any, every: Any, re
     if resume:
         if not path.exists():
             raise _refuse(path, "does not exist: there is no checkpoint to resume")
-        _check_manifest(path, Manifest.of(config, mode))
-        _check_state(path, config, mode)
+        _check_manifest(path, manifest or Manifest.of(config, mode))
+        if manifest is None:  # a sweep's state is checked against its cells when it starts
+            _check_state(path, config, mode)
     elif (path / MANIFEST).exists():
         epoch = latest_epoch(path)
         at = "" if epoch is None else f" at epoch {epoch}"
@@ -198,11 +209,7 @@ class Checkpoints:
             state = State.initial(self.config) if state is None else _fits(state, self.config, self.directory)
             self.resumed_from = state.epoch
             return state
-        try:
-            self.directory.mkdir(exist_ok=True)
-            write_manifest(self.directory, Manifest.of(self.config, self.mode))
-        except OSError as error:
-            raise _refuse(self.directory, f"cannot be written ({getattr(error, 'reason', None) or error.strerror or error})") from None
+        _create(self.directory, Manifest.of(self.config, self.mode))
         state = State.initial(self.config)
         self.save(state)
         return state
@@ -216,6 +223,70 @@ class Checkpoints:
         try:
             self._store.save(state)
         except OSError as error:
-            raise _refuse(self.directory, f"cannot be written ({getattr(error, 'reason', None) or error.strerror or error})") from None
+            raise _unwritable(self.directory, error) from None
         if state.epoch == self.options.stop_after:
             raise Stopped(state.epoch)
+
+
+def _unwritable(directory: Path, error: OSError) -> InvalidValue:
+    return _refuse(directory, f"cannot be written ({getattr(error, 'reason', None) or error.strerror or error})")
+
+
+def _create(directory: Path, manifest: Manifest) -> None:
+    # A fresh run's directory and manifest, before its first state.
+    try:
+        directory.mkdir(exist_ok=True)
+        write_manifest(directory, manifest)
+    except OSError as error:
+        raise _unwritable(directory, error) from None
+
+
+class ArrayCheckpoints:
+    """A sweep's checkpoints: its named loop arrays after ``epoch`` epochs, in ``state.npz``.
+
+    As :class:`Checkpoints`: :meth:`start` (a fresh sweep writes ``manifest`` and the initial
+    arrays), then :meth:`save` whenever :meth:`due`. A resumed state must hold every array of the
+    initial one, with the same dtype and shape, at an epoch in ``0..epochs``.
+    """
+
+    def __init__(self, options: CheckpointOptions, manifest: Manifest) -> None:
+        self.options, self.manifest, self.directory = options, manifest, options.directory
+        self.epochs = manifest.config.epochs
+        self.resumed_from: int | None = None
+        self._store = NumpyStore(self.directory)
+
+    def start(self, initial: Mapping[str, np.ndarray]) -> tuple[int, dict[str, np.ndarray]]:
+        """``(epochs done, arrays)``: the latest checkpoint's when resuming, else ``(0, initial)``."""
+        if not self.options.resume:
+            _create(self.directory, self.manifest)
+            self.save(0, initial)
+            return 0, dict(initial)
+        try:
+            loaded = self._store.load_arrays(initial)
+            epoch, arrays = (0, dict(initial)) if loaded is None else loaded
+            if not 0 <= epoch <= self.epochs:
+                raise ValueError(f"its epoch {epoch} is outside 0..{self.epochs}")
+            for name, array in arrays.items():
+                if (array.dtype, array.shape) != (initial[name].dtype, initial[name].shape):
+                    raise ValueError(
+                        f"its {name} is {array.dtype}{list(array.shape)}, expected {initial[name].dtype}{list(initial[name].shape)}"
+                    )
+        except UnreadableInput:
+            raise  # it names the file already
+        except ValueError as error:
+            raise _refuse(self.directory, f"holds a corrupt checkpoint: {error}") from None
+        self.resumed_from = epoch
+        return epoch, arrays
+
+    def due(self, done: int) -> bool:
+        """Whether to save after ``done`` epochs: every ``every`` epochs, and after the last."""
+        return done % self.options.every == 0 or done == self.epochs
+
+    def save(self, epoch: int, arrays: Mapping[str, np.ndarray]) -> None:
+        """Save ``arrays`` after ``epoch`` epochs (a complete checkpoint when this returns)."""
+        try:
+            self._store.save_arrays(epoch, arrays)
+        except OSError as error:
+            raise _unwritable(self.directory, error) from None
+        if epoch == self.options.stop_after:
+            raise Stopped(epoch)

@@ -47,7 +47,16 @@ PREFIX = "ckpt"
 INDEX = "checkpoint"
 ARRAYS = ("w", "rows_w", "rows_loss", "rows_lr")
 # name: (kinds of dtype, rank) of what NumpyStore.save writes.
-_MEMBERS = {"epoch": ("i", 0), "w": ("f", 1), "rows_w": ("f", 2), "rows_loss": ("f", 1), "rows_lr": ("f", 1), "digest": ("u", 1)}
+_MEMBERS: dict[str, tuple[str, int | None]] = {
+    "epoch": ("i", 0),
+    "w": ("f", 1),
+    "rows_w": ("f", 2),
+    "rows_loss": ("f", 1),
+    "rows_lr": ("f", 1),
+    "digest": ("u", 1),
+}
+# A run's arrays (the default of read_arrays).
+_RUN = {name: _MEMBERS[name] for name in ARRAYS}
 # What decaybench or TensorFlow opens and reads; TensorFlow's "<prefix>_temp" directories are its own.
 _READ = re.compile(rf"(manifest\.json|{NPZ}|{INDEX}|{PREFIX}-[0-9]+\.(index|data-[0-9]+-of-[0-9]+))")
 _INDEX_LIMIT = 1 << 20
@@ -95,27 +104,34 @@ def _member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> np.ndarray:
         return np.lib.format.read_array(handle, allow_pickle=False)
 
 
-def _arrays(directory: Path, path: Path) -> dict[str, np.ndarray]:
+def _arrays(directory: Path, path: Path, members: Mapping[str, tuple[str, int | None]] | None) -> dict[str, np.ndarray]:
     with open_regular(path, argument="checkpoint_dir", value=str(directory)) as handle:
         try:
             with zipfile.ZipFile(handle) as archive:
                 names = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
-                if sorted(names) != sorted(_MEMBERS):
-                    raise ValueError(f"it holds {sorted(names)}, expected {sorted(_MEMBERS)}")
-                return {name: _member(archive, names[name]) for name in _MEMBERS}
+                expected = dict(members or {name: ("iuf", None) for name in names if name not in ("epoch", "digest")})
+                expected = {"epoch": _MEMBERS["epoch"], **expected, "digest": _MEMBERS["digest"]}
+                if sorted(names) != sorted(expected):
+                    raise ValueError(f"it holds {sorted(names)}, expected {sorted(expected)}")
+                return {name: _member(archive, names[name]) for name in expected}
         except (OSError, ValueError, EOFError, zipfile.BadZipFile, NotImplementedError) as error:
             raise _refuse(directory, path, f"is unreadable or corrupt ({type(error).__name__}: {error})") from None
 
 
-def read_arrays(directory: Path) -> dict[str, np.ndarray] | None:
-    """``state.npz``'s arrays (``epoch``, then :data:`ARRAYS`), checked as above; ``None`` when there is none."""
+def read_arrays(directory: Path, members: Mapping[str, tuple[str, int | None]] | None = _RUN) -> dict[str, np.ndarray] | None:
+    """``state.npz``'s arrays (``epoch``, then :data:`ARRAYS`), checked as above; ``None`` when there is none.
+
+    ``members`` names other arrays (a sweep's), each ``(kinds of dtype, rank)``; ``None`` takes
+    whatever arrays the file holds (with any rank), beside its ``epoch`` and ``digest``.
+    """
     path = directory / NPZ
     if not os.path.lexists(path):
         return None
-    arrays = _arrays(directory, path)
-    for name, (kinds, rank) in _MEMBERS.items():
+    arrays = _arrays(directory, path, members)
+    checks = {name: ("iuf", None) for name in arrays} | {"epoch": _MEMBERS["epoch"], "digest": _MEMBERS["digest"]} | dict(members or {})
+    for name, (kinds, rank) in checks.items():
         array = arrays[name]
-        if array.dtype.kind not in kinds or array.ndim != rank or (name == "epoch" and array.dtype != np.int64):
+        if array.dtype.kind not in kinds or rank not in (None, array.ndim) or (name == "epoch" and array.dtype != np.int64):
             shape = f"{array.dtype}{list(array.shape)}"
             raise _refuse(
                 directory, path, f"is unreadable or corrupt (its {name} is {shape}, not a state's {'int64 scalar' if rank == 0 else name})"

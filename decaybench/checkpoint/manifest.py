@@ -50,21 +50,26 @@ class Manifest:
         mode: the mode that wrote it.
         config: the run's configuration, every field.
         decaybench, tensorflow: the versions that computed the state (``None``: not installed).
+        grid: a sweep's directory only: what else fixes its cells (its ranges and ``tol``), JSON
+            values; ``config`` is then the grid's base. ``None`` for a run's.
     """
 
     mode: str
     config: DecayConfig
     decaybench: str | None
     tensorflow: str | None
+    grid: dict[str, Any] | None = None
 
     @classmethod
-    def of(cls, config: DecayConfig, mode: str) -> Manifest:
-        """The manifest of a run of ``config`` in ``mode`` with the installed versions."""
-        return cls(mode, config, _version("decaybench"), _version("tensorflow") or _version("tensorflow-cpu"))
+    def of(cls, config: DecayConfig, mode: str, grid: dict[str, Any] | None = None) -> Manifest:
+        """The manifest of a run of ``config`` in ``mode`` (or of a sweep over ``grid``) with the installed versions."""
+        return cls(mode, config, _version("decaybench"), _version("tensorflow") or _version("tensorflow-cpu"), grid)
 
     def fields(self) -> dict[str, Any]:
-        """Mode, config fields and versions, in the order a difference is reported."""
-        return {"mode": self.mode, **dataclasses.asdict(self.config), "decaybench": self.decaybench, "tensorflow": self.tensorflow}
+        """Mode, config fields, versions and grid, in the order a difference is reported."""
+        versions = {"decaybench": self.decaybench, "tensorflow": self.tensorflow}
+        grid = {f"grid {name}": value for name, value in (self.grid or {}).items()}
+        return {"mode": self.mode, "sweep": self.grid is not None, **dataclasses.asdict(self.config), **versions, **grid}
 
     def to_json(self) -> str:
         document = {
@@ -74,6 +79,8 @@ class Manifest:
             "decaybench": self.decaybench,
             "tensorflow": self.tensorflow,
         }
+        if self.grid is not None:  # a run's manifest keeps its bytes
+            document["grid"] = self.grid
         return json.dumps(document, indent=1) + "\n"
 
     @classmethod
@@ -87,7 +94,8 @@ class Manifest:
 
     @classmethod
     def _of(cls, document: dict[str, Any]) -> Manifest:
-        return cls(document["mode"], DecayConfig.from_dict(document["config"]), document["decaybench"], document["tensorflow"])
+        config = DecayConfig.from_dict(document["config"])
+        return cls(document["mode"], config, document["decaybench"], document["tensorflow"], document.get("grid"))
 
 
 def _problem(document: Any) -> str | None:
@@ -101,6 +109,8 @@ def _problem(document: Any) -> str | None:
         return "is unreadable or corrupt (mode must be a string and config an object)"
     if not all(version is None or isinstance(version, str) for version in (document["decaybench"], document["tensorflow"])):
         return "is unreadable or corrupt (the versions must be strings or null)"
+    if not isinstance(document.get("grid", {}), (dict, type(None))):
+        return "is unreadable or corrupt (grid must be an object or null)"
     try:
         DecayConfig.from_dict(document["config"])
     except (ValueError, TypeError) as error:  # the config's own checks name the field and its value

@@ -93,13 +93,21 @@ class Store:
 
 
 class NumpyStore(Store):
-    """``state.npz`` in ``directory``, replaced atomically at each save."""
+    """``state.npz`` in ``directory``, replaced atomically at each save.
+
+    A run's :class:`State`, or any named arrays after ``epoch`` epochs (:meth:`save_arrays`: a
+    sweep's, :class:`decaybench.checkpoint.ArrayCheckpoints`), with a SHA-256 of them all.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.path = directory / NPZ
 
     def save(self, state: State) -> None:
-        arrays = {"epoch": np.int64(state.epoch), **{name: getattr(state, name) for name in _ARRAYS}}
+        self.save_arrays(state.epoch, {name: getattr(state, name) for name in _ARRAYS})
+
+    def save_arrays(self, epoch: int, named: Mapping[str, np.ndarray]) -> None:
+        """Save ``named`` arrays after ``epoch`` epochs (complete when this returns)."""
+        arrays: dict[str, Any] = {"epoch": np.int64(epoch), **named}
         with atomic_writer(self.path) as handle:
             np.savez(handle, digest=np.frombuffer(digest(arrays), np.uint8), **arrays)
             checkpoint_pause()
@@ -109,6 +117,17 @@ class NumpyStore(Store):
         if arrays is None:
             return None
         return State(int(arrays["epoch"]), *(arrays[name] for name in _ARRAYS))
+
+    def load_arrays(self, like: Mapping[str, np.ndarray]) -> tuple[int, dict[str, np.ndarray]] | None:
+        """``(epoch, {name: array})`` of the saved state, ``None`` when none.
+
+        The file must hold the arrays named in ``like``, each of its kind of dtype and its rank;
+        anything else is an :class:`~decaybench.reading.UnreadableInput` naming the file.
+        """
+        arrays = read_arrays(self.path.parent, {name: (array.dtype.kind, array.ndim) for name, array in like.items()})
+        if arrays is None:
+            return None
+        return int(arrays.pop("epoch")), arrays
 
 
 class TensorFlowStore(Store):
@@ -189,5 +208,5 @@ def latest_epoch(directory: Path) -> int | None:
     TensorFlow's ``checkpoint`` file names it (``ckpt-<epoch>``); a numpy run's ``state.npz`` holds it.
     A file that is not what it must be is an :class:`~decaybench.reading.UnreadableInput`.
     """
-    arrays = read_arrays(directory)
+    arrays = read_arrays(directory, None)  # a run's arrays or a sweep's: only the epoch is read here
     return int(arrays["epoch"]) if arrays is not None else index_epoch(directory)

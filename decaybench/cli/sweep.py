@@ -8,13 +8,15 @@ value; the other flags are the configuration flags of the fields a grid shares, 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
+from decaybench.checkpoint import latest_epoch
 from decaybench.cli.parsing import Command, Flag, UsageError, config_flags
 from decaybench.cli.runtime import PROG, emit, load_tensorflow
 from decaybench.config import DecayConfig
 from decaybench.files import check_writable
-from decaybench.grid import AXES, DEFAULT_RANGES, Grid, check_tol, default_mode, run_grid
+from decaybench.grid import AXES, DEFAULT_RANGES, Grid, check_tol, checkpoint_options, default_mode, run_grid
 from decaybench.metrics import METRICS
 from decaybench.sweep import sweep_modes
 from decaybench.validation import InvalidValue
@@ -43,6 +45,11 @@ def _flags() -> tuple[Flag, ...]:
         Flag("--mode", {"choices": sweep_modes(), "default": default_mode(), "help": f"the compiled loop ({default_mode()})"}),
         Flag("--format", {"choices": FORMATS, "help": "without --output: table (default), csv or json"}),
         Flag("--output", {"metavar": "FILE", "help": "FILE.png (the heatmap), FILE.csv or FILE.json, written atomically"}),
+        Flag(
+            "--checkpoint-dir", {"metavar": "DIR", "help": "save the cells' state in DIR (a new directory, or the sweep's with --resume)"}
+        ),
+        Flag("--checkpoint-every", {"type": int, "metavar": "K", "help": "save every K epochs and after the last (epochs // 10)"}),
+        Flag("--resume", {"action": "store_true", "help": "continue from the latest checkpoint in --checkpoint-dir"}),
     )
 
 
@@ -73,17 +80,24 @@ def sweep(args: argparse.Namespace) -> int:
     check_tol(args.tol)
     kind = _format(args)
     output = check_writable(args.output) if args.output else None
+    saving = {"checkpoint_dir": args.checkpoint_dir, "checkpoint_every": args.checkpoint_every, "resume": args.resume}
+    checkpoint = checkpoint_options(grid, args.tol, args.mode, *saving.values())  # before TensorFlow and any file
+    if checkpoint is not None and output is not None and output.resolve() == checkpoint.directory.resolve():
+        raise InvalidValue("output", args.output, "must not be the --checkpoint-dir")
     if kind == "png":
         try:
             from decaybench.sweep_plot import save_grid_plot  # loads matplotlib, an optional extra
         except ModuleNotFoundError as error:
             raise UsageError(f"a png needs matplotlib, the plot extra: pip install 'decaybench[plot]' ({error})") from error
     load_tensorflow()
-    result = run_grid(grid, args.tol, args.mode)
+    resumed = (latest_epoch(checkpoint.directory) or 0) if checkpoint is not None and checkpoint.resume else None
+    result = run_grid(grid, args.tol, args.mode, **saving)
     if kind == "png":
         save_grid_plot(output, result, args.metric)  # type: ignore[arg-type]
-        return 0
-    emit({"table": result.table, "csv": result.to_csv, "json": result.to_json}[kind](), output)
+    else:
+        emit({"table": result.table, "csv": result.to_csv, "json": result.to_json}[kind](), output)
+    if resumed is not None:
+        print(f"{PROG}: resumed at epoch {resumed} from {args.checkpoint_dir}", file=sys.stderr)
     return 0
 
 
@@ -96,7 +110,8 @@ SWEEP = Command(
         "final loss, the first epoch whose loss is below --tol, and the divergence epoch (lr > 1, i.e. |1 - 2 lr| > 1, or "
         "non-finite values). Each cell equals `decaybench run --mode MODE` on its configuration, bit for bit. A range is "
         "start:stop:num (num values, both ends included) or a comma list; the defaults centre on the seed (0.2, 0.99), "
-        "60 x 51 cells. --output FILE.png draws the heatmap; .csv and .json write one row per cell."
+        "60 x 51 cells. --output FILE.png draws the heatmap; .csv and .json write one row per cell. Ctrl-C or SIGTERM stops "
+        "a sweep within a fraction of a second; with --checkpoint-dir, --resume continues it to the same bytes."
     ),
     examples=(
         f"{PROG} sweep --output sweep.png",
