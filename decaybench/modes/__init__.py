@@ -26,8 +26,9 @@ from typing import Any, Literal, get_args
 
 from decaybench.config import DecayConfig
 from decaybench.trace import Trace
+from decaybench.validation import DTYPES
 
-__all__ = ["BUILTIN", "GROUP", "REGISTRY", "VARIANTS", "Contract", "ModeSpec", "ModeWarning", "Registry", "contract_of"]
+__all__ = ["ALL_DTYPES", "BUILTIN", "GROUP", "REGISTRY", "VARIANTS", "Contract", "ModeSpec", "ModeWarning", "Registry", "contract_of"]
 
 GROUP = "decaybench.modes"
 
@@ -88,6 +89,9 @@ class ModeSpec:
         loop: ``"module:attribute"`` of its compiled loop (a
             :class:`~decaybench.modes._scaffold.compiled_loop.CompiledLoop`), whose vectorised
             copy a sweep runs; ``None``: it has none. A ``sweep`` mode needs one.
+        dtypes: the dtypes of ``w`` it runs (:data:`decaybench.validation.DTYPES`): by default the
+            seed's float32 and float64; :data:`ALL_DTYPES` adds float16 and bfloat16, which a
+            mode takes when it is held bit for bit to the emulation in them. ``run`` refuses the others.
     """
 
     name: str
@@ -104,6 +108,7 @@ class ModeSpec:
     tensorflow: bool = True
     cluster: bool = False
     loop: str | None = None
+    dtypes: tuple[str, ...] = ("float32", "float64")
 
     def __post_init__(self) -> None:
         choices: dict[str, tuple[Any, ...]] = {
@@ -115,6 +120,8 @@ class ModeSpec:
         for field, allowed in choices.items():
             if getattr(self, field) not in allowed:
                 raise ValueError(f"ModeSpec {self.name!r}: {field} must be one of {allowed}, got {getattr(self, field)!r}")
+        if not self.dtypes or not set(self.dtypes) <= set(DTYPES):
+            raise ValueError(f"ModeSpec {self.name!r}: dtypes must be some of {DTYPES}, got {self.dtypes!r}")
         if self.sweep and self.loop is None:
             raise ValueError(f"ModeSpec {self.name!r}: sweep=True needs its compiled loop")
         for field in ("target", "traces", "loop"):
@@ -211,12 +218,18 @@ def _with_declared(builtin: Mapping[str, ModeSpec], group: str) -> tuple[dict[st
 
 
 _COMPILED = "decaybench.modes.compiled:tracing_counts"
+ALL_DTYPES = DTYPES
+"""float32, float64, float16 and bfloat16: what the single-process modes run."""
 
 BUILTIN: dict[str, ModeSpec] = {
     spec.name: spec
     for spec in (
         ModeSpec(
-            "eager", "decaybench.modes.eager:run_eager", "the seed's loop: tf.Variable, GradientTape, assign_sub", checkpoints="tensorflow"
+            "eager",
+            "decaybench.modes.eager:run_eager",
+            "the seed's loop: tf.Variable, GradientTape, assign_sub",
+            checkpoints="tensorflow",
+            dtypes=ALL_DTYPES,
         ),
         ModeSpec(
             "function",
@@ -224,6 +237,7 @@ BUILTIN: dict[str, ModeSpec] = {
             "one tf.function per step, lr passed as a tensor",
             checkpoints="tensorflow",
             traces=_COMPILED,
+            dtypes=ALL_DTYPES,
         ),
         # step_ns: the seed's epoch on one CPU core, 2026 (graph's while loop pays ~60 us per iteration).
         ModeSpec(
@@ -235,6 +249,7 @@ BUILTIN: dict[str, ModeSpec] = {
             step_ns=(60_000.0, 25.0),
             traces=_COMPILED,
             loop="decaybench.modes.compiled:GRAPH",
+            dtypes=ALL_DTYPES,
         ),
         ModeSpec(
             "xla",
@@ -247,6 +262,7 @@ BUILTIN: dict[str, ModeSpec] = {
             traces=_COMPILED,
             sweep=True,
             loop="decaybench.modes.compiled:XLA",
+            dtypes=ALL_DTYPES,
         ),
         ModeSpec(
             "xla-exact",
@@ -258,12 +274,14 @@ BUILTIN: dict[str, ModeSpec] = {
             traces="decaybench.modes.exact:tracing_count",
             sweep=True,
             loop="decaybench.modes.exact:XLA_EXACT",
+            dtypes=ALL_DTYPES,
         ),
         ModeSpec(
             "keras",
             "decaybench.modes.keras:run_keras",
             "tf.keras SGD with decaybench.ExponentialDecay as its learning rate",
             checkpoints="tensorflow",
+            dtypes=ALL_DTYPES,
         ),
         ModeSpec(
             "fit",
@@ -272,6 +290,7 @@ BUILTIN: dict[str, ModeSpec] = {
             several_steps="steps",
             checkpoints="tensorflow",
             schedule_arrays="update",
+            dtypes=ALL_DTYPES,
         ),
         ModeSpec(
             "callback",
@@ -280,6 +299,7 @@ BUILTIN: dict[str, ModeSpec] = {
             several_steps="epochs",
             checkpoints="tensorflow",
             schedule_arrays="update",
+            dtypes=ALL_DTYPES,
         ),
         ModeSpec(
             "numpy",
@@ -289,6 +309,7 @@ BUILTIN: dict[str, ModeSpec] = {
             keeps_rows=False,
             schedule_arrays="epoch",
             tensorflow=False,
+            dtypes=ALL_DTYPES,
         ),
         ModeSpec(
             "mirrored",
