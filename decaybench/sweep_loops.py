@@ -64,7 +64,7 @@ def sweep_rows(mode: str, w0: np.ndarray, first: DecayConfig, integers: np.ndarr
     ``first``'s shape: ``w0`` ``[configs, size]``, schedule columns ``[configs, 3]``
     (:func:`decaybench.schedule.loop_columns`)."""
     packed = _loop(mode, False).run_batch(w0, first, integers, floats)
-    return unpacked(packed.numpy(), first.size)
+    return unpacked(packed.numpy(), first.size, first.dtype)
 
 
 def grid_metrics(

@@ -113,7 +113,10 @@ def exact_step(w: tf.Tensor, lr: tf.Tensor, one: tf.Tensor, plan: Plan | None, i
     """
     x = w + 1
     squares = (x * x) * one
-    loss = squares[..., 0] if plan is None else ordered_sum(squares, plan, index)
+    if plan is not None and w.dtype == tf.bfloat16:  # TF sums bfloat16 in float32, rounded once
+        loss = tf.cast(ordered_sum(tf.cast(squares, tf.float32), plan, index), tf.bfloat16)
+    else:
+        loss = squares[..., 0] if plan is None else ordered_sum(squares, plan, index)
     return w - (lr[..., tf.newaxis] * (x * 2)) * one, loss
 
 
