@@ -1,0 +1,98 @@
+"""float16 and bfloat16: TensorFlow's CPU kernels per operation against :mod:`decaybench.rounding`
+and :mod:`decaybench._reduction`, the CLI in a real process, and the refusals."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from decaybench._reduction import eigen_sum
+from decaybench.config import DecayConfig
+from decaybench.rounding import from_float64, kernel
+from decaybench.trace import Trace, format_line
+from tests.properties.test_half_dtypes import independent
+
+HALF = ("float16", "bfloat16")
+OPS = {"add": (np.add, tf.add), "subtract": (np.subtract, tf.subtract), "multiply": (np.multiply, tf.multiply)}
+
+
+def _bits(values: np.ndarray) -> np.ndarray:
+    """uint16 bits, every NaN as one pattern (its sign and payload are not what is compared)."""
+    bits = np.asarray(values).view(np.uint16).copy()
+    bits[np.isnan(np.asarray(values).astype(np.float32))] = 0x7FFF
+    return bits
+
+
+@pytest.mark.parametrize("dtype", HALF)
+@pytest.mark.parametrize("op", OPS)
+def test_each_operation_is_float32_under_ftz_rounded_once(dtype: str, op: str) -> None:
+    rng = np.random.default_rng(24)
+    a, b = (rng.integers(0, 2**16, 200_000, dtype=np.uint16).view(dtype) for _ in range(2))
+    if dtype == "bfloat16":  # products that are float32 subnormals rounding up to bfloat16's smallest normal
+        a[:2000] = np.float32(2.0**-62 * (1 - 2**-8))
+        b[:2000] = (np.float32(2.0**-64) * (1 + np.arange(2000, dtype=np.float32) * 2**-18)).astype(dtype)
+    numpy_op, tf_op = OPS[op]
+    with np.errstate(all="ignore"):
+        want = kernel(numpy_op, a, b)
+    got = tf_op(tf.constant(a), tf.constant(b)).numpy()
+    np.testing.assert_array_equal(_bits(got), _bits(want))
+
+
+@pytest.mark.parametrize("dtype", HALF)
+def test_a_float64_is_rounded_through_float32_by_cast_and_by_a_python_float(dtype: str) -> None:
+    with np.errstate(invalid="ignore"):  # NaN patterns, dropped below
+        grid = np.arange(1, 2**15, 7, dtype=np.uint16).view(dtype).astype(np.float64)
+    grid = grid[np.isfinite(grid) & (grid < 65504)]  # finite, below float16's largest; bfloat16 subnormals included
+    above = np.nextafter(grid.astype(dtype), np.array(np.inf, dtype)).astype(np.float64)
+    midpoints = (grid + above) / 2  # half-way in the dtype; nudged so that float32 rounds back onto it
+    probes = np.concatenate([midpoints * (1 + 2.0**-40), midpoints * (1 - 2.0**-40)])
+    probes = probes[np.isfinite(probes)]
+    want = from_float64(probes, dtype)
+    assert (want != probes.astype(dtype)).any()  # rounding once would differ: the probes can fail
+    np.testing.assert_array_equal(_bits(tf.cast(tf.constant(probes), dtype).numpy()), _bits(want))
+    one = tf.ones([], dtype)
+    for value, expected in zip(probes[::97], want[::97], strict=True):  # eager's `python_float * tensor`
+        assert _bits((float(value) * one).numpy()) == _bits(expected)
+
+
+@pytest.mark.parametrize("dtype", HALF)
+@pytest.mark.parametrize("size", [9, 33, 1601, 2001, 70_001])
+def test_reduce_sum_is_eigen_sum(dtype: str, size: int) -> None:
+    # 1601 = 8 * 200 + 1: float16's leaf size; 70,001: two threads for float16 (2 cores or more)
+    rng = np.random.default_rng(size)
+    x = (rng.random(size) * 0.5).astype(dtype)  # float16: the sum stays finite
+    np.testing.assert_array_equal(_bits(tf.reduce_sum(tf.constant(x)).numpy()), _bits(eigen_sum(x)))
+
+
+def test_the_cli_runs_both_dtypes_in_a_real_process(decaybench) -> None:
+    overflow = DecayConfig(dtype="float16", w0=60000.0, initial_learning_rate=2.0, decay_rate=1.01, epochs=12)
+    result = decaybench("run", "--dtype", "float16", "--w0", "60000", "--initial-lr", "2", "--decay-rate", "1.01", "--epochs", "12",
+                        "--mode", "xla-exact", "--format", "json")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    trace = Trace.from_json(result.stdout)
+    assert trace.identical(independent(overflow)) and np.isnan(trace.w[-1, 0]) and "diverged at epoch" in result.stderr
+    text = decaybench("run", "--dtype", "bfloat16", "--mode", "eager", "--epochs", "5")
+    seed = independent(DecayConfig(dtype="bfloat16", epochs=5))
+    assert text.returncode == 0 and text.stdout.splitlines() == [
+        format_line(*row) for row in zip(seed.epoch, seed.w[:, 0], seed.loss, seed.lr)
+    ]
+    assert json.loads(result.stdout)["config"]["dtype"] == "float16"
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--dtype", "float16", "--mode", "mirrored"], ["--dtype", "float16", "mirrored"]),
+        (["--dtype", "bfloat16", "--mode", "multiworker"], ["--dtype", "bfloat16", "multiworker"]),
+        (["--dtype", "float16", "--w0", "65505"], ["--w0", "65505", "65504"]),
+        (["--dtype", "float16", "--w0=-1e5"], ["--w0", "65504"]),
+    ],
+)
+def test_refusals_exit_2_with_one_line(decaybench, tmp_path, args: list[str], words: list[str]) -> None:
+    output = tmp_path / "out.json"
+    status, out, err = decaybench.main("run", *args, "--output", str(output))
+    assert status == 2 and out == "" and not output.exists()
+    assert len(err.strip().splitlines()) == 1 and all(word in err for word in words), err
