@@ -65,7 +65,13 @@ def independent(config: DecayConfig) -> Trace:
 @given(half_configs())
 @example(DecayConfig(dtype="float16"))  # the seed
 @example(DecayConfig(dtype="bfloat16"))
-@example(DecayConfig(dtype="float16", initial_learning_rate=0.0999755859375 + 2**-15 + 2**-40, epochs=30))  # lr(0) rounded once: 1 ULP up
+@example(
+    DecayConfig(dtype="float16", w0=0.0, initial_learning_rate=0.0999755859375 + 2**-15 + 2**-40, epochs=30)
+)  # lr(0) rounded once: 1 ULP more
+@example(
+    DecayConfig(dtype="float16", size=40, epochs=20, w0=3.0)
+)  # whole packets (w is uniform, so predux order shows in tests/test_dtypes.py only)
+@example(DecayConfig(dtype="bfloat16", size=9, epochs=20, w0=3.0, record_every=3))
 @example(DecayConfig(dtype="float16", w0=60000.0, initial_learning_rate=2.0, decay_rate=1.01, epochs=30))  # inf, then NaN
 @example(DecayConfig(dtype="bfloat16", w0=1e30, initial_learning_rate=3.0, decay_rate=1.5, epochs=30))
 def test_half_dtypes_are_the_independent_emulation_bit_for_bit(config: DecayConfig) -> None:
