@@ -94,6 +94,9 @@ class Store:
         raise NotImplementedError
 
 
+_BFLOAT16 = np.dtype("bfloat16")
+
+
 class NumpyStore(Store):
     """``state.npz`` in ``directory``, replaced atomically at each save."""
 
@@ -102,8 +105,11 @@ class NumpyStore(Store):
 
     def save(self, state: State) -> None:
         arrays = {"epoch": np.int64(state.epoch), **{name: getattr(state, name) for name in _ARRAYS}}
+        # NumPy's .npy format has no bfloat16 (it reads back as void): such arrays are saved as their bits.
+        bits = np.array([name for name, array in arrays.items() if array.dtype == _BFLOAT16])
+        arrays = {name: array.view(np.uint16) if name in bits else array for name, array in arrays.items()}
         with atomic_writer(self.path) as handle:
-            np.savez(handle, digest=np.frombuffer(_digest(arrays), np.uint8), **arrays)
+            np.savez(handle, digest=np.frombuffer(_digest(arrays), np.uint8), bfloat16_bits=bits, **arrays)
             checkpoint_pause()
 
     def load(self) -> State | None:
@@ -114,6 +120,8 @@ class NumpyStore(Store):
                 arrays = {name: data[name] for name in ("epoch", *_ARRAYS)}
                 if data["digest"].tobytes() != _digest(arrays):
                     raise ValueError("its SHA-256 does not match its arrays")
+                for name in data["bfloat16_bits"].tolist() if "bfloat16_bits" in data else ():
+                    arrays[name] = arrays[name].view(_BFLOAT16)
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
             raise ValueError(f"{NPZ} is unreadable or corrupt ({type(error).__name__}: {error})") from error
         return State(int(arrays["epoch"]), *(arrays[name] for name in _ARRAYS))
