@@ -47,7 +47,7 @@ from decaybench.config import DecayConfig
 from decaybench.golden import check_documented, read_golden_trace
 from decaybench.loops import run, run_split
 from decaybench.memory import check_memory
-from decaybench.modes import REGISTRY, Contract
+from decaybench.modes import REGISTRY, Contract, modes_for
 from decaybench.modes.emulation import emulate, emulate_steps, xla_model
 from decaybench.oracle import exact_trajectory, relative_error, ulp_distance
 from decaybench.peers import PEERS, PeerUnavailable
@@ -258,7 +258,7 @@ def _resume(mode: str, config: DecayConfig, trace: Trace) -> str:
 def verify(config: DecayConfig | None = None, modes: tuple[str, ...] | None = None, reference: bool = True) -> VerifyReport:
     """Run ``modes`` (default: all) and tf.keras's own schedule on ``config``; see the module doc."""
     config = config if config is not None else DecayConfig()
-    modes = modes if modes is not None else tuple(name for name, spec in REGISTRY.items() if config.dtype in spec.dtypes)
+    modes = modes if modes is not None else modes_for(config.dtype)
     check_memory(config, modes, "verify")
     if config.steps_per_epoch > 1:
         return _verify_steps(config, modes)

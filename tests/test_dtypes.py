@@ -98,3 +98,23 @@ def test_refusals_exit_2_with_one_line(decaybench, tmp_path, args: list[str], wo
     status, out, err = decaybench.main("run", *args, "--output", str(output))
     assert status == 2 and out == "" and not output.exists()
     assert len(err.strip().splitlines()) == 1 and all(word in err for word in words), err
+
+
+HALF_GOLDEN_TEST = """
+from decaybench import DecayConfig
+from decaybench.modes.emulation import emulate
+
+def test_loop(golden_trace):
+    golden_trace.check(emulate(DecayConfig(epochs=12, dtype="{dtype}", w0={w0}, initial_learning_rate=2.0)))
+"""
+
+
+@pytest.mark.parametrize(("dtype", "w0"), [("float16", 60000.0), ("bfloat16", 1e38)])  # the loss overflows, w becomes NaN
+def test_the_golden_plugin_keeps_a_half_trace_bit_for_bit(pytester: pytest.Pytester, dtype: str, w0: float) -> None:
+    pytester.makepyfile(test_user=HALF_GOLDEN_TEST.format(dtype=dtype, w0=w0))
+    pytester.runpytest("--update-golden").assert_outcomes(passed=1)
+    pytester.runpytest().assert_outcomes(passed=1)
+    stored = json.loads((pytester.path / "golden" / "test_user" / "test_loop.json").read_text())
+    assert stored["w"]["dtype"] == dtype
+    pytester.makepyfile(test_user=HALF_GOLDEN_TEST.format(dtype=dtype, w0=5.5))  # another trajectory: fails, naming w
+    pytester.runpytest().stdout.fnmatch_lines(["*test_loop.json: w[[]0*ULP apart, bound 0*"])

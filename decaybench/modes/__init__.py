@@ -28,7 +28,19 @@ from decaybench.config import DecayConfig
 from decaybench.trace import Trace
 from decaybench.validation import DTYPES
 
-__all__ = ["ALL_DTYPES", "BUILTIN", "GROUP", "REGISTRY", "VARIANTS", "Contract", "ModeSpec", "ModeWarning", "Registry", "contract_of"]
+__all__ = [
+    "ALL_DTYPES",
+    "BUILTIN",
+    "GROUP",
+    "REGISTRY",
+    "VARIANTS",
+    "Contract",
+    "ModeSpec",
+    "ModeWarning",
+    "Registry",
+    "contract_of",
+    "modes_for",
+]
 
 GROUP = "decaybench.modes"
 
@@ -344,3 +356,13 @@ def contract_of(mode: str) -> Contract | None:
     """
     spec = REGISTRY.get(mode)
     return spec.contract if spec is not None else VARIANTS.get(mode)
+
+
+def modes_for(dtype: str) -> tuple[str, ...]:
+    """The registry's modes that run ``dtype`` (:attr:`ModeSpec.dtypes`), in registry order: what
+    ``verify`` and ``plot`` run by default.
+
+    >>> "mirrored" in modes_for("float32"), "mirrored" in modes_for("float16")
+    (True, False)
+    """
+    return tuple(name for name, spec in REGISTRY.items() if dtype in spec.dtypes)
