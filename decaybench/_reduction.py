@@ -268,7 +268,7 @@ def eigen_sum(x: np.ndarray, num_threads: int | None = None) -> np.floating:
     """
     x = np.ascontiguousarray(x).reshape(-1)
     if x.dtype == np.dtype("bfloat16"):  # summed in float32 and rounded once (module doc)
-        return np.asarray(eigen_sum(x.astype(np.float32), num_threads)).astype(x.dtype)[()]
+        return x.dtype.type(eigen_sum(x.astype(np.float32), num_threads))  # float32 -> bfloat16: round to nearest even
     packet = _packet_size(x.dtype)  # raises TypeError for other dtypes
     n = x.size
     zero = x.dtype.type(0)
