@@ -1,5 +1,8 @@
-"""float16 and bfloat16: TensorFlow's CPU kernels per operation against :mod:`decaybench.rounding`
-and :mod:`decaybench._reduction`, the CLI in a real process, and the refusals."""
+"""float16 and bfloat16: TensorFlow's kernels per operation, the CLI, the golden plugin, refusals.
+
+Each operation against :mod:`decaybench.rounding` and :mod:`decaybench._reduction`; the CLI in a
+real process; the refusals in this one.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""float16 and bfloat16: modes eager, function, graph, xla-exact and numpy, bit for bit an independent
-per-operation emulation, over drawn configurations that converge, diverge and overflow float16.
+"""float16 and bfloat16 runs, bit for bit an independent per-operation emulation.
+
+Modes eager, function, graph, xla-exact and numpy, over drawn configurations that converge,
+diverge and overflow float16.
 
 The emulation here is written apart from :mod:`decaybench.rounding`: float16 in NumPy's own float16
 arithmetic (correctly rounded, as TensorFlow's float32-then-round kernels are: see that module's
