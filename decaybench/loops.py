@@ -70,7 +70,7 @@ def run(
         raise InvalidValue("steps_per_epoch", config.steps_per_epoch, f"must be 1 in mode {mode}: only {only} run several steps per epoch")
     if config.dtype not in spec.dtypes:
         takes = ", ".join(name for name, other in REGISTRY.items() if config.dtype in other.dtypes)
-        rule = f"cannot be used in mode {mode}, which runs {' and '.join(spec.dtypes)} only; modes for it: {takes}"
+        rule = f"cannot be used in mode {mode}: {spec.dtypes_why} (it runs {', '.join(spec.dtypes)}; modes for {config.dtype}: {takes})"
         raise InvalidValue("dtype", config.dtype, rule)
     check_memory(config, mode)
     options = check_options(config, mode, checkpoint_dir, checkpoint_every, resume)

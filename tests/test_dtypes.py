@@ -7,6 +7,7 @@ real process; the refusals in this one.
 from __future__ import annotations
 
 import json
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -14,8 +15,13 @@ import tensorflow as tf
 
 from decaybench._reduction import eigen_sum
 from decaybench.config import DecayConfig
+from decaybench.loops import run
+from decaybench.modes import REGISTRY, ModeSpec
+from decaybench.modes.distributed.training import shard_bounds
+from decaybench.modes.emulation import emulate
 from decaybench.rounding import from_float64, kernel
 from decaybench.trace import Trace
+from decaybench.validation import InvalidValue
 from tests.properties.test_half_dtypes import independent
 
 HALF = ("float16", "bfloat16")
@@ -70,6 +76,21 @@ def test_reduce_sum_is_eigen_sum(dtype: str, size: int) -> None:
     np.testing.assert_array_equal(_bits(tf.reduce_sum(tf.constant(x)).numpy()), _bits(eigen_sum(x)))
 
 
+def test_a_mode_takes_only_its_spec_dtypes() -> None:
+    plain = ModeSpec("plain", "decaybench.modes.eager:run_eager", "a mode from another distribution")
+    assert plain.dtypes == ("float32", "float64")
+    with mock.patch.dict(REGISTRY._modes(), {"plain": plain}):
+        with pytest.raises(InvalidValue, match=r"dtype cannot be used in mode plain: its ModeSpec.dtypes lists no other .*'float16'"):
+            run(DecayConfig(dtype="float16", epochs=2), "plain")
+        assert run(DecayConfig(epochs=2), "plain").identical(run(DecayConfig(epochs=2), "eager"))
+
+
+@pytest.mark.parametrize("dtype", HALF)
+def test_mirrored_is_the_sharded_emulation_bit_for_bit(dtype: str) -> None:
+    config = DecayConfig(dtype=dtype, size=9, epochs=10)
+    assert run(config, "mirrored").identical(emulate(config, shards=shard_bounds(9, 2)))
+
+
 def test_the_cli_runs_both_dtypes_in_a_real_process(decaybench) -> None:
     overflow = DecayConfig(dtype="float16", w0=60000.0, initial_learning_rate=2.0, decay_rate=1.01, epochs=12)
     result = decaybench("run", "--dtype", "float16", "--w0", "60000", "--initial-lr", "2", "--decay-rate", "1.01", "--epochs", "12",
@@ -90,8 +111,7 @@ def test_the_cli_runs_both_dtypes_in_a_real_process(decaybench) -> None:
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (["--dtype", "float16", "--mode", "mirrored"], ["--dtype", "float16", "mirrored"]),
-        (["--dtype", "bfloat16", "--mode", "multiworker"], ["--dtype", "bfloat16", "multiworker"]),
+        (["--dtype", "bfloat16", "--mode", "multiworker"], ["--dtype", "bfloat16", "multiworker", "CollectiveBcastSend"]),
         (["--dtype", "float16", "--w0", "65505"], ["--w0", "65505", "65504"]),
         (["--dtype", "float16", "--w0=-1e5"], ["--w0", "65504"]),
     ],
