@@ -12,26 +12,31 @@
 >>> flush_subnormals(np.array([1e-40, -1e-40, 1.0], dtype=np.float32)).tolist()
 [0.0, -0.0, 1.0]
 
-**float16 and bfloat16** (:func:`kernel`, :func:`from_float64`). TensorFlow's CPU kernels compute
-every operation on these in float32 (Eigen's ``half`` and ``bfloat16`` convert, operate, convert
-back), under FTZ/DAZ, and round the float32 result once to the dtype (round to nearest even).
-Measured on 2,000,000 random pairs of bit patterns per dtype and operation (add, subtract,
-multiply, square), TF 2.21: 0 differences from :func:`kernel`. For ``+ - *`` on two values of
-either dtype, rounding the float32 result again is the correctly rounded result: the float32
-product is exact (11 + 11 or 8 + 8 significant bits <= 24), and double rounding is innocuous for
-a sum when float32's precision p' = 24 >= 2p + 2 (p = 11 for float16, 8 for bfloat16; Figueroa,
-"When is double rounding innocuous?", 1995). So float16 arithmetic is NumPy's, bit for bit: a
-float16 value is a normal float32 (2**-24 >= 2**-126) and so is every product (>= 2**-48), and
-FTZ never acts. bfloat16 shares float32's exponent range, so FTZ acts as in float32: on the
-float32 result, *before* it is rounded to bfloat16. ``ml_dtypes``' own arithmetic rounds an
-unflushed result (a float32 subnormal that rounds up to bfloat16's smallest normal), which
-differed in 21 products of the 2,000,000 measured; :func:`kernel` flushes first.
+**float16 and bfloat16** (:func:`kernel`, :func:`from_float64`). Eigen's ``half`` and ``bfloat16``
+convert to float32, operate and convert back, under TensorFlow's FTZ/DAZ; the conversion rounds to
+nearest even. Per operation of the seed's step, in w's dtype (p = 11 significant bits for float16,
+8 for bfloat16; float32 has p' = 24), with what was measured on TF 2.21
+(``tests/test_dtypes.py``; 2,000,000 random pairs of bit patterns per dtype and operation):
 
-A float64 becomes float16 or bfloat16 through float32 (TF's ``Cast`` kernel, and the conversion
-of a Python float in ``tf.constant``, ``convert_to_tensor`` and ``python_float * tensor``): twice
-rounded, not once, and flushed to zero in between when subnormal (:func:`from_float64`). Measured: 0 differences from the two roundings over
-1,000,000 random float64 values and 482 constructed near-midpoint ones; rounding once differs in
-37 (float16) and 7 (bfloat16) of the random million and in 251 of the constructed.
+==========================  =================================================================
+``x = w + 1``, ``w - p``    float32 sum rounded to the dtype. Double rounding is innocuous for a
+                            sum when p' >= 2p + 2 (24 >= 24 and 18; Figueroa, "When is double
+                            rounding innocuous?", 1995): the correctly rounded sum. 0 differences.
+``x * x``, ``x * 2``,       the float32 product is exact (2p <= 22 bits), so one rounding: the
+``lr * g``                  correctly rounded product. 0 differences.
+FTZ/DAZ                     float16: never acts (its values, >= 2**-24, and products, >= 2**-48,
+                            are normal float32s), so float16 is NumPy's float16 arithmetic bit for
+                            bit. bfloat16 shares float32's exponents: a float32 result below
+                            2**-126 is flushed *before* the rounding; ``ml_dtypes``' own arithmetic
+                            rounds it up to 2**-126 instead (21 of the 2,000,000 products).
+``lr`` (a float64)          ``Cast`` and a Python float's conversion (``tf.constant``,
+                            ``python_float * tensor``) go through float32: two roundings, a
+                            float32 subnormal flushed between them. 0 differences over 1,000,000
+                            random and 482 near-midpoint values; one rounding differs in 37
+                            (float16) and 7 (bfloat16) of the million and 251 of the others.
+``sum(x * x)``              :func:`decaybench._reduction.eigen_sum`: float16 in half packets with
+                            a float32 ``predux``, bfloat16 in float32, rounded once.
+==========================  =================================================================
 
 >>> lr = 0.0999755859375 + 2**-15 + 2**-40  # above a float16 midpoint, which float32 rounds to
 >>> float(from_float64(lr, "float16")), float(np.float16(lr))
