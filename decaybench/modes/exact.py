@@ -37,7 +37,7 @@ it too, so w and the loss do not change.)
 
 **float16 and bfloat16.** XLA:CPU rounds each 16-bit operation to the dtype, as TensorFlow's
 kernels do (:mod:`decaybench.rounding`): measured, ``xla-exact`` is the emulation bit for bit
-(``tests/properties/test_half_dtypes.py``), and so is plain ``xla``'s w. The loss follows TF's sum:
+(``tests/properties/test_half_dtypes.py``), and so is plain ``xla``'s w (``tests/test_dtypes.py``). The loss follows TF's sum:
 float16 in half packets whose ``predux`` is float32, rounded once; bfloat16 cast to float32, summed
 in float32's order and rounded once (:mod:`._exact_sum`).
 
