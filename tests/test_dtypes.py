@@ -155,3 +155,12 @@ def test_xla_rounds_each_16_bit_operation_and_sums_in_its_own_order(dtype: str, 
     np.testing.assert_array_equal(got.w, want.w)
     assert (got.loss != want.loss).any()
     assert (ulp_distance(got.loss, want.loss) <= summation_order_bound(bound_emulation(config), size)).all()
+
+
+@pytest.mark.parametrize("dtype", HALF)
+def test_the_keras_paths_are_the_emulation_bit_for_bit(dtype: str) -> None:
+    # bfloat16 under tf_keras runs with floatx float32 (it has no bfloat16 floatx): measured bit for bit too.
+    config = DecayConfig(dtype=dtype, size=3, epochs=8)
+    want = emulate(config)
+    for mode in ("keras", "fit", "callback"):
+        assert run(config, mode).identical(want), mode
