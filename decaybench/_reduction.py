@@ -47,6 +47,16 @@ Every ``+`` below is one IEEE add rounded to the input dtype; the order is:
    sum gives ``(h0 + h2) + (h1 + h3)`` for float32 and ``h0 + h1`` for
    float64.
 
+**float16 and bfloat16** (measured against TF 2.21's ``tf.reduce_sum``, 6 random vectors for each
+of 27 sizes from 3 to 8193, and 2 to 5 for each of 32 sizes up to 300,000: every one bit for bit).
+float16 runs the same algorithm on Eigen's ``half``: ``P = 8`` (``Packet8h``), ``LeafSize<half>() =
+200``, the cost model with ``sizeof(half) = 2`` (2 threads from n = 69,020), every ``+`` rounded to
+float16 (computed in float32 and rounded once, which is the correctly rounded float16 sum), except
+``predux``, which converts the packet to float32, sums it in the float32 order above and rounds
+once. bfloat16 is summed as float32 (``x.astype(float32)``, this algorithm in float32) and the
+result rounded once to bfloat16. A model that adds in float16 throughout (``predux`` included)
+matched 86 of 162 float16 vectors; float32 accumulation rounded once, 120 of 162.
+
 ``device.numThreads()`` is the size of TensorFlow's intra-op thread pool:
 ``tf.config.threading.get_intra_op_parallelism_threads()`` if set (non-zero),
 else the ``TF_NUM_INTRAOP_THREADS`` environment variable, else the number of
@@ -77,6 +87,7 @@ from decaybench.rounding import fused_multiply_subtract
 __all__ = ["default_num_threads", "eigen_num_threads", "eigen_sum", "xla_sum_of_squares"]
 
 _LEAF_SIZE = 1024  # Eigen LeafSize<float/double>()
+_HALF_LEAF_SIZE = 200  # Eigen LeafSize<half>()
 _STARTUP_CYCLES = 100000.0  # TensorCostModel::kStartupCycles
 _PER_THREAD_CYCLES = 100000.0  # TensorCostModel::kPerThreadCycles
 _LOAD_CYCLES = 1.0 / 64 * 11  # TensorCostModel::totalCost kLoadCycles
@@ -87,11 +98,11 @@ _XLA_WINDOW = 32  # XLA:CPU TreeReductionRewriter's reduce_window_size
 
 def _packet_size(dtype: np.dtype) -> int:
     """Return the AVX packet width (lanes) for ``dtype``."""
-    if dtype == np.float32:
+    if dtype in (np.float32, np.float16):  # float16: Packet8h, eight halves in 128 bits
         return 8
     if dtype == np.float64:
         return 4
-    raise TypeError(f"eigen_sum supports float32/float64, got {dtype}")
+    raise TypeError(f"eigen_sum supports float32/float64/float16/bfloat16, got {dtype}")
 
 
 def default_num_threads() -> int:
@@ -149,32 +160,37 @@ def _divup(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def _tree_leaves(first: int, m: int, packet: int, out: list[tuple[int, int]]) -> None:
-    """Append, in order, the ``(first, length)`` leaves of Eigen's reduction tree."""
-    if m > packet * _LEAF_SIZE:
+def _tree_leaves(first: int, m: int, packet: int, out: list[tuple[int, int]], leaf: int = _LEAF_SIZE) -> None:
+    """Append, in order, the ``(first, length)`` leaves of Eigen's reduction tree (``leaf``: ``LeafSize<T>()``)."""
+    if m > packet * leaf:
         split = packet * _divup(first + _divup(m, 2), packet)
         num_left = min(split - first, m)
-        _tree_leaves(first, num_left, packet, out)
+        _tree_leaves(first, num_left, packet, out, leaf)
         if num_left < m:
-            _tree_leaves(split, m - num_left, packet, out)
+            _tree_leaves(split, m - num_left, packet, out, leaf)
     else:
         out.append((first, m))
 
 
-def _tree_combine(first: int, m: int, packet: int, leaf: dict[tuple[int, int], np.floating], zero: np.floating) -> np.floating:
-    """Combine leaf values exactly as ``InnerMostDimReducer<..., true, true>``."""
-    if m > packet * _LEAF_SIZE:
+def _tree_combine(
+    first: int, m: int, packet: int, leaf: dict[tuple[int, int], np.floating], zero: np.floating, size: int = _LEAF_SIZE
+) -> np.floating:
+    """Combine leaf values exactly as ``InnerMostDimReducer<..., true, true>`` (``size``: ``LeafSize<T>()``)."""
+    if m > packet * size:
         split = packet * _divup(first + _divup(m, 2), packet)
         num_left = min(split - first, m)
-        accum = zero + _tree_combine(first, num_left, packet, leaf, zero)
+        accum = zero + _tree_combine(first, num_left, packet, leaf, zero, size)
         if num_left < m:
-            accum = accum + _tree_combine(split, m - num_left, packet, leaf, zero)
+            accum = accum + _tree_combine(split, m - num_left, packet, leaf, zero, size)
         return accum
     return leaf[(first, m)]
 
 
 def _predux(p: np.ndarray) -> np.ndarray:
-    """Horizontal packet sum (last axis) in Eigen's AVX/SSE lane order."""
+    """Horizontal packet sum (last axis) in Eigen's AVX/SSE lane order; a float16 packet is summed
+    in float32 and rounded once (``predux<Packet8h>``: ``half(predux(half2float(p)))``)."""
+    if p.dtype == np.float16:
+        return _predux(p.astype(np.float32)).astype(np.float16)
     half = p.shape[-1] // 2
     h = p[..., :half] + p[..., half:]  # _mm_add_ps(lo128, hi128)
     if half == 4:  # float32: movehl then movehdup/shuffle
@@ -210,9 +226,10 @@ def _leaf_group(x: np.ndarray, starts: np.ndarray, m: int, packet: int) -> np.nd
 
 def _reduce_ranges(x: np.ndarray, ranges: list[tuple[int, int]], packet: int) -> list[np.floating]:
     """``InnerMostDimReducer::reduce`` for each ``(first, length)`` range."""
+    size = _HALF_LEAF_SIZE if x.dtype == np.float16 else _LEAF_SIZE
     leaves: list[tuple[int, int]] = []
     for first, m in ranges:
-        _tree_leaves(first, m, packet, leaves)
+        _tree_leaves(first, m, packet, leaves, size)
     by_len: dict[int, list[int]] = {}
     for first, m in leaves:
         by_len.setdefault(m, []).append(first)
@@ -223,7 +240,7 @@ def _reduce_ranges(x: np.ndarray, ranges: list[tuple[int, int]], packet: int) ->
         for f, v in zip(firsts, vals, strict=True):
             values[(f, m)] = v
     zero = x.dtype.type(0)
-    return [_tree_combine(first, m, packet, values, zero) for first, m in ranges]
+    return [_tree_combine(first, m, packet, values, zero, size) for first, m in ranges]
 
 
 def eigen_sum(x: np.ndarray, num_threads: int | None = None) -> np.floating:
@@ -250,6 +267,8 @@ def eigen_sum(x: np.ndarray, num_threads: int | None = None) -> np.floating:
     10.0
     """
     x = np.ascontiguousarray(x).reshape(-1)
+    if x.dtype == np.dtype("bfloat16"):  # summed in float32 and rounded once (module doc)
+        return x.dtype.type(eigen_sum(x.astype(np.float32), num_threads))  # float32 -> bfloat16: round to nearest even
     packet = _packet_size(x.dtype)  # raises TypeError for other dtypes
     n = x.size
     zero = x.dtype.type(0)

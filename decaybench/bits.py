@@ -23,14 +23,19 @@ import numpy as np
 __all__ = ["bits", "same_bits", "show"]
 
 
+def _is_float(dtype: np.dtype[Any]) -> bool:
+    # bfloat16 (ml_dtypes) is a NumPy "V" kind; np.finfo-like floats are "f"
+    return (dtype.kind == "f" or dtype.name == "bfloat16") and dtype.itemsize in (2, 4, 8)
+
+
 def bits(values: np.ndarray) -> np.ndarray:
-    """A float array viewed as the unsigned integers of its width (float16, float32, float64)."""
+    """A float array viewed as the unsigned integers of its width (float16, bfloat16, float32, float64)."""
     return np.ascontiguousarray(values).view(f"u{values.dtype.itemsize}")
 
 
 def same_bits(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Elementwise: the same bits (floats of one dtype), else ``a == b``; ``a`` and ``b`` have one shape."""
-    if a.dtype == b.dtype and a.dtype.kind == "f" and a.dtype.itemsize in (2, 4, 8):
+    if a.dtype == b.dtype and _is_float(a.dtype):
         return np.asarray(bits(a) == bits(b))
     equal = np.asarray(a == b)
     if a.dtype.kind in "fc" or b.dtype.kind in "fc":  # longdouble, complex, mixed: NaNs alike, zeros by sign
@@ -42,7 +47,7 @@ def same_bits(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def show(value: Any) -> str:
     """``value`` as ``str`` does, and a NaN with its bits (``nan (bits 0x7fc00001)``)."""
     scalar = np.asarray(value)
-    if scalar.dtype.kind == "f" and scalar.dtype.itemsize in (2, 4, 8) and np.isnan(scalar):
+    if _is_float(scalar.dtype) and np.isnan(scalar):
         width = 2 * scalar.dtype.itemsize
         return f"{scalar.item()} (bits {int(bits(scalar.reshape(1))[0]):#0{width + 2}x})"
     return str(value)

@@ -37,6 +37,7 @@ import numpy as np
 from decaybench.config import DecayConfig
 from decaybench.modes import Contract
 from decaybench.modes.emulation import emulate
+from decaybench.rounding import finfo
 from decaybench.trace import Trace
 
 __all__ = [
@@ -85,10 +86,10 @@ def fused_update_bound(emulated: Trace, size: int = 1) -> tuple[np.ndarray, np.n
     if config.record_every != 1 or config.size != 1:
         raise ValueError("fused_update_bound needs an emulated trace with record_every=1 and size=1")
     dtype = np.dtype(config.dtype)
-    eps = float(np.finfo(dtype).eps) / 2
+    eps = float(finfo(dtype).eps) / 2
 
     def spacing(value: float) -> float:
-        return float(np.spacing(dtype.type(min(abs(value), float(np.finfo(dtype).max)))))
+        return float(np.spacing(dtype.type(min(abs(value), float(finfo(dtype).max)))))
 
     w_prev = float(np.asarray(config.w0, dtype=dtype))
     bound = 0.0
@@ -129,7 +130,7 @@ def summation_order_bound(emulated: Trace, size: int) -> np.ndarray:
     ``2 gamma(n - 1) S``; both lie above ``m = S (1 - gamma(n - 1))``, where floats are at least
     ``ulp(m)`` apart. The bound is ``2 gamma(n - 1) S / ulp(m)``, about ``4 (n - 1)`` ULPs.
     """
-    dtype = np.finfo(emulated.config.dtype)
+    dtype = finfo(emulated.config.dtype)
     ku = (size - 1) * float(dtype.eps) / 2
     gamma = ku / (1 - ku) if ku < 1 else np.inf
     exact = size * emulated.loss.astype(np.float64)

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from decaybench.rounding import HALF_DTYPES, finfo
 from decaybench.schedule import Schedule
 from decaybench.validation import DTYPES, POLICIES, InvalidValue, check_dtype, check_fields, check_finite, check_policy, check_positive_int
 
@@ -51,7 +52,8 @@ class DecayConfig:
             ``lr(e) = initial_learning_rate * decay_rate ** (e / decay_steps)``.
         epochs: number of updates; epoch ``e`` uses ``lr(e)``.
         w0: the starting value of every element of ``w``.
-        dtype: ``"float32"`` (the seed's) or ``"float64"``.
+        dtype: ``"float32"`` (the seed's), ``"float64"``, or the 16-bit ``"float16"`` and
+            ``"bfloat16"``, whose ``w0`` must be finite in that dtype (float16: ``|w0| <= 65504``).
         size: the number of elements of ``w``; the loss sums over them.
         record_every: keep every K-th epoch in the trace (plus the first and the last).
         steps_per_epoch: optimizer steps per epoch on the same sample; only modes ``fit`` and
@@ -68,7 +70,7 @@ class DecayConfig:
     staircase: bool = _field(False, _SCHEDULE_RULES["staircase"], "--staircase", "decay in whole steps: epoch // decay_steps")
     epochs: int = _field(40, functools.partial(check_positive_int, "epochs"), "--epochs", "number of updates")
     w0: float = _field(5.0, functools.partial(check_finite, "w0"), "--w0", "initial value of every element of w")
-    dtype: str = _field("float32", check_dtype, "--dtype", "float32 (the seed's) or float64", choices=DTYPES)
+    dtype: str = _field("float32", check_dtype, "--dtype", "float32 (the seed's), float64, float16 or bfloat16", choices=DTYPES)
     size: int = _field(1, functools.partial(check_positive_int, "size"), "--size", "number of elements of w")
     record_every: int = _field(
         1, functools.partial(check_positive_int, "record_every"), "--record-every", "keep every K-th epoch, the first and the last", "K"
@@ -95,6 +97,9 @@ class DecayConfig:
         check_fields(self)
         if self.policy is not None and self.dtype != "float32":
             raise InvalidValue("policy", self.policy, f"keeps the variables in float32, so it needs dtype float32, not {self.dtype}")
+        largest = float(finfo(self.dtype).max)
+        if self.dtype in HALF_DTYPES and abs(self.w0) > largest:  # w0 would start as inf
+            raise InvalidValue("w0", self.w0, f"must be within +-{largest:g} ({self.dtype}'s largest finite value) with dtype {self.dtype}")
 
     @functools.cached_property
     def schedule(self) -> Schedule:

@@ -68,6 +68,10 @@ def run(
     if config.steps_per_epoch > 1 and spec.several_steps is None:
         only = " and ".join(name for name, other in REGISTRY.items() if other.several_steps is not None)
         raise InvalidValue("steps_per_epoch", config.steps_per_epoch, f"must be 1 in mode {mode}: only {only} run several steps per epoch")
+    if config.dtype not in spec.dtypes:
+        takes = ", ".join(name for name, other in REGISTRY.items() if config.dtype in other.dtypes)
+        rule = f"cannot be used in mode {mode}: {spec.dtypes_why} (it runs {', '.join(spec.dtypes)}; modes for {config.dtype}: {takes})"
+        raise InvalidValue("dtype", config.dtype, rule)
     check_policy_mode(config, mode, checkpoint_dir)
     check_memory(config, mode)
     options = check_options(config, mode, checkpoint_dir, checkpoint_every, resume)

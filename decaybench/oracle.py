@@ -102,7 +102,8 @@ def relative_error(trace: Trace, exact: ExactTrajectory) -> dict[str, float]:
 def _ordered(values: np.ndarray) -> np.ndarray:
     """Map floats to unsigned integers in the same order, adjacent floats to adjacent integers."""
     values = np.asarray(values)
-    bits = {np.dtype(np.float32): (np.uint32, 31), np.dtype(np.float64): (np.uint64, 63)}
+    bits = {np.dtype(np.float32): (np.uint32, 31), np.dtype(np.float64): (np.uint64, 63), np.dtype(np.float16): (np.uint16, 15)}
+    bits[np.dtype("bfloat16")] = (np.uint16, 15)
     unsigned, sign_bit = bits[values.dtype]
     raw = values.view(unsigned).astype(np.uint64)
     magnitude = raw & np.uint64((1 << sign_bit) - 1)

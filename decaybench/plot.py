@@ -66,7 +66,7 @@ from decaybench.config import DecayConfig
 from decaybench.files import check_writable, write_atomic
 from decaybench.loops import run
 from decaybench.memory import check_memory
-from decaybench.modes import REGISTRY, Contract, contract_of
+from decaybench.modes import REGISTRY, Contract, contract_of, modes_for
 from decaybench.modes.emulation import emulate
 from decaybench.report import format_count
 from decaybench.schedule import exponential_decay
@@ -147,7 +147,7 @@ def plot_modes(config: DecayConfig | None = None, modes: Sequence[str] | None = 
 def run_modes(config: DecayConfig | None = None, modes: Sequence[str] | None = None) -> dict[str, Trace]:
     """``{mode: run(config, mode)}`` in the order given (default: all); modes are checked before any run."""
     config = config if config is not None else DecayConfig()
-    modes = modes if modes is not None else tuple(REGISTRY)
+    modes = modes if modes is not None else modes_for(config.dtype)
     if isinstance(modes, str) or not modes:
         raise ValueError(f"modes must be a non-empty sequence of mode names, got {modes!r}")
     for mode in modes:

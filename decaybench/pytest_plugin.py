@@ -53,6 +53,7 @@ from decaybench.trace import ARRAYS, Trace
 __all__ = ["GoldenTrace"]
 
 _SUMMARY_KEY = pytest.StashKey[list[str]]()
+_BFLOAT16 = np.dtype("bfloat16")  # registered by ml_dtypes, which decaybench.trace imports
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -79,9 +80,14 @@ def _fields(data: Trace | Mapping[str, Any], target: Path) -> dict[str, np.ndarr
         raise TypeError(f"{target}: golden_trace.check takes a Trace or a mapping of arrays, got {type(data).__name__}")
     arrays = {str(name): np.asarray(values) for name, values in data.items()}
     for name, values in arrays.items():
-        if values.dtype.kind not in "fiu":
+        if values.dtype.kind not in "iu" and not _float(values.dtype):
             raise TypeError(f"{target}: golden field {name!r} must be an integer or float array, got dtype {values.dtype}")
     return arrays
+
+
+def _float(dtype: np.dtype[Any]) -> bool:
+    # bfloat16 (ml_dtypes) is a float NumPy files under kind "V".
+    return dtype.kind == "f" or dtype == _BFLOAT16
 
 
 def _wide(dtype: np.dtype[Any]) -> bool:
@@ -90,11 +96,11 @@ def _wide(dtype: np.dtype[Any]) -> bool:
 
 
 def _encode(values: np.ndarray) -> Any:
-    if values.dtype.kind != "f":
+    if not _float(values.dtype):
         return values.ravel().tolist()
     if _wide(values.dtype):
         return [np.format_float_scientific(value, unique=True) if np.isfinite(value) else str(value) for value in values.ravel()]
-    encoded = encode_array(values.astype(np.float64).ravel())  # float16 and float32 are exact in float64
+    encoded = encode_array(values.astype(np.float64).ravel())  # float16, bfloat16 and float32 are exact in float64
     flat = bits(values.ravel())
     for index in np.flatnonzero(np.isnan(values.ravel()) & (flat != _plain_nan(values.dtype))):
         encoded[index] = f"NaN:{int(flat[index]):#x}"  # a NaN's sign and payload, kept for the bit-for-bit check
@@ -107,7 +113,7 @@ def _plain_nan(dtype: np.dtype[Any]) -> int:
 
 
 def _decode(values: Any, dtype: np.dtype[Any]) -> np.ndarray:
-    if dtype.kind != "f":
+    if not _float(dtype):
         return np.asarray(values)
     if not _wide(dtype):
         if not isinstance(values, list):
@@ -160,7 +166,7 @@ def _read(path: Path) -> str:
 
 def _ulps(values: np.ndarray, want: np.ndarray) -> np.ndarray:
     """ULP distances for every float dtype: exact for float16/32/64, from the spacing for longdouble."""
-    if values.dtype in (np.float32, np.float64):
+    if values.dtype in (np.float32, np.float64, _BFLOAT16):
         return ulp_distance(values, want)
     nan = np.isnan(values) | np.isnan(want)
     if values.dtype == np.float16:  # sign-magnitude bits to a signed order, adjacent floats adjacent integers
@@ -226,7 +232,7 @@ class GoldenTrace:
             if want.shape != values.shape or want.dtype != values.dtype:
                 pytest.fail(f"{target}: {name} is {values.dtype}{list(values.shape)}, stored {want.dtype}{list(want.shape)}", pytrace=False)
             bound = maxulp.get(name, 0) if isinstance(maxulp, Mapping) else maxulp
-            if values.dtype.kind == "f":
+            if _float(values.dtype):
                 distance = _ulps(values, want)
                 # bit for bit (bound 0): a NaN by its sign and payload; with a bound, every NaN is alike
                 bad = np.flatnonzero(~same_bits(values, want).ravel() if bound == 0 else distance.ravel() > bound)

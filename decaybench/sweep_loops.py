@@ -59,7 +59,7 @@ def sweep_rows(
     span = tf.constant((start, stop, first.record_every, first.epochs - 1), tf.int64)
     rows = tf.constant(first.recorded_before(stop) - first.recorded_before(start), tf.int32)
     packed, last = function(tf.constant(w), span, rows, tf.constant(integers, tf.int64), tf.constant(floats, tf.float64), *inputs)
-    return (*unpacked(packed.numpy(), first.size), last)
+    return (*unpacked(packed.numpy(), first.size, first.dtype), last)
 
 
 @functools.cache

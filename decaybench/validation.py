@@ -56,8 +56,9 @@ __all__ = [
 # The largest count a mode can hold: TensorFlow's loop counters and NumPy's epochs are int64.
 INT64_MAX = 2**63 - 1
 _TOO_LARGE = f"must be at most {INT64_MAX} (the largest int64)"
-# The dtypes of w and of the Keras schedule's lr: the seed's float32, and float64.
-DTYPES = ("float32", "float64")
+# The dtypes of w and of the Keras schedule's lr: the seed's float32, float64, and the 16-bit
+# float16 and bfloat16 (the modes that take each: decaybench.modes.ModeSpec.dtypes).
+DTYPES = ("float32", "float64", "float16", "bfloat16")
 # Keras's mixed-precision policies a Keras mode runs under (decaybench.loss_scaling).
 POLICIES = ("mixed_float16", "mixed_bfloat16")
 
@@ -168,10 +169,10 @@ def check_choice(argument: str, value: Any, choices: tuple[str, ...]) -> str:
 def check_dtype(value: Any, argument: str = "dtype") -> str:
     """One of :data:`DTYPES`, by name.
 
-    >>> check_dtype("float16")
+    >>> check_dtype("float8")
     Traceback (most recent call last):
     ...
-    decaybench.validation.InvalidValue: dtype must be one of float32, float64, got 'float16'
+    decaybench.validation.InvalidValue: dtype must be one of float32, float64, float16, bfloat16, got 'float8'
     """
     return check_choice(argument, value, DTYPES)
 

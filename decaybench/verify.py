@@ -47,10 +47,11 @@ from decaybench.config import DecayConfig
 from decaybench.golden import check_documented, read_golden_trace
 from decaybench.loops import run, run_split
 from decaybench.memory import check_memory
-from decaybench.modes import REGISTRY, Contract
+from decaybench.modes import REGISTRY, Contract, modes_for
 from decaybench.modes.emulation import emulate, emulate_steps, xla_model
 from decaybench.oracle import exact_trajectory, relative_error, ulp_distance
 from decaybench.peers import PEERS, PeerUnavailable
+from decaybench.rounding import HALF_DTYPES
 from decaybench.steps import schedule_steps, several_steps, side_by_side, step_lrs
 from decaybench.trace import Trace
 from decaybench.xla_flags import xla_contracts
@@ -240,6 +241,8 @@ def _model(mode: str, config: DecayConfig, trace: Trace) -> dict[str, Any]:
     """The model ``mode`` is held to bit for bit: the plain emulation, or XLA's as this CPU runs it."""
     if REGISTRY[mode].contract != "fused-update":
         return {"model": "plain"}
+    if config.dtype in HALF_DTYPES:  # XLA rounds each 16-bit operation: no contraction (xla_model)
+        return {"model": "plain", "model_identical": trace.identical(xla_model(config))}
     return {"model": "fused" if xla_contracts() else "plain", "model_identical": trace.identical(xla_model(config))}
 
 
@@ -255,7 +258,7 @@ def _resume(mode: str, config: DecayConfig, trace: Trace) -> str:
 def verify(config: DecayConfig | None = None, modes: tuple[str, ...] | None = None, reference: bool = True) -> VerifyReport:
     """Run ``modes`` (default: all) and tf.keras's own schedule on ``config``; see the module doc."""
     config = config if config is not None else DecayConfig()
-    modes = modes if modes is not None else tuple(REGISTRY)
+    modes = modes if modes is not None else modes_for(config.dtype)
     check_memory(config, modes, "verify")
     if config.steps_per_epoch > 1:
         return _verify_steps(config, modes)

@@ -88,7 +88,7 @@ CLI_CASES: list[tuple[list[str], str, str]] = [
     (["run", "--size", "-1"], "--size", "-1"),
     (["run", "--record-every", "0"], "--record-every", "0"),
     (["run", "--mode", "warp"], "--mode", "warp"),
-    (["run", "--dtype", "float16"], "--dtype", "float16"),
+    (["run", "--dtype", "float8"], "--dtype", "float8"),
     (["run", "--format", "xml"], "--format", "xml"),
     (["verify", "--format", "csv"], "--format", "csv"),
     (["verify", "--decay-rate", "0"], "--decay-rate", "0"),

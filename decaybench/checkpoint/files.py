@@ -49,9 +49,9 @@ ARRAYS = ("w", "rows_w", "rows_loss", "rows_lr")
 # name: (kinds of dtype, rank) of what NumpyStore.save writes.
 _MEMBERS: dict[str, tuple[str, int | None]] = {
     "epoch": ("i", 0),
-    "w": ("f", 1),
-    "rows_w": ("f", 2),
-    "rows_loss": ("f", 1),
+    "w": ("fu", 1),  # u: bfloat16's bits (decaybench.checkpoint.state)
+    "rows_w": ("fu", 2),
+    "rows_loss": ("fu", 1),
     "rows_lr": ("f", 1),
     "digest": ("u", 1),
 }

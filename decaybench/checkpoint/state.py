@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import ml_dtypes
 import numpy as np
 
 from decaybench.checkpoint.files import ARRAYS, INDEX, NPZ, PREFIX, digest, index_epoch, read_arrays
@@ -92,6 +93,18 @@ class Store:
         raise NotImplementedError
 
 
+# NumPy's .npy format has no bfloat16 (it reads back as void): such arrays are kept as their uint16 bits.
+_BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
+
+
+def _stored(array: np.ndarray) -> np.ndarray:
+    return array.view(np.uint16) if array.dtype == _BFLOAT16 else array
+
+
+def _loaded(array: np.ndarray, dtype: np.dtype[Any]) -> np.ndarray:
+    return array.view(_BFLOAT16) if dtype == _BFLOAT16 and array.dtype == np.uint16 else array
+
+
 class NumpyStore(Store):
     """``state.npz`` in ``directory``, replaced atomically at each save.
 
@@ -107,7 +120,7 @@ class NumpyStore(Store):
 
     def save_arrays(self, epoch: int, named: Mapping[str, np.ndarray]) -> None:
         """Save ``named`` arrays after ``epoch`` epochs (complete when this returns)."""
-        arrays: dict[str, Any] = {"epoch": np.int64(epoch), **named}
+        arrays: dict[str, Any] = {"epoch": np.int64(epoch), **{name: _stored(array) for name, array in named.items()}}
         with atomic_writer(self.path) as handle:
             np.savez(handle, digest=np.frombuffer(digest(arrays), np.uint8), **arrays)
             checkpoint_pause()
@@ -116,7 +129,8 @@ class NumpyStore(Store):
         arrays = read_arrays(self.path.parent)
         if arrays is None:
             return None
-        return State(int(arrays["epoch"]), *(arrays[name] for name in _ARRAYS))
+        # A run's float arrays stored as uint16 are its bfloat16 bits (State.check then matches the config's dtype).
+        return State(int(arrays["epoch"]), *(_loaded(arrays[name], _BFLOAT16) for name in _ARRAYS))
 
     def load_arrays(self, like: Mapping[str, np.ndarray]) -> tuple[int, dict[str, np.ndarray]] | None:
         """``(epoch, {name: array})`` of the saved state, ``None`` when none.
@@ -124,10 +138,11 @@ class NumpyStore(Store):
         The file must hold the arrays named in ``like``, each of its kind of dtype and its rank;
         anything else is an :class:`~decaybench.reading.UnreadableInput` naming the file.
         """
-        arrays = read_arrays(self.path.parent, {name: (array.dtype.kind, array.ndim) for name, array in like.items()})
+        kinds = {name: (_stored(array).dtype.kind, array.ndim) for name, array in like.items()}
+        arrays = read_arrays(self.path.parent, kinds)
         if arrays is None:
             return None
-        return int(arrays.pop("epoch")), arrays
+        return int(arrays.pop("epoch")), {name: _loaded(arrays[name], like[name].dtype) for name in like}
 
 
 class TensorFlowStore(Store):

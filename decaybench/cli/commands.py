@@ -18,7 +18,7 @@ from decaybench.loops import check_policy_mode
 from decaybench.loops import run as run_mode
 from decaybench.memory import check_memory
 from decaybench.messages import say
-from decaybench.modes import REGISTRY
+from decaybench.modes import REGISTRY, modes_for
 from decaybench.modes.distributed import tf_config
 from decaybench.modes.distributed.timeouts import ClusterOptions, Timeouts, cluster_options
 from decaybench.paths import check_apart
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
 def verify(args: argparse.Namespace) -> int:
     """``decaybench verify``: every mode against its checks; exit 1 when one misses its bound."""
     config = config_from(args)
-    check_memory(config, tuple(REGISTRY), "verify")
+    check_memory(config, modes_for(config.dtype), "verify")
     output = _output(args)
     tf_config.refuse_for("verify")
     load_tensorflow(args.xla_no_fma)
@@ -129,7 +129,7 @@ def golden(args: argparse.Namespace) -> int:
 def plot(args: argparse.Namespace) -> int:
     """``decaybench plot``: the modes' lr, w, loss and ULP distances in one PNG."""
     config = config_from(args)
-    modes = tuple(dict.fromkeys(args.modes or REGISTRY))  # default: every mode
+    modes = tuple(dict.fromkeys(args.modes or modes_for(config.dtype)))  # default: every mode that runs the dtype
     check_memory(config, modes, "plot")
     check_apart({"output": args.output})
     output = check_writable(args.output)

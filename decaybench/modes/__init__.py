@@ -26,8 +26,21 @@ from typing import Any, Literal, get_args
 
 from decaybench.config import DecayConfig
 from decaybench.trace import Trace
+from decaybench.validation import DTYPES
 
-__all__ = ["BUILTIN", "GROUP", "REGISTRY", "VARIANTS", "Contract", "ModeSpec", "ModeWarning", "Registry", "contract_of"]
+__all__ = [
+    "ALL_DTYPES",
+    "BUILTIN",
+    "GROUP",
+    "REGISTRY",
+    "VARIANTS",
+    "Contract",
+    "ModeSpec",
+    "ModeWarning",
+    "Registry",
+    "contract_of",
+    "modes_for",
+]
 
 GROUP = "decaybench.modes"
 
@@ -94,6 +107,10 @@ class ModeSpec:
             float32, tf_keras in the compute dtype) or ``"loop"`` (a custom loop: the loss in the compute
             dtype, scaled and unscaled through the ``LossScaleOptimizer``); ``None``: it has no Keras
             model and refuses a policy.
+        dtypes: the dtypes of ``w`` it runs (:data:`decaybench.validation.DTYPES`): by default the
+            seed's float32 and float64; :data:`ALL_DTYPES` adds float16 and bfloat16, which a
+            mode takes when it is held bit for bit to the emulation in them. ``run`` refuses the others.
+        dtypes_why: why it takes no other dtype, for ``run``'s refusal (one clause).
     """
 
     name: str
@@ -111,6 +128,8 @@ class ModeSpec:
     cluster: bool = False
     loop: str | None = None
     policy: Policy | None = None
+    dtypes: tuple[str, ...] = ("float32", "float64")
+    dtypes_why: str = "its ModeSpec.dtypes lists no other"
 
     def __post_init__(self) -> None:
         choices: dict[str, tuple[Any, ...]] = {
@@ -123,6 +142,8 @@ class ModeSpec:
         for field, allowed in choices.items():
             if getattr(self, field) not in allowed:
                 raise ValueError(f"ModeSpec {self.name!r}: {field} must be one of {allowed}, got {getattr(self, field)!r}")
+        if not self.dtypes or not set(self.dtypes) <= set(DTYPES):
+            raise ValueError(f"ModeSpec {self.name!r}: dtypes must be some of {DTYPES}, got {self.dtypes!r}")
         if self.sweep and self.loop is None:
             raise ValueError(f"ModeSpec {self.name!r}: sweep=True needs its compiled loop")
         for field in ("target", "traces", "loop"):
@@ -219,12 +240,18 @@ def _with_declared(builtin: Mapping[str, ModeSpec], group: str) -> tuple[dict[st
 
 
 _COMPILED = "decaybench.modes.compiled:tracing_counts"
+ALL_DTYPES = DTYPES
+"""float32, float64, float16 and bfloat16."""
 
 BUILTIN: dict[str, ModeSpec] = {
     spec.name: spec
     for spec in (
         ModeSpec(
-            "eager", "decaybench.modes.eager:run_eager", "the seed's loop: tf.Variable, GradientTape, assign_sub", checkpoints="tensorflow"
+            "eager",
+            "decaybench.modes.eager:run_eager",
+            "the seed's loop: tf.Variable, GradientTape, assign_sub",
+            checkpoints="tensorflow",
+            dtypes=ALL_DTYPES,
         ),
         ModeSpec(
             "function",
@@ -232,6 +259,7 @@ BUILTIN: dict[str, ModeSpec] = {
             "one tf.function per step, lr passed as a tensor",
             checkpoints="tensorflow",
             traces=_COMPILED,
+            dtypes=ALL_DTYPES,
         ),
         # step_ns: the seed's epoch on one CPU core, 2026 (graph's while loop pays ~60 us per iteration).
         ModeSpec(
@@ -243,6 +271,7 @@ BUILTIN: dict[str, ModeSpec] = {
             step_ns=(60_000.0, 25.0),
             traces=_COMPILED,
             loop="decaybench.modes.compiled:GRAPH",
+            dtypes=ALL_DTYPES,
         ),
         ModeSpec(
             "xla",
@@ -255,6 +284,7 @@ BUILTIN: dict[str, ModeSpec] = {
             traces=_COMPILED,
             sweep=True,
             loop="decaybench.modes.compiled:XLA",
+            dtypes=ALL_DTYPES,
         ),
         ModeSpec(
             "xla-exact",
@@ -266,6 +296,7 @@ BUILTIN: dict[str, ModeSpec] = {
             traces="decaybench.modes.exact:tracing_count",
             sweep=True,
             loop="decaybench.modes.exact:XLA_EXACT",
+            dtypes=ALL_DTYPES,
         ),
         ModeSpec(
             "keras",
@@ -273,6 +304,7 @@ BUILTIN: dict[str, ModeSpec] = {
             "tf.keras SGD with decaybench.ExponentialDecay as its learning rate",
             checkpoints="tensorflow",
             policy="loop",
+            dtypes=ALL_DTYPES,
         ),
         ModeSpec(
             "fit",
@@ -282,6 +314,7 @@ BUILTIN: dict[str, ModeSpec] = {
             checkpoints="tensorflow",
             schedule_arrays="update",
             policy="fit",
+            dtypes=ALL_DTYPES,
         ),
         ModeSpec(
             "callback",
@@ -291,6 +324,7 @@ BUILTIN: dict[str, ModeSpec] = {
             checkpoints="tensorflow",
             schedule_arrays="update",
             policy="fit",
+            dtypes=ALL_DTYPES,
         ),
         ModeSpec(
             "numpy",
@@ -300,6 +334,7 @@ BUILTIN: dict[str, ModeSpec] = {
             keeps_rows=False,
             schedule_arrays="epoch",
             tensorflow=False,
+            dtypes=ALL_DTYPES,
         ),
         ModeSpec(
             "mirrored",
@@ -307,6 +342,7 @@ BUILTIN: dict[str, ModeSpec] = {
             "MirroredStrategy over 2 logical CPUs (or the GPUs), w split across the replicas",
             contract="sharded-sum",
             checkpoints="tensorflow",
+            dtypes=ALL_DTYPES,
         ),
         ModeSpec(
             "multiworker",
@@ -315,6 +351,9 @@ BUILTIN: dict[str, ModeSpec] = {
             contract="sharded-sum",
             checkpoints="tensorflow",
             cluster=True,
+            # measured bit for bit in float16; bfloat16 fails in the variable's first broadcast
+            dtypes=("float32", "float64", "float16"),
+            dtypes_why="TensorFlow's CollectiveBcastSend has no bfloat16 kernel",
         ),
     )
 }
@@ -334,3 +373,13 @@ def contract_of(mode: str) -> Contract | None:
     """
     spec = REGISTRY.get(mode)
     return spec.contract if spec is not None else VARIANTS.get(mode)
+
+
+def modes_for(dtype: str) -> tuple[str, ...]:
+    """The registry's modes that run ``dtype`` (:attr:`ModeSpec.dtypes`), in registry order: what
+    ``verify`` and ``plot`` run by default.
+
+    >>> "multiworker" in modes_for("float16"), "multiworker" in modes_for("bfloat16")
+    (True, False)
+    """
+    return tuple(name for name, spec in REGISTRY.items() if dtype in spec.dtypes)

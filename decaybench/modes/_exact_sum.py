@@ -18,6 +18,9 @@ The tree and the shards combine the leaf values level by level, each level one g
 add of ``[..., nodes]`` vectors, in the order of ``_reduction._tree_combine``; Eigen's ``0 +
 left`` is dropped, exact for the same reason.
 
+float16 sums with ``LeafSize<half>() = 200`` and ``predux`` in float32, rounded once; bfloat16 is
+summed as float32 (its plan is float32's) and rounded once (:mod:`decaybench._reduction`).
+
 >>> plan = layout(100, "float32", threads=1)
 >>> plan.index.shape, plan.rows, plan.packets, plan.scalars
 ((1, 100), 3, 0, 4)
@@ -30,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from decaybench._reduction import _packet_size, _tree_leaves, default_num_threads, eigen_num_threads
+from decaybench._reduction import _HALF_LEAF_SIZE, _packet_size, _tree_leaves, default_num_threads, eigen_num_threads
 
 __all__ = ["Plan", "layout", "ordered_sum"]
 
@@ -69,13 +72,15 @@ def _ranges(n: int, threads: int) -> tuple[list[tuple[int, int]], bool]:
     return ranges, tail
 
 
-def _tree(first: int, m: int, packet: int, leaves: dict[tuple[int, int], int], nodes: list[tuple[int, int, int]]) -> tuple[int, int]:
+def _tree(
+    first: int, m: int, packet: int, leaves: dict[tuple[int, int], int], nodes: list[tuple[int, int, int]], leaf: int = _LEAF
+) -> tuple[int, int]:
     """``(node id, height)`` of the subtree over ``[first, first + m)``; internal nodes go to ``nodes``."""
-    if m <= packet * _LEAF:
+    if m <= packet * leaf:
         return leaves[(first, m)], 0
     split = packet * -(-(first + -(-m // 2)) // packet)
-    left, left_height = _tree(first, split - first, packet, leaves, nodes)
-    right, right_height = _tree(split, m - (split - first), packet, leaves, nodes)
+    left, left_height = _tree(first, split - first, packet, leaves, nodes, leaf)
+    right, right_height = _tree(split, m - (split - first), packet, leaves, nodes, leaf)
     height = max(left_height, right_height) + 1
     nodes.append((left, right, height))
     return len(leaves) + len(nodes) - 1, height
@@ -84,12 +89,13 @@ def _tree(first: int, m: int, packet: int, leaves: dict[tuple[int, int], int], n
 def layout(n: int, dtype: str, threads: int | None = None) -> Plan:
     """The plan for summing ``n >= 2`` values of ``dtype`` as ``tf.reduce_sum`` does with a pool of
     ``threads`` (default: :func:`decaybench._reduction.default_num_threads`, as the emulation)."""
-    packet = _packet_size(np.dtype(dtype))
-    used = eigen_num_threads(n, np.dtype(dtype), threads or default_num_threads())
+    kind = np.dtype("float32" if dtype == "bfloat16" else dtype)  # bfloat16 is summed as float32
+    packet, leaf_size = _packet_size(kind), _HALF_LEAF_SIZE if kind == np.float16 else _LEAF
+    used = eigen_num_threads(n, kind, threads or default_num_threads())
     ranges, tail = _ranges(n, used)
     found: list[tuple[int, int]] = []
     for first, m in ranges:
-        _tree_leaves(first, m, packet, found)
+        _tree_leaves(first, m, packet, found, leaf_size)
     quad = 4 * packet
     rows = max(m // quad for _, m in found)
     packets = max(m % quad // packet for _, m in found)
@@ -102,7 +108,7 @@ def layout(n: int, dtype: str, threads: int | None = None) -> Plan:
         index[leaf, rows * quad + packets * packet :][: m % packet] = np.arange(first + body + extra, first + m)
     ids = {leaf: i for i, leaf in enumerate(found)}
     nodes: list[tuple[int, int, int]] = []
-    roots = [_tree(first, m, packet, ids, nodes)[0] for first, m in ranges]
+    roots = [_tree(first, m, packet, ids, nodes, leaf_size)[0] for first, m in ranges]
     levels = []
     for height in range(1, max((h for *_, h in nodes), default=0) + 1):
         at = [(left, right) for left, right, h in nodes if h == height]
@@ -121,7 +127,12 @@ def layout(n: int, dtype: str, threads: int | None = None) -> Plan:
 
 
 def _predux(p: Any) -> Any:
-    """Eigen's horizontal sum of a packet (last axis): halves lane-wise, then SSE's order."""
+    """Eigen's horizontal sum of a packet (last axis): halves lane-wise, then SSE's order; a float16
+    packet in float32, rounded once."""
+    if p.dtype.name in ("half", "float16"):
+        import tensorflow as tf
+
+        return tf.cast(_predux(tf.cast(p, tf.float32)), tf.float16)
     half = p.shape[-1] // 2
     h = p[..., :half] + p[..., half:]
     if half == 4:

@@ -7,7 +7,12 @@ Per epoch, in ``w``'s dtype (``lr`` comes from the float64 reference, rounded on
     g = 1 * (x * 2)            # the Square op's gradient, exact
     w = w - lr * g             # tf.multiply then assign_sub: two roundings
 
-with FTZ/DAZ on every operation, as TensorFlow's CPU kernels run. ``fused=True`` rounds the
+with FTZ/DAZ on every operation, as TensorFlow's CPU kernels run. In float16 and bfloat16 each
+operation is computed in float32 under FTZ/DAZ and rounded once to the dtype
+(:func:`decaybench.rounding.kernel`, whose docstring proves and measures it per operation), the
+loss is summed as :func:`decaybench._reduction.eigen_sum` says for them, and ``lr`` is the float64
+reference rounded to float32, then to the dtype (:func:`decaybench.rounding.from_float64`), as
+TensorFlow casts and converts a Python float. The 16-bit dtypes have no fused or XLA-order model. ``fused=True`` rounds the
 update once, ``w = fma(-lr, g, w)``, which is what XLA's CPU backend emits. ``sum_order="xla"``
 sums the loss in the order XLA compiles it (:func:`decaybench._reduction.xla_sum_of_squares`,
 whose loop of at most 32 squares ``fused`` contracts too). :func:`xla_model` is both, as this
@@ -32,8 +37,8 @@ from decaybench._reduction import eigen_sum, xla_sum_of_squares
 from decaybench.checkpoint import CheckpointOptions, Checkpoints, State
 from decaybench.config import DecayConfig
 from decaybench.progress import epoch_bar
+from decaybench.rounding import HALF_DTYPES, from_float64, fused_multiply_subtract, kernel
 from decaybench.rounding import flush_subnormals as ftz
-from decaybench.rounding import fused_multiply_subtract
 from decaybench.trace import Trace
 from decaybench.xla_flags import xla_contracts
 
@@ -67,7 +72,7 @@ def emulate(
     with np.errstate(over="ignore", invalid="ignore"), epoch_bar(config.epochs, progress, "numpy") as bar:
         bar.update(state.epoch)
         for epoch in range(state.epoch, config.epochs):
-            w, loss = _step(w, ftz(np.asarray(lrs[epoch], dtype=dtype)), fused, bounds, sum_order)
+            w, loss = _step(w, ftz(from_float64(lrs[epoch], dtype)), fused, bounds, sum_order)
             if epoch == recorded[row]:
                 ws[row], losses[row] = w, loss
                 row += 1
@@ -80,7 +85,14 @@ def emulate(
 
 def xla_model(config: DecayConfig) -> Trace:
     """What mode ``xla`` computes here: :func:`emulate` in XLA's sum order, fused where XLA contracts
-    (:func:`decaybench.xla_flags.xla_contracts`)."""
+    (:func:`decaybench.xla_flags.xla_contracts`).
+
+    float16 and bfloat16: the plain emulation. XLA rounds each 16-bit operation to the dtype (no
+    contraction: w is bit for bit the plain update in every run measured), but its order of summing
+    more than one 16-bit square is not modelled: the loss of ``size > 1`` is held to the bound only.
+    """
+    if config.dtype in HALF_DTYPES:
+        return emulate(config)
     return emulate(config, fused=xla_contracts(), sum_order="xla")
 
 
@@ -88,6 +100,10 @@ def _step(
     w: np.ndarray, lr: np.ndarray, fused: bool, bounds: tuple[int, ...] | None, sum_order: SumOrder = "eigen"
 ) -> tuple[np.ndarray, np.ndarray]:
     """One update, as the module doc writes it: ``(w after it, the loss before it)``."""
+    if w.dtype.itemsize < 4:
+        if fused or sum_order != "eigen":
+            raise ValueError(f"the {w.dtype} emulation has no fused or XLA-order model")
+        return _half_step(w, lr, bounds)
     x = ftz(ftz(w) + w.dtype.type(1))
     if sum_order == "xla":
         loss = ftz(xla_sum_of_squares(x, fused))
@@ -95,6 +111,14 @@ def _step(
         loss = ftz(eigen_sum(ftz(x * x))) if bounds is None else _sharded_sum(ftz(x * x), bounds)
     g = ftz(x * w.dtype.type(2))
     return ftz(fused_multiply_subtract(w, lr, g) if fused else ftz(w) - ftz(lr * g)), loss
+
+
+def _half_step(w: np.ndarray, lr: np.ndarray, bounds: tuple[int, ...] | None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_step` in float16 or bfloat16: each operation in float32, rounded once (module doc)."""
+    x = kernel(np.add, w, 1)
+    squares = kernel(np.multiply, x, x)
+    loss = eigen_sum(squares) if bounds is None else _sharded_sum(squares, bounds)
+    return kernel(np.subtract, w, kernel(np.multiply, lr, kernel(np.multiply, x, 2))), np.asarray(loss)
 
 
 def emulate_steps(config: DecayConfig, step_lrs: np.ndarray, fused: bool = False) -> Trace:
@@ -110,7 +134,7 @@ def emulate_steps(config: DecayConfig, step_lrs: np.ndarray, fused: bool = False
         for epoch, lrs in enumerate(np.asarray(step_lrs, dtype=np.float64)):
             first = None
             for lr64 in lrs:
-                w, loss = _step(w, ftz(np.asarray(lr64, dtype=dtype)), fused, None)
+                w, loss = _step(w, ftz(from_float64(lr64, dtype)), fused, None)
                 first = loss if first is None else first
             if epoch in keep:
                 ws.append(w)

@@ -35,6 +35,12 @@ exactly as eager's ``lr * grads`` rounds the Python float. (A float64 lr below 2
 flushed to zero in the recorded lr, as by every compiled mode's schedule; eager's multiply flushes
 it too, so w and the loss do not change.)
 
+**float16 and bfloat16.** XLA:CPU rounds each 16-bit operation to the dtype, as TensorFlow's
+kernels do (:mod:`decaybench.rounding`): measured, ``xla-exact`` is the emulation bit for bit
+(``tests/properties/test_half_dtypes.py``), and so is plain ``xla``'s w (``tests/test_dtypes.py``). The loss follows TF's sum:
+float16 in half packets whose ``predux`` is float32, rounded once; bfloat16 cast to float32, summed
+in float32's order and rounded once (:mod:`._exact_sum`).
+
 :func:`exact_update` is the same update for users' own compiled loops.
 """
 
@@ -138,7 +144,10 @@ def exact_step(w: tf.Tensor, lr: tf.Tensor, one: tf.Tensor, plan: Plan | None, i
     """
     x = w + 1
     squares = (x * x) * one
-    loss = squares[..., 0] if plan is None else ordered_sum(squares, plan, index)
+    if plan is not None and w.dtype == tf.bfloat16:  # TF sums bfloat16 in float32, rounded once
+        loss = tf.cast(ordered_sum(tf.cast(squares, tf.float32), plan, index), tf.bfloat16)
+    else:
+        loss = squares[..., 0] if plan is None else ordered_sum(squares, plan, index)
     return w - (lr[..., tf.newaxis] * (x * 2)) * one, loss
 
 

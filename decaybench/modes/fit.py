@@ -101,8 +101,15 @@ def _seed_loss(y_true: Any, y_pred: Any) -> Any:
 def _floatx(dtype: str) -> Iterator[None]:
     # Keras keeps the optimizer's rate and the loss in floatx: a float64 run needs floatx float64
     # or its lr and loss would be rounded to float32 first.
+    # tf_keras has no bfloat16 floatx: float32 then, which holds a bfloat16 loss exactly, and whose
+    # lr is cast to bfloat16 at the update as TensorFlow rounds a float64 (through float32).
     saved = tf.keras.backend.floatx()
-    tf.keras.backend.set_floatx(dtype)
+    try:
+        tf.keras.backend.set_floatx(dtype)
+    except ValueError:
+        if dtype != "bfloat16":
+            raise
+        tf.keras.backend.set_floatx("float32")
     try:
         yield
     finally:

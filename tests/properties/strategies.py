@@ -311,3 +311,36 @@ def hostile_tf_configs(draw: st.DrawFn) -> str:
     text = "[" * depth + text + "]" * depth if draw(st.booleans()) else text.replace('"worker": ', '"worker": ' + "[" * depth, 1)
     cut = draw(st.integers(min_value=0, max_value=len(text)))
     return draw(st.one_of(st.just(text), st.just(text[:cut]), st.text(max_size=40)))
+
+
+# float16 and bfloat16 (tests/properties/test_half_dtypes.py): sizes up to 7 are summed in index
+# order by Eigen (no whole packet), which an independent emulation can follow; 9 and 40 cross packets.
+HALF_SHAPES = [
+    ("float16", 1, 30, 1),
+    ("bfloat16", 1, 30, 1),
+    ("float16", 5, 20, 3),
+    ("bfloat16", 7, 20, 1),
+    ("float16", 40, 20, 1),
+    ("bfloat16", 9, 20, 3),
+]
+
+
+@st.composite
+def half_configs(draw: st.DrawFn) -> DecayConfig:
+    """Configurations of :data:`HALF_SHAPES`, converging and diverging; ``w0`` up to float16's largest
+    finite value, so that many float16 runs overflow to inf and then NaN. The lr stays a normal
+    float64 (see :func:`exact_configs`)."""
+    dtype, size, epochs, record_every = draw(st.sampled_from(HALF_SHAPES))
+    largest = 65504.0 if dtype == "float16" else 1e30
+    return DecayConfig(
+        initial_learning_rate=draw(st.one_of(st.just(0.0), st.floats(min_value=1e-6, max_value=3.0))),
+        decay_rate=draw(st.one_of(NEAR_ONE_RATES, rates)),
+        decay_steps=draw(st.integers(min_value=1, max_value=8)),
+        staircase=draw(st.booleans()),
+        epochs=epochs,
+        w0=draw(st.one_of(st.floats(min_value=-1e3, max_value=1e3), st.floats(min_value=-largest, max_value=largest))),
+        dtype=dtype,
+        size=size,
+        record_every=record_every,
+        **options(draw, 3.0),
+    )

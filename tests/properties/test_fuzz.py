@@ -49,7 +49,7 @@ FLAGS = {
     "--w0": VALUES,
     "--size": st.sampled_from(["1", "2", "0", "-1", "x"]),
     "--record-every": st.sampled_from(["1", "2", "0", "x"]),
-    "--dtype": st.sampled_from(["float32", "float64", "float16"]),
+    "--dtype": st.sampled_from(["float32", "float64", "float16", "bfloat16", "float8"]),
     "--mode": st.sampled_from([*MODES, "warp"]),
     "--format": st.sampled_from(["text", "csv", "json", "xml"]),
 }

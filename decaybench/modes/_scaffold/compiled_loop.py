@@ -83,8 +83,15 @@ def _write_rows(kept: tuple[tf.TensorArray, ...], row: tf.Tensor, epoch: tf.Tens
 def _packed_rows(kept: tuple[tf.TensorArray, ...], rows: tf.Tensor, loss: tf.Tensor) -> tf.Tensor:
     """The rows as one ``[rows, ..., size + 1 + k]`` tensor in ``w``'s dtype: ``w``, the loss, then the
     float64 lr's raw bits as ``k = 8 / itemsize`` words (a bitcast: no rounding). One output is
-    one read-back; :func:`unpacked` takes the columns apart as views."""
+    one read-back; :func:`unpacked` takes the columns apart as views.
+
+    float16 and bfloat16 rows are packed as their uint16 bits: XLA computes a 16-bit float's
+    ``concat`` through float32, which flushed an lr word that reads as a bfloat16 subnormal
+    (measured: the seed's lr at epoch 36 came back 0x5A0000 off) and would quiet a signalling NaN.
+    """
     w_rows, loss_rows, lr_rows = (array.stack()[:rows] for array in kept)
+    if w_rows.dtype.size == 2:
+        w_rows, loss_rows = tf.bitcast(w_rows, tf.uint16), tf.bitcast(loss_rows, tf.uint16)
     words = tf.constant([8 // w_rows.dtype.size])
     lr_words = tf.reshape(tf.bitcast(lr_rows, w_rows.dtype), tf.concat([tf.shape(lr_rows), words], 0))
     return tf.concat([w_rows, loss_rows[..., tf.newaxis], lr_words], axis=-1)
@@ -94,14 +101,16 @@ ROWS = Keep(_start_rows, _write_rows, _packed_rows)
 """The recorded epochs' rows: ``w`` after the update, the loss before it, the float64 lr, packed."""
 
 
-def unpacked(packed: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(w rows, losses, float64 lrs)``: views of :data:`ROWS`'s packed columns, no copy.
+def unpacked(packed: np.ndarray, size: int, dtype: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(w rows, losses, float64 lrs)``: views of :data:`ROWS`'s packed columns, no copy; ``dtype``
+    is ``w``'s, for rows packed as uint16 bits (float16 and bfloat16).
 
     >>> rows = np.array([[1.5, 2.0, *np.array([0.2]).view(np.float32)]], np.float32)
     >>> [column.tolist() for column in unpacked(rows, 1)]
     [[[1.5]], [2.0], [0.2]]
     """
-    return packed[..., :size], packed[..., size], packed[..., size + 1 :].view(np.float64)[..., 0]
+    values = packed.view(dtype) if packed.dtype == np.uint16 and dtype is not None else packed
+    return values[..., :size], values[..., size], packed[..., size + 1 :].view(np.float64)[..., 0]
 
 
 def chunk_loop(
@@ -261,7 +270,7 @@ class CompiledLoop:
         concrete, length = self.concrete(config), chunk_length(config, step_cost(mode))
         if checkpoint is None and config.epochs <= length:
             # One call, its inputs kept, its rows read back as one array; the Trace holds views of it.
-            w, loss, lr = unpacked(concrete(*self.whole_inputs(config))[0].numpy(), config.size)
+            w, loss, lr = unpacked(concrete(*self.whole_inputs(config))[0].numpy(), config.size, config.dtype)
             return Trace(epoch=config.recorded(), w=w, loss=loss, lr=lr, config=config, mode=mode)
         columns = self._columns(config)
         lengths = (config.record_every, config.epochs - 1)
@@ -269,7 +278,7 @@ class CompiledLoop:
         def chunk(w: Any, start: int, stop: int, rows: int) -> Any:
             span = tf.constant((start, stop, *lengths), tf.int64)
             packed, last = concrete(tf.constant(w) if isinstance(w, np.ndarray) else w, span, tf.constant(rows, tf.int32), *columns)
-            return (*unpacked(packed.numpy(), config.size), last)
+            return (*unpacked(packed.numpy(), config.size, config.dtype), last)
 
         return run_chunked(config, mode, chunk, length, progress, checkpoint)
 
