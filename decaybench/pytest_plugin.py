@@ -18,6 +18,12 @@ The fixture ``resume_check`` checks that a loop which checkpoints resumes bit fo
 
     def test_my_loop_resumes(resume_check):
         resume_check(train, epochs=20, split=7)  # train(epochs, checkpoint_dir, resume) -> arrays
+
+The fixture ``schedule_audit`` audits a learning-rate schedule (:mod:`decaybench.audit`) and fails
+the test on any ``fail``, with the audit's table in the message::
+
+    def test_my_schedule_audits(schedule_audit):
+        schedule_audit(MySchedule(0.1, 1000), checks=["config", "serialize", "compiled"], reference=my_formula)
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from decaybench.audit import audit
 from decaybench.files import read_old, update_text
 from decaybench.json_floats import decode_array, encode_array
 from decaybench.oracle import ulp_distance
@@ -245,5 +252,19 @@ def resume_check(tmp_path: Path) -> Callable[..., None]:
             check_resume(train, epochs, split, tmp_path / "resume-check")
         except ResumeMismatch as error:
             pytest.fail(str(error), pytrace=False)
+
+    return check
+
+
+@pytest.fixture
+def schedule_audit() -> Callable[..., Any]:
+    """``schedule_audit(schedule_or_target, checks=None, reference=None)``: audit a schedule (an instance,
+    ``module:attr`` or a ``.keras`` path); the test fails on any ``fail``, with the table. Returns the report."""
+
+    def check(schedule_or_target: Any, checks: Iterable[str] | None = None, reference: Any = None) -> Any:
+        report = audit(schedule_or_target, checks=None if checks is None else list(checks), reference=reference)
+        if not report.ok:
+            pytest.fail(f"schedule audit failed:\n{report.table()}", pytrace=False)
+        return report
 
     return check
