@@ -151,3 +151,19 @@ def test_an_unimportable_target_exits_2_in_one_line(decaybench: Any) -> None:
     assert err.startswith("decaybench: error: target: must name an importable module: ModuleNotFoundError") and err.count("\n") == 1
     status, _, err = decaybench.main("audit", "tests.audit_schedules:PERIOD")
     assert status == 2 and "LearningRateSchedule (or return one), not int, got 'tests.audit_schedules:PERIOD'" in err
+
+
+def test_the_readme_example_passes(schedule_audit: Any) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    code = readme.split("### Audit your own schedule", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    example: dict[str, Any] = {}
+    exec(compile(code, "README.md", "exec"), example)
+    example["test_my_schedule_audits"](schedule_audit)
+
+
+def test_the_fixture_fails_on_a_fail_with_the_table(schedule_audit: Any) -> None:
+    from tests.audit_schedules import forgetful
+
+    with pytest.raises(pytest.fail.Exception, match=r"schedule audit failed:\ncheck +verdict +detail\n.*\nconfig +fail +from_config"):
+        schedule_audit(forgetful(), checks=["config"])
+    assert schedule_audit(forgetful(), checks=["compiled"]).verdict("compiled").verdict == "pass"

@@ -26,6 +26,7 @@ __all__ = ["BLOCKS", "main", "render", "replace_block", "stale_blocks", "update"
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BENCHMARKS = README.parent / "docs" / "benchmarks.md"
+AUDIT = README.parent / "docs" / "audit.md"
 
 
 def _block_pattern(name: str) -> re.Pattern[str]:
@@ -88,7 +89,20 @@ def _benchmarks() -> str:
     return match.group(1) + "\n\nFull tables, machine and versions: [docs/benchmarks.md](docs/benchmarks.md)."
 
 
-BLOCKS: dict[str, Callable[[], str]] = {"verify": _verify, "peers": _peers, "benchmarks": _benchmarks, "layout": layout.render}
+def _audit() -> str:
+    # docs/audit.md's verdict matrix, as `make compat` (tools/audit_docs.py) last wrote it.
+    text = AUDIT.read_text(encoding="utf-8") if AUDIT.exists() else ""
+    match = re.search(r"<!-- BEGIN summary -->\s*\n(.*?)\n\s*<!-- END summary -->", text, re.DOTALL)
+    return match.group(1) if match is not None else "Run `make compat` to audit the built-in schedules (docs/audit.md has none yet)."
+
+
+BLOCKS: dict[str, Callable[[], str]] = {
+    "verify": _verify,
+    "peers": _peers,
+    "benchmarks": _benchmarks,
+    "layout": layout.render,
+    "audit": _audit,
+}
 
 
 def render(names: Sequence[str] = tuple(BLOCKS)) -> dict[str, str]:

@@ -129,13 +129,16 @@ def check_resume_(target: Target) -> Verdict:
     with tempfile.TemporaryDirectory(prefix="decaybench-audit-") as directory:
         try:
             check_resume(_train(target, results), RESUME_EPOCHS, RESUME_SPLIT, Path(directory))
-        except ResumeMismatch:
+        except ResumeMismatch as mismatch:
             whole, resumed = results[0], results[-1]
+            common = min(len(whole["step"]), len(resumed["step"]))
             for name in ("step", "lr", "w"):
-                difference = first_difference(whole["step"], resumed[name], whole[name], "resumed", "uninterrupted")
+                difference = first_difference(
+                    whole["step"][:common], resumed[name][:common], whole[name][:common], "resumed", "uninterrupted"
+                )
                 if difference is not None:
                     return Verdict("resume", "fail", f"resumed after {RESUME_SPLIT} epochs: {name} differs at {difference}")
-            raise
+            return Verdict("resume", "fail", f"resumed after {RESUME_SPLIT} epochs: {mismatch}")
         except Exception as error:  # the schedule in a Keras model, a checkpoint of it: anything the user's code raises
             return Verdict("resume", "fail", f"training or restoring raised {reason(error)}")
     return Verdict("resume", "pass", f"lr and w bit for bit over {RESUME_EPOCHS} steps, resumed after {RESUME_SPLIT} (fit run eagerly)")
