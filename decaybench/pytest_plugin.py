@@ -23,7 +23,7 @@ The fixture ``schedule_audit`` audits a learning-rate schedule (:mod:`decaybench
 the test on any ``fail``, with the audit's table in the message::
 
     def test_my_schedule_audits(schedule_audit):
-        schedule_audit(MySchedule(0.1, 1000), checks=["config", "serialize", "compiled"], reference=my_formula)
+        schedule_audit(MySchedule(0.1, 1000), checks=["config", "step-precision", "reference"], reference=my_formula)
 """
 
 from __future__ import annotations
