@@ -167,3 +167,31 @@ def test_the_fixture_fails_on_a_fail_with_the_table(schedule_audit: Any) -> None
     with pytest.raises(pytest.fail.Exception, match=r"schedule audit failed:\ncheck +verdict +detail\n.*\nconfig +fail +from_config"):
         schedule_audit(forgetful(), checks=["config"])
     assert schedule_audit(forgetful(), checks=["reference"]).verdict("reference").verdict == "skip"  # no fail: the report
+
+
+HANGING = """
+import os, sys, time
+if sys.argv[0].endswith("worker.py"):  # only in the audit's fresh interpreter (python -m decaybench.audit.worker)
+    time.sleep(600) if {how!r} == "hang" else os._exit(3)
+from tests.audit_schedules import Halving
+class Fragile(Halving):
+    pass
+"""
+
+
+@pytest.mark.parametrize("how", ["hang", "crash"])
+def test_a_target_that_hangs_or_crashes_in_the_fresh_interpreter_fails_those_checks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    import copy
+
+    from decaybench.audit.fresh import FreshChecks
+    from decaybench.audit.target import Target
+
+    (tmp_path / f"fragile_{how}.py").write_text(HANGING.format(how=how))
+    monkeypatch.syspath_prepend(str(tmp_path))  # the child imports it as this process does
+    module = __import__(f"fragile_{how}")
+    schedule = module.Fragile(0.1)
+    saved, mixed = FreshChecks(Target(f"fragile_{how}:schedule", schedule, lambda: copy.deepcopy(schedule)), None).verdicts(wait=30)
+    reason = "the fresh interpreter did not finish within 30 s" if how == "hang" else "the fresh interpreter exited with status 3"
+    assert (saved.verdict, mixed.verdict) == ("fail", "fail") and saved.detail.startswith(reason) and mixed.detail.startswith(reason)

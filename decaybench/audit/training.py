@@ -79,7 +79,7 @@ def _recorder(read_logged: bool, stop_after: int | None = None) -> Any:
         def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
             kernel = self.model.trainable_weights[0].numpy()
             self.rows["step"].append(int(self.model.optimizer.iterations.numpy()) - 1)
-            self.rows["lr"].append(-kernel[0, 1])
+            self.rows["lr"].append(kernel.dtype.type(0) - kernel[0, 1])  # 0 - p: a zero lr is +0.0, not -0.0
             self.rows["w"].append(kernel[0, 0])
             self.rows["after"].append(self._logged())
             if stop_after is not None and len(self.rows["lr"]) >= stop_after:
