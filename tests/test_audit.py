@@ -195,3 +195,14 @@ def test_a_target_that_hangs_or_crashes_in_the_fresh_interpreter_fails_those_che
     saved, mixed = FreshChecks(Target(f"fragile_{how}:schedule", schedule, lambda: copy.deepcopy(schedule)), None).verdicts(wait=30)
     reason = "the fresh interpreter did not finish within 30 s" if how == "hang" else "the fresh interpreter exited with status 3"
     assert (saved.verdict, mixed.verdict) == ("fail", "fail") and saved.detail.startswith(reason) and mixed.detail.startswith(reason)
+
+
+def test_a_keras_model_target_is_its_optimizers_schedule(tmp_path: Path) -> None:
+    from decaybench.audit.target import load_target
+    from decaybench.audit.training import build_model
+    from tests.audit_schedules import Halving
+
+    build_model(Halving(0.1, period=1000), loss="mean_squared_error").save(tmp_path / "model.keras")
+    target = load_target(str(tmp_path / "model.keras"))  # its module named in the file, imported first
+    assert type(target.schedule) is Halving and target.schedule.get_config() == {"initial_learning_rate": 0.1, "period": 1000}
+    assert target.fresh() is not target.schedule and target.fresh().get_config() == target.schedule.get_config()

@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import copy
 import importlib
+import json
 import os
 import sys
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from decaybench.audit.values import reason
 from decaybench.validation import InvalidValue
 
 __all__ = ["Target", "load_reference", "load_target", "schedule_class"]
@@ -47,7 +50,7 @@ def _attribute(argument: str, text: str) -> Any:
     try:
         value: Any = importlib.import_module(module_name)
     except Exception as error:  # the user's module: any error it raises on import is the reason
-        raise InvalidValue(argument, text, f"must name an importable module: {type(error).__name__}: {error}") from None
+        raise InvalidValue(argument, text, f"must name an importable module: {reason(error)}") from None
     for part in attribute.split("."):
         if not hasattr(value, part):
             raise InvalidValue(argument, text, f"must name an attribute of module {module_name!r}: it has no {attribute!r}")
@@ -73,16 +76,31 @@ class Target:
         return type(self.schedule).__module__
 
 
+def _schedule_module(path: Path) -> str | None:
+    # A .keras file is a zip whose config.json names the module of the optimizer's schedule:
+    # a custom one loads only once that module has run (and registered the class).
+    try:
+        with zipfile.ZipFile(path) as archive:
+            config = json.loads(archive.read("config.json"))
+        module = config["compile_config"]["optimizer"]["config"]["learning_rate"]["module"]
+    except (OSError, KeyError, TypeError, ValueError, zipfile.BadZipFile):
+        return None
+    return module if isinstance(module, str) and not module.startswith(("keras", "tf_keras")) else None
+
+
 def _from_model(text: str) -> Any:
     path = Path(text)
     if not path.is_file():
         raise InvalidValue("target", text, "must be an existing .keras file")
     import tensorflow as tf  # here: a model target is loaded only once the flags are checked
 
+    module = _schedule_module(path)
+    if module is not None:
+        _attribute("target", f"{module}:__name__")  # imported as a module:attr target is, or refused naming it
     try:
         model = tf.keras.models.load_model(path)
     except Exception as error:  # Keras's loader raises many types; its message is the reason
-        raise InvalidValue("target", text, f"must be a .keras model Keras can load: {type(error).__name__}: {error}") from None
+        raise InvalidValue("target", text, f"must be a .keras model Keras can load: {reason(error)}") from None
     optimizer = getattr(model, "optimizer", None)
     schedule = getattr(getattr(optimizer, "inner_optimizer", optimizer), "_learning_rate", None)
     if not isinstance(schedule, schedule_class()):
@@ -103,7 +121,7 @@ def load_target(text: str) -> Target:
             try:
                 value = factory()
             except Exception as error:  # the user's factory: its error is the reason
-                raise InvalidValue("target", text, f"must be callable with no arguments: {type(error).__name__}: {error}") from None
+                raise InvalidValue("target", text, f"must be callable with no arguments: {reason(error)}") from None
         if not isinstance(value, base):
             raise InvalidValue(
                 "target",
