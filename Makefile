@@ -47,7 +47,8 @@ install: $(STAMP)
 
 # The TensorFlow matrix of tox.ini (every test in every env), then per env: verify, the compat facts and a
 # quick benchmark, one env after the other (the timings share no core with a test run); then docs/compat.md
-# and docs/figures/compat_speed.png from what each env wrote.
+# and docs/figures/compat_speed.png from what each env wrote; the audit of the built-in schedules under each env's
+# Keras (tf216-keras2: tf_keras), then docs/audit.md and its README block.
 .PHONY: compat
 compat: $(TOX)
 	rm -rf $(COMPAT)
@@ -57,8 +58,11 @@ compat: $(TOX)
 		$(TOX) exec -e $$env -- decaybench verify --format json --output $(COMPAT)/$$env.verify.json || exit 1; \
 		$(TOX) exec -e $$env -- python -m tools.compat collect --output $(COMPAT)/$$env.env.json || exit 1; \
 		$(TOX) exec -e $$env -- decaybench bench --quick --group seed long compile --format json --output $(COMPAT)/$$env.bench.json || exit 1; \
+		$(TOX) exec -e $$env -- python -m tools.audit_docs collect --output $(COMPAT)/$$env.audit.json || exit 1; \
 	done
 	$(BIN)/python -m tools.compat build --input $(COMPAT) --output docs/compat.md
+	$(BIN)/python -m tools.audit_docs build --input $(COMPAT)/*.audit.json --output docs/audit.md
+	$(BIN)/python -m tools.docs --update --blocks audit
 
 # tox-uv: uv builds a TF env 2-3x faster than virtualenv + pip here (cold caches), 5-10x with warm ones.
 $(TOX): $(STAMP)

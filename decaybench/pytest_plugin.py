@@ -28,6 +28,12 @@ the steps loss scaling skips (:mod:`decaybench.skipped_step_check`)::
 
     def test_my_schedule_waits(skipped_step_check):
         skipped_step_check(train, epochs=8, overflow_at=[2, 3, 6])  # train(epochs, overflow) -> lrs
+
+The fixture ``schedule_audit`` audits a learning-rate schedule (:mod:`decaybench.audit`) and fails
+the test on any ``fail``, with the audit's table in the message::
+
+    def test_my_schedule_audits(schedule_audit):
+        schedule_audit(MySchedule(0.1, 1000), checks=["config", "step-precision", "reference"], reference=my_formula)
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from decaybench.audit import audit
 from decaybench.bits import bits, same_bits, show
 from decaybench.files import update_text
 from decaybench.json_floats import decode_array, encode_array
@@ -305,5 +312,19 @@ def skipped_step_check() -> Callable[..., None]:
             check_skipped_steps(train, epochs, overflow_at, expect)
         except SkippedStepMismatch as error:
             pytest.fail(str(error), pytrace=False)
+
+    return check
+
+
+@pytest.fixture
+def schedule_audit() -> Callable[..., Any]:
+    """``schedule_audit(schedule_or_target, checks=None, reference=None)``: audit a schedule (an instance,
+    ``module:attr`` or a ``.keras`` path); the test fails on any ``fail``, with the table. Returns the report."""
+
+    def check(schedule_or_target: Any, checks: Iterable[str] | None = None, reference: Any = None) -> Any:
+        report = audit(schedule_or_target, checks=None if checks is None else list(checks), reference=reference)
+        if not report.ok:
+            pytest.fail(f"schedule audit failed:\n{report.table()}", pytrace=False)
+        return report
 
     return check

@@ -18,7 +18,7 @@ def test_replace_block_needs_the_markers() -> None:
         docs.replace_block("no markers here", "x", "content")
 
 
-@pytest.mark.parametrize("block", ["verify", "peers", "benchmarks", "layout"])
+@pytest.mark.parametrize("block", ["verify", "peers", "benchmarks", "layout", "audit"])
 def test_readme_block_is_current(block: str) -> None:
     # The tables depend on the CPU (XLA's FMA) and the peer versions installed by `make`; a
     # stale block means the README tells users something the code no longer does.

@@ -26,6 +26,7 @@ __all__ = ["BLOCKS", "main", "render", "replace_block", "stale_blocks", "update"
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BENCHMARKS = README.parent / "docs" / "benchmarks.md"
+AUDIT = README.parent / "docs" / "audit.md"
 
 
 def _block_pattern(name: str) -> re.Pattern[str]:
@@ -110,12 +111,20 @@ def _benchmarks() -> str:
     return match.group(1) + "\n\nFull tables, machine and versions: [docs/benchmarks.md](docs/benchmarks.md)."
 
 
+def _audit() -> str:
+    # docs/audit.md's verdict matrix, as `make compat` (tools/audit_docs.py) last wrote it.
+    text = AUDIT.read_text(encoding="utf-8") if AUDIT.exists() else ""
+    match = re.search(r"<!-- BEGIN summary -->\s*\n(.*?)\n\s*<!-- END summary -->", text, re.DOTALL)
+    return match.group(1) if match is not None else "Run `make compat` to audit the built-in schedules (docs/audit.md has none yet)."
+
+
 BLOCKS: dict[str, Callable[[], str]] = {
     "verify": _verify,
     "peers": _peers,
     "benchmarks": _benchmarks,
     "layout": layout.render,
     "mixed": mixed.block,  # Keras 3 and Keras 2, one process each
+    "audit": _audit,
 }
 
 

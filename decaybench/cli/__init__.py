@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from decaybench.bench import GROUPS
 from decaybench.cli import commands
+from decaybench.cli.audit import AUDIT
 from decaybench.cli.commands import CHECKPOINT_FLAGS, OUTPUT, TABLE_OR_JSON
 from decaybench.cli.parsing import Command, Flag, Parser, run_parser
 from decaybench.cli.parsing import build_parser as _build
@@ -168,6 +169,7 @@ COMMANDS = (
         ),
     ),
     SWEEP,
+    AUDIT,
 )
 
 

@@ -1,0 +1,208 @@
+"""``decaybench audit`` on four schedules of ``tests/audit_schedules.py``: each audited once, every verdict pinned.
+
+An audit trains, compiles and starts a child interpreter, so each schedule is audited once per
+module (``--steps 50``: the dense probes matter little here, the boundaries and large steps are
+always probed) and the tests read the one report. ``forgetful`` runs through the command line,
+as a user runs it; the others through the API in this process. ``counting`` and ``keras`` leave
+out the two fresh-process checks (one child interpreter each saved: ``correct`` and ``forgetful``
+pin them). The verdicts that depend on the Keras (``logged-vs-applied``, ``mixed-precision``) are
+pinned for the Keras that runs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from decaybench.audit import CHECKS, AuditReport, Verdict
+
+pytest.importorskip("tensorflow")
+
+STEPS = 50
+SCHEDULES = "tests.audit_schedules"
+WITHOUT_FRESH = [check for check in CHECKS if check not in ("saved-model", "mixed-precision")]
+
+
+def _keras3() -> bool:
+    import tensorflow as tf
+
+    return tf.keras.__name__.split(".", 1)[0] == "keras"
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Verdict]]:
+    import subprocess
+    import sys
+
+    from decaybench.audit import audit
+
+    def by_check(report: AuditReport) -> dict[str, Verdict]:
+        assert [verdict.check for verdict in report.verdicts] == [c for c in CHECKS if c in {v.check for v in report.verdicts}]
+        return {verdict.check: verdict for verdict in report.verdicts}
+
+    found = {
+        "correct": by_check(audit(f"{SCHEDULES}:correct", reference=f"{SCHEDULES}:halving", steps=STEPS)),
+        "counting": by_check(audit(f"{SCHEDULES}:counting", checks=WITHOUT_FRESH, steps=STEPS)),
+        "keras": by_check(audit(f"{SCHEDULES}:keras_exponential", checks=WITHOUT_FRESH, reference=f"{SCHEDULES}:halving", steps=STEPS)),
+    }
+    output = tmp_path_factory.mktemp("audit") / "forgetful.json"
+    command = [
+        sys.executable,
+        "-m",
+        "decaybench",
+        "audit",
+        f"{SCHEDULES}:forgetful",
+        "--steps",
+        str(STEPS),
+        "--format",
+        "json",
+        "--output",
+        str(output),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 1, done.stderr[-2000:]  # a check fails
+    document = json.loads(output.read_text())
+    assert [entry["check"] for entry in document["checks"]] == list(CHECKS) and document["ok"] is False
+    found["forgetful"] = {entry["check"]: Verdict(**entry) for entry in document["checks"]}
+    return found
+
+
+# (schedule, check): verdict. Every check of every schedule audited is here.
+PINNED = {
+    # The correct one: float64 from the int64 step, rounded once, registered; Keras's own behaviours warn.
+    ("correct", "config"): "pass",
+    ("correct", "serialize"): "pass",
+    ("correct", "saved-model"): "pass",
+    ("correct", "compiled"): "pass",
+    ("correct", "step-precision"): "pass",
+    ("correct", "resume"): "pass",
+    ("correct", "initial-epoch"): "warn",  # fit(initial_epoch=2) on a fresh optimizer applies lr(0)
+    ("correct", "reference"): "pass",
+    # get_config leaves out the period: every copy decays at another rate.
+    ("forgetful", "config"): "fail",
+    ("forgetful", "serialize"): "fail",
+    ("forgetful", "saved-model"): "fail",
+    ("forgetful", "compiled"): "pass",
+    ("forgetful", "step-precision"): "skip",  # period 1000: the lr is 0.0 at 2**24 and beyond
+    ("forgetful", "resume"): "pass",  # copies are deep copies: the period is kept
+    ("forgetful", "initial-epoch"): "warn",
+    ("forgetful", "reference"): "skip",
+    # A call counter in Python: eager calls count, a trace freezes the count, a restart resets it.
+    ("counting", "config"): "pass",  # a copy counts from 0 as the original did: the same sequence
+    ("counting", "serialize"): "pass",
+    ("counting", "compiled"): "fail",
+    ("counting", "step-precision"): "pass",  # its lr moves at every call, so at every large step
+    ("counting", "resume"): "fail",
+    ("counting", "initial-epoch"): "warn",
+    ("counting", "logged-vs-applied"): "warn",  # every eager read is another call
+    ("counting", "reference"): "skip",
+    # Keras's own ExponentialDecay: the step in float32.
+    ("keras", "config"): "pass",
+    ("keras", "serialize"): "pass",
+    ("keras", "compiled"): "pass",
+    ("keras", "step-precision"): "warn",
+    ("keras", "resume"): "pass",
+    ("keras", "initial-epoch"): "warn",
+    ("keras", "reference"): "warn",  # within 2**-10: float32 arithmetic, not another formula
+}
+
+
+def _keras_dependent() -> dict[tuple[str, str], str]:
+    # Keras 3: optimizer.learning_rate is the schedule at iterations (after a step: the next step's lr);
+    # tf_keras: the lr of its last step (before a step: the previous one's). Either way one hook warns.
+    # Keras 3's LossScaleOptimizer holds iterations on a skipped step; tf_keras counts it.
+    skipped = "pass" if _keras3() else "warn"
+    logged = {(name, "logged-vs-applied"): "warn" for name in ("correct", "forgetful", "keras")}
+    return {**logged, ("correct", "mixed-precision"): skipped, ("forgetful", "mixed-precision"): skipped}
+
+
+def test_every_check_of_every_schedule_is_pinned(reports: dict[str, dict[str, Verdict]]) -> None:
+    pinned = {**PINNED, **_keras_dependent()}
+    audited = {(name, check) for name, verdicts in reports.items() for check in verdicts}
+    assert audited == set(pinned)
+
+
+@pytest.mark.parametrize("schedule", ["correct", "forgetful", "counting", "keras"])
+def test_the_verdicts(reports: dict[str, dict[str, Verdict]], schedule: str) -> None:
+    pinned = {**PINNED, **_keras_dependent()}
+    got = {check: verdict.verdict for check, verdict in reports[schedule].items()}
+    want = {check: verdict for (name, check), verdict in pinned.items() if name == schedule}
+    assert got == want, "\n".join(f"{v.check}: {v.verdict}: {v.detail}" for v in reports[schedule].values())
+
+
+def test_a_difference_names_the_step_both_values_and_the_ulps(reports: dict[str, dict[str, Verdict]]) -> None:
+    # Forgetful's copy has period 2**20 where the original has 1000: they differ from step 1.
+    assert reports["forgetful"]["config"].detail.startswith(
+        "from_config(get_config()) differs at step 1: copy 0.099999934, original 0.09993071 ("
+    )
+    assert reports["forgetful"]["saved-model"].detail.startswith("the loaded schedule (tests.audit_schedules.Forgetful) differs at step 3:")
+    # Counting restarts its count in the fresh objects: step 3 gets lr(0) again.
+    assert reports["counting"]["resume"].detail.startswith("resumed after 3 epochs: lr differs at step 3: resumed 0.1, uninterrupted ")
+    # Keras: float32(2**24 + 1) is 2**24.
+    assert reports["keras"]["step-precision"].detail.startswith("rounds the step: lr(16777216) = lr(16777217)")
+
+
+def test_an_unimportable_target_exits_2_in_one_line(decaybench: Any) -> None:
+    status, out, err = decaybench.main("audit", "tests.no_such_module:schedule")
+    assert status == 2 and out == ""
+    assert err.startswith("decaybench: error: target: must name an importable module: ModuleNotFoundError") and err.count("\n") == 1
+    status, _, err = decaybench.main("audit", "tests.audit_schedules:PERIOD")
+    assert status == 2 and "LearningRateSchedule (or return one), not int, got 'tests.audit_schedules:PERIOD'" in err
+
+
+def test_the_readme_example_passes(schedule_audit: Any) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    code = readme.split("### Audit your own schedule", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    example: dict[str, Any] = {}
+    exec(compile(code, "README.md", "exec"), example)
+    example["test_my_schedule_audits"](schedule_audit)
+
+
+def test_the_fixture_fails_on_a_fail_with_the_table(schedule_audit: Any) -> None:
+    from tests.audit_schedules import forgetful
+
+    with pytest.raises(pytest.fail.Exception, match=r"schedule audit failed:\ncheck +verdict +detail\n.*\nconfig +fail +from_config"):
+        schedule_audit(forgetful(), checks=["config"])
+    assert schedule_audit(forgetful(), checks=["reference"]).verdict("reference").verdict == "skip"  # no fail: the report
+
+
+HANGING = """
+import os, sys, time
+if sys.argv[0].endswith("worker.py"):  # only in the audit's fresh interpreter (python -m decaybench.audit.worker)
+    time.sleep(600) if {how!r} == "hang" else os._exit(3)
+from tests.audit_schedules import Halving
+class Fragile(Halving):
+    pass
+"""
+
+
+@pytest.mark.parametrize("how", ["hang", "crash"])
+def test_a_target_that_hangs_or_crashes_in_the_fresh_interpreter_fails_those_checks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    import copy
+
+    from decaybench.audit.fresh import FreshChecks
+    from decaybench.audit.target import Target
+
+    (tmp_path / f"fragile_{how}.py").write_text(HANGING.format(how=how))
+    monkeypatch.syspath_prepend(str(tmp_path))  # the child imports it as this process does
+    module = __import__(f"fragile_{how}")
+    schedule = module.Fragile(0.1)
+    saved, mixed = FreshChecks(Target(f"fragile_{how}:schedule", schedule, lambda: copy.deepcopy(schedule)), None).verdicts(wait=30)
+    reason = "the fresh interpreter did not finish within 30 s" if how == "hang" else "the fresh interpreter exited with status 3"
+    assert (saved.verdict, mixed.verdict) == ("fail", "fail") and saved.detail.startswith(reason) and mixed.detail.startswith(reason)
+
+
+def test_a_keras_model_target_is_its_optimizers_schedule(tmp_path: Path) -> None:
+    from decaybench.audit.target import load_target
+    from decaybench.audit.training import build_model
+    from tests.audit_schedules import Halving
+
+    build_model(Halving(0.1, period=1000), loss="mean_squared_error").save(tmp_path / "model.keras")
+    target = load_target(str(tmp_path / "model.keras"))  # its module named in the file, imported first
+    assert type(target.schedule) is Halving and target.schedule.get_config() == {"initial_learning_rate": 0.1, "period": 1000}
+    assert target.fresh() is not target.schedule and target.fresh().get_config() == target.schedule.get_config()
