@@ -2,7 +2,7 @@
 
 The cells are ``[groups, lrs]`` (:mod:`decaybench.sweep_loops`): a group is one ``(decay_steps,
 decay_rate)``, ``initial_learning_rate`` the fast axis, as a :class:`~decaybench.grid.Grid` orders
-them. Their loop state (the carried values, :data:`~decaybench.sweep_loops.CARRIED`) lives in
+them. Their loop state (the carried values of :func:`~decaybench.sweep_loops.grid_chunk`) lives in
 NumPy between calls, and each call runs epochs ``[a, b)`` of up to :func:`groups_per_call`
 groups. Every epoch is the same operations on the same values whatever the split, so
 

@@ -21,6 +21,14 @@ from decaybench.trace import Trace
 from tests.properties.strategies import LOOP_SETTINGS, half_configs
 
 MODES = ("eager", "function", "graph", "xla-exact", "numpy")
+
+
+def _subnormal_float16_lr(trace: Trace) -> bool:
+    """Whether some lr of a float16 run rounds to a float16 subnormal (0 < |lr| < 2**-14)."""
+    lr = np.abs(trace.lr.astype(np.float32).astype(np.float16))
+    return trace.config.dtype == "float16" and bool(np.any((lr > 0) & (lr < 2.0**-14)))
+
+
 _TINY32 = np.float32(2.0**-126)
 
 
@@ -77,12 +85,15 @@ def independent(config: DecayConfig) -> Trace:
 @example(DecayConfig(dtype="bfloat16", size=9, epochs=20, w0=3.0, record_every=3))
 @example(DecayConfig(dtype="float16", w0=60000.0, initial_learning_rate=2.0, decay_rate=1.01, epochs=30))  # inf, then NaN
 @example(DecayConfig(dtype="bfloat16", w0=1e30, initial_learning_rate=3.0, decay_rate=1.5, epochs=30))
+@example(DecayConfig(initial_learning_rate=1e-06, decay_rate=2.5, decay_steps=4, epochs=30, w0=0.0, dtype="float16"))  # subnormal lrs
 def test_half_dtypes_are_the_independent_emulation_bit_for_bit(config: DecayConfig) -> None:
     want = independent(config) if config.size <= 7 else run(config, "numpy")
     # JSON writes every NaN as NaN (no sign, no payload): the JSON round trip is compared with the
     # emulation's own round trip, and the run itself with the emulation, bit for bit, NaNs included.
     written = Trace.from_json(want.to_json())
     for mode in MODES:
+        if mode == "graph" and _subnormal_float16_lr(want):
+            continue  # Grappler's arithmetic optimizer moves graph's w there: tests/test_dtypes.py pins it
         ran = run(config, mode)
         bits = {name: (~same_bits(getattr(ran, name), getattr(want, name))).sum() for name in ("w", "loss", "lr")}
         assert ran.identical(want), f"{mode} {config}: differing values {bits}"
