@@ -30,9 +30,11 @@ import numpy as np
 import tensorflow as tf
 
 from decaybench.checkpoint import CheckpointOptions
+from decaybench.compile_cache import from_environment
 from decaybench.config import DecayConfig
 from decaybench.modes._scaffold.chunks import chunk_length, run_chunked, step_cost
 from decaybench.modes._scaffold.recording import initial_w
+from decaybench.modes._scaffold.unrolled import SMALL_W, unrolled_rows
 from decaybench.schedule import from_columns, loop_columns, tf_exponential_decay
 from decaybench.trace import Trace
 
@@ -42,6 +44,9 @@ __all__ = ["ROWS", "CompiledLoop", "Keep", "chunk_loop", "unpacked"]
 Step = Callable[..., tuple[tf.Tensor, tf.Tensor]]
 # (size, dtype) -> the step's input tensors
 Inputs = Callable[[int, str], tuple[tf.Tensor, ...]]
+
+# XLA reads TF_XLA_FLAGS at its first compile, which follows this import: $DECAYBENCH_COMPILE_CACHE applies.
+from_environment()
 
 # Input tensors are kept per configuration up to this size of w (a few KiB each).
 _KEPT_SIZE = 1024
@@ -217,6 +222,9 @@ class CompiledLoop:
             def bound(w: tf.Tensor, lr: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
                 return step(w, lr, *inputs[:split])
 
+            if self._jit_compile and every is True and keep is ROWS and (w.shape.num_elements() or SMALL_W + 1) <= SMALL_W:
+                # A chunk's length is its row count, which XLA knows: schedule as a vector, steps unrolled.
+                return unrolled_rows(w, span, rows, from_columns(integers, floats), bound)
             return chunk_loop(w, span, rows, from_columns(integers, floats), bound, every, keep, *inputs[split:])
 
         return chunk
