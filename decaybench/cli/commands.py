@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     checkpoint = check_options(config, args.mode, args.checkpoint_dir, args.checkpoint_every, args.resume)  # before any file
     output = _output(args)
     if spec.tensorflow:  # a NumPy mode (the emulation) starts in a tenth of the time without it
-        load_tensorflow(args.xla_no_fma)
+        load_tensorflow(args.xla_no_fma, args.compile_cache)
     resumed = (latest_epoch(checkpoint.directory) or 0) if checkpoint is not None and checkpoint.resume else None
     saving = {"checkpoint_dir": args.checkpoint_dir, "checkpoint_every": args.checkpoint_every, "resume": args.resume}
     with cluster_options(options.timeouts, options.max_restarts):
@@ -78,7 +78,7 @@ def verify(args: argparse.Namespace) -> int:
     check_memory(config, tuple(REGISTRY), "verify")
     output = _output(args)
     tf_config.refuse_for("verify")
-    load_tensorflow(args.xla_no_fma)
+    load_tensorflow(args.xla_no_fma, args.compile_cache)
     report = verify_modes(config)
     text = json.dumps(report.to_dict(), indent=2) + "\n" if args.format == "json" else verify_table(report) + "\n"
     emit(text, output)
@@ -127,7 +127,7 @@ def plot(args: argparse.Namespace) -> int:
     except ModuleNotFoundError as error:
         raise UsageError(f"plot needs matplotlib, the plot extra: pip install 'decaybench[plot]' ({error})") from error
     tf_config.refuse_for("plot")
-    load_tensorflow(args.xla_no_fma)
+    load_tensorflow(args.xla_no_fma, args.compile_cache)
     traces = save_plot(output, config, modes)
     report_divergence(trace.diverged_at for trace in traces.values())
     return 0
