@@ -72,7 +72,7 @@ $(TOX): $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e '.[test,peers,plot]'
+	$(PIP) install --quiet -e '.[test,peers,plot,bench]'
 	touch $(STAMP)
 
 clean:

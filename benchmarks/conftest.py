@@ -60,7 +60,10 @@ def time_workload(benchmark: Any, workload: bench.Workload) -> None:
         if workload.fresh:
             # Each round builds anew, untimed; the timed call is the first one.
             setup = lambda: ((workload.setup(),), {})  # noqa: E731
-            benchmark.pedantic(lambda target: target(), setup=setup, rounds=_rounds(benchmark, math.inf), iterations=1)
+            returned: list[Any] = []
+            benchmark.pedantic(lambda target: returned.append(target()), setup=setup, rounds=_rounds(benchmark, math.inf), iterations=1)
+            if workload.reports is not None:
+                benchmark.extra_info[workload.reports] = returned
             return
         target = workload.setup()
         if benchmark.disabled:

@@ -17,6 +17,9 @@ from numpy.testing import assert_array_equal
 from decaybench import progress
 from decaybench.config import DecayConfig
 from decaybench.loops import MODES, run
+from decaybench.modes import BUILTIN
+from decaybench.modes._scaffold.unrolled import UNROLL_FROM
+from decaybench.modes.emulation import emulate, xla_model
 
 if TYPE_CHECKING:
     from tests.conftest import Command
@@ -89,3 +92,33 @@ def test_ctrl_c_stops_cleanly_without_a_partial_file(decaybench: Command, tmp_pa
     assert stderr.strip().splitlines()[-1].endswith("decaybench: interrupted")
     assert "Traceback" not in stderr and stdout == ""
     assert list(tmp_path.iterdir()) == []
+
+
+LONG = UNROLL_FROM + 7  # not a multiple of the unroll: the last block runs past the chunk's end
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        DecayConfig(epochs=LONG, initial_learning_rate=0.01, decay_rate=0.99999),
+        DecayConfig(epochs=LONG, dtype="float64", staircase=True, decay_steps=7, transition_begin=30, end_value=0.15),
+        DecayConfig(epochs=LONG, size=5, w0=-2.5, initial_learning_rate=0.3, decay_rate=0.999),
+    ],
+    ids=["float32", "float64-staircase", "size5"],
+)
+def test_a_long_run_is_unrolled_and_keeps_its_contracts(config: DecayConfig, tmp_path: Path) -> None:
+    # From UNROLL_FROM epochs XLA runs the schedule as one vector and the steps 4 at a time
+    # (modes/_scaffold/unrolled.py); shorter runs, the seed's included, keep the plain loop. Both
+    # contracts hold there: xla-exact is the emulation bit for bit, xla its model (w and lr bit for bit;
+    # the loss of size > 1 in XLA's order is held by tests/properties/test_xla_model.py).
+    exact = run(config, "xla-exact")
+    assert any(long for _, _, long in BUILTIN["xla-exact"].compiled_loop()._functions)  # the unrolled function ran
+    assert exact.identical(emulate(config))
+    fast, model = run(config, "xla"), xla_model(config)
+    assert_array_equal(fast.w, model.w)
+    assert_array_equal(fast.lr, model.lr)
+    if config.size == 1:
+        assert_array_equal(fast.loss, model.loss)
+    # chunked by checkpoints (each chunk shorter than the run, unrolled all the same): the same bits
+    chunked = run(config, "xla-exact", checkpoint_dir=str(tmp_path / "ckpt"), checkpoint_every=1500)
+    assert chunked.identical(exact)

@@ -20,9 +20,8 @@ import numpy as np
 
 from decaybench.bench import BenchmarkError, run_benchmarks
 from decaybench.bench.report import EXPLAINED, HEADER, TARGET_HEADER, Report, result_rows, shown_results, target_rows
-from decaybench.bench.workload import GROUPS, LONG_EPOCHS, SEED, STEP_PASSES, VECTOR_SIZES, Call
+from decaybench.bench.workload import GROUPS, LONG_EPOCHS, LONG_LR, LONG_RATE, SEED, STEP_PASSES, VECTOR_SIZES, Call, long_config
 from decaybench.cli.parsing import Command, Flag, run_parser
-from decaybench.config import DecayConfig
 from decaybench.files import check_writable, write_atomic
 from decaybench.tables import format_duration
 from tools.cli import tool_parser
@@ -83,12 +82,12 @@ def diagnose() -> str:
         _, _, w_rows, loss_rows = tf.while_loop(lambda i, *_: i < epochs, body, (0, w0, *rows))
         return w_rows.stack(), loss_rows.stack()
 
-    loop = compiled.compiled_call(DecayConfig(epochs=epochs), "xla")
+    loop = compiled.compiled_call(long_config(epochs), "xla")
     w0 = tf.constant([SEED.w0], tf.float32)
     bare = tf.function(no_schedule, jit_compile=True, autograph=False)
-    pow64 = tf.function(lambda n: tf_exponential_decay(tf.range(n), 0.2, 1, 0.99, False), jit_compile=True, autograph=False)
+    pow64 = tf.function(lambda n: tf_exponential_decay(tf.range(n), LONG_LR, 1, LONG_RATE, False), jit_compile=True, autograph=False)
     pow32 = tf.function(
-        lambda n: tf.pow(tf.constant(0.99, tf.float32), tf.cast(tf.range(n), tf.float32)), jit_compile=True, autograph=False
+        lambda n: tf.pow(tf.constant(LONG_RATE, tf.float32), tf.cast(tf.range(n), tf.float32)), jit_compile=True, autograph=False
     )
     per_step = {
         "the xla loop (`run` minus Python)": _best(loop, 5),

@@ -10,7 +10,7 @@ in the same run, each ratio with its 95% interval (:mod:`decaybench.intervals`).
 Groups, one question each (see ``docs/benchmarks.md``)::
 
     seed      the 40-epoch seed trace, returned to Python
-    long      1e3, 1e5 and 1e6 epochs; ns per step
+    long      1e3, 1e5 and 1e6 epochs; ns per step, against a native loop (the limit)
     vector    one training step of 1e3 .. 1e7 float32 values, against a copy of the same bytes
     schedule  the schedule alone over 1e7 steps
     compile   the first call: tracing and compiling, apart from the steady state
@@ -29,9 +29,11 @@ from decaybench.bench.report import EXPLAINED, Report, machine, table, target_ro
 from decaybench.bench.results import Result, results_of
 from decaybench.bench.workload import (
     DEVICES,
+    FLOAT64,
     GROUPS,
     KINDS,
     LONG_EPOCHS,
+    NATIVE,
     OPTAX_FLOAT32,
     OPTAX_FLOAT64,
     SMALL,
@@ -46,9 +48,11 @@ from decaybench.bench.workload import (
 __all__ = [
     "DEVICES",
     "EXPLAINED",
+    "FLOAT64",
     "GROUPS",
     "KINDS",
     "LONG_EPOCHS",
+    "NATIVE",
     "OPTAX_FLOAT32",
     "OPTAX_FLOAT64",
     "SMALL",

@@ -7,6 +7,7 @@ The difference of the two medians, divided by the epochs, is the per-epoch overh
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -24,18 +25,24 @@ CHECKPOINT_EPOCHS = {"eager": 2_000, "xla": 200_000, "numpy": 20_000}
 SLOW_MODES = frozenset({"eager", "numpy"})
 
 
+class _Checkpointed:
+    """``run(config, mode)`` checkpointed into a new directory per call, under one parent made by the
+    builder and removed when the workload lets go of it: both outside the clock."""
+
+    def __init__(self, config: DecayConfig, mode: str) -> None:
+        self.config, self.mode = config, mode
+        self.parent = tempfile.mkdtemp(prefix="decaybench-bench-")
+        self.calls = itertools.count()
+
+    def __call__(self) -> Any:
+        return run(self.config, self.mode, checkpoint_dir=f"{self.parent}/run{next(self.calls)}")
+
+    def __del__(self) -> None:
+        shutil.rmtree(self.parent, ignore_errors=True)
+
+
 def _checkpointed(config: DecayConfig, mode: str) -> Callable[[], Call]:
-    def build() -> Call:
-        def call() -> Any:
-            directory = tempfile.mkdtemp(prefix="decaybench-bench-")
-            try:
-                return run(config, mode, checkpoint_dir=f"{directory}/run")
-            finally:
-                shutil.rmtree(directory, ignore_errors=True)
-
-        return call
-
-    return build
+    return lambda: _Checkpointed(config, mode)
 
 
 def _plain(config: DecayConfig, mode: str) -> Callable[[], Call]:

@@ -9,8 +9,8 @@ from typing import Any
 from decaybench.bench.checkpoint_subjects import checkpoint_group
 from decaybench.bench.exact_step import exact_step
 from decaybench.bench.grid_subjects import GRID_SHAPES, fresh_sweep, grid_floor, grid_metrics, grid_runs
+from decaybench.bench.native import native_floor
 from decaybench.bench.subjects import (
-    _closed_form,
     _compiled_call,
     _copy_floor,
     _first_call_in_new_process,
@@ -30,8 +30,10 @@ from decaybench.bench.subjects import (
 )
 from decaybench.bench.workload import (
     DEVICES,
+    FLOAT64,
     GROUPS,
     LONG_EPOCHS,
+    NATIVE,
     OPTAX_FLOAT32,
     OPTAX_FLOAT64,
     SCHEDULE_STEPS,
@@ -45,6 +47,7 @@ from decaybench.bench.workload import (
     Call,
     Workload,
     _placed,
+    long_config,
 )
 from decaybench.config import DecayConfig
 from decaybench.modes import REGISTRY
@@ -89,7 +92,7 @@ def _seed_group(device: str) -> list[Workload]:
         )
     )
     rows.append(Workload("seed", "torch", "peer", device, _peer("torch", SEED), host_only=True, note="eager, SGD + ExponentialLR", **shape))
-    rows += _optax_rows("seed", SEED, device, shape)
+    rows += _optax_rows("seed", SEED, device, shape, paired=OPTAX_FLOAT32)
     rows.append(Workload("seed", "python floats", "floor", device, _python_loop, host_only=True, **shape))
     rows.append(Workload("seed", "numpy loop", "floor", device, _numpy_loop, host_only=True, note="float32 scalars", **shape))
     return rows
@@ -98,39 +101,44 @@ def _seed_group(device: str) -> list[Workload]:
 def _long_group(device: str) -> list[Workload]:
     rows = []
     for epochs in LONG_EPOCHS:
-        config = DecayConfig(epochs=epochs)
+        config = long_config(epochs)
         shape: dict[str, Any] = {"epochs": epochs, "size": 1, "steps": epochs}
-        small = _placed(device, _run(DecayConfig(epochs=SMALL), "graph")) if epochs >= 100_000 else None
+        small = _placed(device, _run(long_config(SMALL), "graph")) if epochs >= 100_000 else None
         run_graph = _placed(device, _run(config, "graph"))
         rows.append(Workload("long", "graph", "mode", device, run_graph, slow=small is not None, small=small, **shape))
-        rows.append(Workload("long", "xla", "mode", device, _placed(device, _run(config, "xla")), **shape))
-        rows.append(Workload("long", "xla-exact", "mode", device, _placed(device, _run(config, "xla-exact")), **shape))
-        rows += _optax_rows("long", config, device, shape)
-        rows.append(
-            Workload(
-                "long",
-                "numpy closed form",
-                "floor",
-                device,
-                functools.partial(_closed_form, epochs),
-                host_only=True,
-                note="float64 pow + cumprod",
-                **shape,
-            )
-        )
+        rows += _against_the_floor(config, device, shape, "")
+        rows += _optax_rows("long", config, device, shape, paired=OPTAX_FLOAT64)
+        if epochs == LONG_EPOCHS[-1]:
+            rows += _against_the_floor(long_config(epochs, "float64"), device, shape, FLOAT64)
     return rows
 
 
-def _optax_rows(group: str, config: DecayConfig, device: str, shape: dict[str, Any]) -> list[Workload]:
-    """optax's own float32 schedule, and the same float64 schedule as ours (jax x64, rounded once to float32)."""
+def _against_the_floor(config: DecayConfig, device: str, shape: dict[str, Any], suffix: str) -> list[Workload]:
+    """xla and xla-exact on ``config``, each round just after a round of the native floor (the limit), and the floor."""
+    floor = native_floor(config)
+    note = f"{config.dtype}; each round after one of the {NATIVE}"
+    rows = [
+        Workload("long", f"{mode}{suffix}", "mode", device, _placed(device, _run(config, mode)), note=note, mode=mode,
+                 interleaved=(f"{NATIVE}{suffix}", floor), **shape)
+        for mode in ("xla", "xla-exact")
+    ]  # fmt: skip
+    floor_note = f"{config.dtype}; numba, C's pow per epoch, no FMA: the limit"
+    return [*rows, Workload("long", f"{NATIVE}{suffix}", "floor", device, floor, host_only=True, note=floor_note, **shape)]
+
+
+def _optax_rows(group: str, config: DecayConfig, device: str, shape: dict[str, Any], paired: str) -> list[Workload]:
+    """optax's own float32 schedule, and the same float64 schedule as ours (jax x64, rounded once to
+    float32). The ``paired`` row's rounds each follow one of ``run(config, "xla")``: its target's other side."""
+    xla = ("xla", _placed(device, _run(config, "xla")))
     return [
         Workload(
             group, OPTAX_FLOAT32, "peer", device, functools.partial(_optax_scan, config, device),
-            note="optax's float32 schedule; jax.jit of lax.scan", **shape,
+            note="optax's float32 schedule; jax.jit of lax.scan", interleaved=xla if paired == OPTAX_FLOAT32 else None, **shape,
         ),
         Workload(
             group, OPTAX_FLOAT64, "peer", device, functools.partial(_optax_scan, config, device, True),
-            note="the float64 schedule (jax x64), rounded once to float32", **shape,
+            note="the float64 schedule (jax x64), rounded once to float32", interleaved=xla if paired == OPTAX_FLOAT64 else None,
+            **shape,
         ),
     ]  # fmt: skip
 
@@ -142,11 +150,10 @@ def _vector_group(device: str) -> list[Workload]:
         rows.append(Workload("vector", "function", "mode", device, _placed(device, _step(size, "function")), note="train_step", **shape))
         rows.append(Workload("vector", "xla", "mode", device, _placed(device, _step(size, "xla")), note="xla_step", **shape))
         rows.append(Workload("vector", "xla-exact", "mode", device, _placed(device, exact_step(size)), note="xla_exact_step", **shape))
-        rows.append(
-            Workload(
-                "vector", "copy", "floor", device, _copy_floor(size, device), note="np.copyto" if device == "cpu" else "XLA negate", **shape
-            )
-        )
+        # The largest size's copy is the target's other side: each of its rounds follows one xla step.
+        paired = ("xla", _placed(device, _step(size, "xla"))) if size == VECTOR_SIZES[-1] else None
+        note = "np.copyto" if device == "cpu" else "XLA negate"
+        rows.append(Workload("vector", "copy", "floor", device, _copy_floor(size, device), note=note, interleaved=paired, **shape))
     return rows
 
 
@@ -198,21 +205,18 @@ def _compile_group(device: str) -> list[Workload]:
         Workload("compile", mode, "mode", device, _placed(device, _fresh(mode)), fresh=True, note="a new tf.function per round", **shape)
         for mode in ("function", "graph", "xla")
     ]
-    rows.append(
-        Workload(
-            "compile",
-            "xla, new process",
-            "mode",
-            device,
-            lambda: _first_call_in_new_process("xla", device),
-            fresh=True,
-            slow=True,
-            small=lambda: _first_call_in_new_process("xla", device),  # the seed is small: the new process is the cost
-            note="run() in a new interpreter, after import",
-            mode="xla",
-            **shape,
-        )
-    )
+    for name, cached, note in (
+        ("xla, new process", False, "run() in a new interpreter, after import; up to its result"),
+        ("xla, new process, cached", True, "the same with XLA's persistent cache (--compile-cache), filled before"),
+    ):
+        # The seed is small: the new process is the cost, so the untimed run calls the same builder.
+        new_process = functools.partial(_first_call_in_new_process, "xla", device, cached)
+        rows.append(
+            Workload(
+                "compile", name, "mode", device, new_process, fresh=True, slow=True, small=new_process, note=note, mode="xla",
+                reports="child_first_call_s", **shape,
+            )
+        )  # fmt: skip
     return rows
 
 

@@ -5,17 +5,23 @@ read before the clock stops."""
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import dataclasses
+import functools
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from decaybench.bench.workload import SCHEDULE_STEPS, SEED, Call, Unavailable, _jax_device, _placed
+from decaybench.compile_cache import ENVIRONMENT
 from decaybench.config import DecayConfig
 from decaybench.loops import run
 from decaybench.peers import PEERS, PeerUnavailable
@@ -127,35 +133,67 @@ started = time.perf_counter()
 with tf.device(device):
     run(DecayConfig(), mode)
 print(json.dumps({"first_s": time.perf_counter() - started}), flush=True)
+sys.stdin.readline()  # shutting down waits for the parent, outside its clock
 """
 
 
-def _first_call_in_new_process(mode: str, device: str) -> Call:
-    """Start an interpreter that imports TensorFlow (untimed); the target asks it for its first run."""
-    environ = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    name = "/GPU:0" if device == "gpu" else "/CPU:0"
-    worker = subprocess.Popen(
-        [sys.executable, "-c", _FIRST_CALL_WORKER, name],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=environ,
-    )
-    assert worker.stdin is not None and worker.stdout is not None
-    if worker.stdout.readline().strip() != "ready":
-        worker.kill()
-        raise RuntimeError("the first-call worker did not start")
+class _NewProcess:
+    """An interpreter that has imported TensorFlow (untimed); a call asks it for its first run and
+    returns the child's own seconds for it. The clock stops at the answer: shutting the child down
+    is :meth:`close`'s, called when the round lets go of it (or by the next round's setup)."""
 
-    def ask() -> float:
-        assert worker.stdin is not None and worker.stdout is not None
-        worker.stdin.write(mode + "\n")
-        worker.stdin.flush()
-        answer = json.loads(worker.stdout.readline())
-        worker.wait(timeout=60)
-        return float(answer["first_s"])
+    def __init__(self, mode: str, device: str, cache: str | None) -> None:
+        environ = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+        environ.pop(ENVIRONMENT, None)
+        if cache is not None:
+            environ[ENVIRONMENT] = cache
+        self.mode = mode
+        self.worker = subprocess.Popen(
+            [sys.executable, "-c", _FIRST_CALL_WORKER, "/GPU:0" if device == "gpu" else "/CPU:0"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=environ,
+        )
+        assert self.worker.stdin is not None and self.worker.stdout is not None
+        if self.worker.stdout.readline().strip() != "ready":
+            self.close()
+            raise RuntimeError("the first-call worker did not start")
 
-    return ask
+    def __call__(self) -> float:
+        assert self.worker.stdin is not None and self.worker.stdout is not None
+        self.worker.stdin.write(self.mode + "\n")
+        self.worker.stdin.flush()
+        return float(json.loads(self.worker.stdout.readline())["first_s"])
+
+    def close(self) -> None:
+        if self.worker.poll() is None:
+            with contextlib.suppress(OSError):
+                self.worker.communicate("bye\n", timeout=60)
+        if self.worker.poll() is None:
+            self.worker.kill()
+            self.worker.wait()
+
+    def __del__(self) -> None:
+        self.close()
+
+
+@functools.cache
+def _filled_cache(mode: str, device: str) -> str:
+    """A compile cache directory for this process's benchmarks, filled by one new process's first run."""
+    directory = tempfile.mkdtemp(prefix="decaybench-compile-cache-")
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    filler = _NewProcess(mode, device, directory)
+    filler()
+    filler.close()
+    return directory
+
+
+def _first_call_in_new_process(mode: str, device: str, cached: bool = False) -> Call:
+    """Start an interpreter that imports TensorFlow (untimed); the target asks it for its first run.
+    ``cached``: with XLA's persistent cache (``DECAYBENCH_COMPILE_CACHE``), filled beforehand."""
+    return _NewProcess(mode, device, _filled_cache(mode, device) if cached else None)
 
 
 # ---- workloads: peers and floors -----------------------------------------------------------------
@@ -247,21 +285,6 @@ def _numpy_loop() -> Call:
         return ws, losses, lrs
 
     return loop
-
-
-def _closed_form(epochs: int) -> Call:
-    """Every epoch at once in float64: ``w + 1`` is ``(w0 + 1) * cumprod(1 - 2 lr)``. A floor, not exact."""
-    config = DecayConfig(epochs=epochs)
-
-    def trajectory() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        lr = config.initial_learning_rate * np.power(config.decay_rate, np.arange(epochs) / config.decay_steps)
-        x = (config.w0 + 1.0) * np.cumprod(1.0 - 2.0 * lr)
-        loss = np.empty(epochs)
-        loss[0] = (config.w0 + 1.0) ** 2
-        np.square(x[:-1], out=loss[1:])
-        return x - 1.0, loss, lr
-
-    return trajectory
 
 
 def _copy_floor(size: int, device: str) -> Callable[[], Call]:

@@ -14,6 +14,12 @@ KINDS = ("mode", "peer", "floor", "reference", "baseline")
 
 SEED = DecayConfig()
 LONG_EPOCHS = (1_000, 100_000, 1_000_000)
+# The long traces' schedule: lr 0.01 falling by 0.99999 an epoch (0.01 * e**-10 after 1e6 epochs),
+# so that every value of the trace stays a normal float and the native floor applies.
+LONG_LR, LONG_RATE = 0.01, 0.99999
+# The limit for long traces (decaybench.bench.native), and the suffix of a float64 row's name.
+NATIVE = "native loop"
+FLOAT64 = " float64"
 VECTOR_SIZES = (1_000, 10_000, 100_000, 1_000_000, 10_000_000)
 SCHEDULE_STEPS = 10_000_000
 SWEEP_CONFIGS = 1_000
@@ -58,6 +64,8 @@ class Workload:
         steps: units of work per call (epochs, elements or config-steps), for ns per step.
         bytes_moved: bytes a call must move at least (vector: two passes over ``w``).
         fresh: each round calls ``setup`` first, untimed (first-call costs).
+        reports: the ``extra_info`` key under which each timed call's return value is kept (a
+            new process's own first-call seconds).
         slow: a round takes seconds (a long call, or a new interpreter's start): left out of
             ``--quick``; the untimed run (plain ``pytest``) calls :attr:`small` instead.
         small: for a slow workload, its ``setup`` built by the same builder on a small shape: what
@@ -66,7 +74,7 @@ class Workload:
         host_only: runs on the host whatever the device; its GPU row skips.
         interleaved: ``(name, setup)`` of another implementation, called and timed just before
             each round of this one: a ratio of the two is then free of the machine's drift
-            between workloads timed one after the other (``seed run overhead``).
+            between workloads timed one after the other (every ratio target).
     """
 
     group: str
@@ -80,6 +88,7 @@ class Workload:
     steps: int = 1
     bytes_moved: int | None = None
     fresh: bool = False
+    reports: str | None = None
     slow: bool = False
     host_only: bool = False
     note: str = ""
@@ -113,6 +122,11 @@ class Workload:
             "note": self.note,
             "interleaved_with": None if self.interleaved is None else self.interleaved[0],
         }
+
+
+def long_config(epochs: int, dtype: str = "float32") -> DecayConfig:
+    """The long traces' configuration: ``epochs`` epochs at lr :data:`LONG_LR`, decaying by :data:`LONG_RATE` an epoch."""
+    return DecayConfig(epochs=epochs, dtype=dtype, initial_learning_rate=LONG_LR, decay_rate=LONG_RATE)
 
 
 def _version(distribution: str) -> str | None:

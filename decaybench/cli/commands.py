@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     output = _output(args)
     resumed = (latest_epoch(checkpoint.directory) or 0) if checkpoint is not None and checkpoint.resume else None
     if spec.tensorflow:  # a NumPy mode (the emulation) starts in a tenth of the time without it
-        load_tensorflow(args.xla_no_fma)
+        load_tensorflow(args.xla_no_fma, args.compile_cache)
     saving = {"checkpoint_dir": args.checkpoint_dir, "checkpoint_every": args.checkpoint_every, "resume": args.resume}
     with cluster_options(options.timeouts, options.max_restarts):
         trace = run_mode(config, args.mode, progress=True if args.progress else None, **saving)
@@ -84,7 +84,7 @@ def verify(args: argparse.Namespace) -> int:
     check_memory(config, modes_for(config.dtype), "verify")
     output = _output(args)
     tf_config.refuse_for("verify")
-    load_tensorflow(args.xla_no_fma)
+    load_tensorflow(args.xla_no_fma, args.compile_cache)
     if config.policy is not None:  # the modes that take a policy, against the mixed emulation
         mixed = verify_policy(config)
         emit(json.dumps(mixed.to_dict(), indent=2) + "\n" if args.format == "json" else policy_table(mixed) + "\n", output)
@@ -138,7 +138,7 @@ def plot(args: argparse.Namespace) -> int:
     except ModuleNotFoundError as error:
         raise UsageError(f"plot needs matplotlib, the plot extra: pip install 'decaybench[plot]' ({error})") from error
     tf_config.refuse_for("plot")
-    load_tensorflow(args.xla_no_fma)
+    load_tensorflow(args.xla_no_fma, args.compile_cache)
     traces = save_plot(output, config, modes)
     report_divergence(trace.diverged_at for trace in traces.values())
     return 0

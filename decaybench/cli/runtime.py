@@ -10,6 +10,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from decaybench.cli.parsing import Flag, UsageError
+from decaybench.compile_cache import ENVIRONMENT as COMPILE_CACHE_ENVIRONMENT
+from decaybench.compile_cache import from_environment, use_compile_cache
 from decaybench.files import write_atomic
 from decaybench.messages import say
 from decaybench.modes.distributed.timeouts import MAX_RESTARTS, TIMEOUTS
@@ -51,7 +53,13 @@ CLUSTER_FLAGS = (
     Flag("--output-all", {"action": "store_true", "help": "multiworker with TF_CONFIG: every host writes the output, not only the chief"}),
 )
 
-RUNTIME_FLAGS = (Flag("--xla-no-fma", {"action": "store_true", "help": f"make XLA bit-exact by forbidding FMA (XLA_FLAGS={XLA_NO_FMA})"}),)
+RUNTIME_FLAGS = (
+    Flag("--xla-no-fma", {"action": "store_true", "help": f"make XLA bit-exact by forbidding FMA (XLA_FLAGS={XLA_NO_FMA})"}),
+    Flag(
+        "--compile-cache",
+        {"metavar": "DIR", "help": f"keep XLA's compiled loops in DIR for later processes (env: {COMPILE_CACHE_ENVIRONMENT})"},
+    ),
+)
 
 
 @contextlib.contextmanager
@@ -73,9 +81,14 @@ def _stderr_captured() -> Iterator[None]:
             os.close(saved)
 
 
-def load_tensorflow(xla_no_fma: bool = False) -> None:
-    """Import TensorFlow with its start-up logging held back, after the arguments were checked."""
+def load_tensorflow(xla_no_fma: bool = False, compile_cache: str | None = None) -> None:
+    """Import TensorFlow with its start-up logging held back, after the arguments were checked;
+    ``compile_cache`` (else ``$DECAYBENCH_COMPILE_CACHE``): XLA's persistent cache (:mod:`decaybench.compile_cache`)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if compile_cache is not None:
+        use_compile_cache(compile_cache)
+    else:
+        from_environment()
     if xla_no_fma:
         if not xla_accepts(XLA_NO_FMA):
             raise UsageError(f"--xla-no-fma: this TensorFlow's XLA does not know {XLA_NO_FMA} (TensorFlow 2.19 or newer does)")

@@ -30,9 +30,11 @@ import numpy as np
 import tensorflow as tf
 
 from decaybench.checkpoint import CheckpointOptions
+from decaybench.compile_cache import from_environment
 from decaybench.config import DecayConfig
 from decaybench.modes._scaffold.chunks import chunk_length, run_chunked, step_cost
 from decaybench.modes._scaffold.recording import initial_w
+from decaybench.modes._scaffold.unrolled import SMALL_W, UNROLL_FROM, unrolled_rows
 from decaybench.schedule import from_columns, loop_columns, tf_exponential_decay
 from decaybench.trace import Trace
 
@@ -42,6 +44,9 @@ __all__ = ["ROWS", "CompiledLoop", "Keep", "chunk_loop", "unpacked"]
 Step = Callable[..., tuple[tf.Tensor, tf.Tensor]]
 # (size, dtype) -> the step's input tensors
 Inputs = Callable[[int, str], tuple[tf.Tensor, ...]]
+
+# XLA reads TF_XLA_FLAGS at its first compile, which follows this import: $DECAYBENCH_COMPILE_CACHE applies.
+from_environment()
 
 # Input tensors are kept per configuration up to this size of w (a few KiB each).
 _KEPT_SIZE = 1024
@@ -201,22 +206,23 @@ class CompiledLoop:
     ) -> None:
         self.step, self.inputs, self.keep = step, inputs, keep
         self._jit_compile, self._in_graph = jit_compile, in_graph
-        self._functions: dict[tuple[bool | None, int], Any] = {}
-        self._concretes: dict[tuple[str, int, bool], Any] = {}
+        self._functions: dict[tuple[bool | None, int, bool], Any] = {}
+        self._concretes: dict[tuple[str, int, bool, bool], Any] = {}
         self._kept_inputs = functools.lru_cache(maxsize=256)(self._whole_inputs)
 
     def sibling(self, keep: Keep = ROWS) -> CompiledLoop:
         """The same step and inputs with ``keep``, in new functions: they leave this loop's tracing count alone."""
         return CompiledLoop(self.step, self.inputs, jit_compile=self._jit_compile, keep=keep, in_graph=self._in_graph)
 
-    def function(self, every_epoch: bool, count: int) -> Any:
-        """The ``tf.function`` of the chunks ``(w, span, rows, integers, floats, *inputs)``, ``count`` inputs."""
-        key = (None if self._in_graph else every_epoch, count)
+    def function(self, every_epoch: bool, count: int, long: bool = False) -> Any:
+        """The ``tf.function`` of the chunks ``(w, span, rows, integers, floats, *inputs)``, ``count`` inputs;
+        ``long``: a run of :data:`~.unrolled.UNROLL_FROM` epochs or more, which XLA runs unrolled."""
+        key = (None if self._in_graph else every_epoch, count, long)
         if key not in self._functions:
-            self._functions[key] = tf.function(_positional(self._chunk(key[0]), count), jit_compile=self._jit_compile)
+            self._functions[key] = tf.function(_positional(self._chunk(key[0], long), count), jit_compile=self._jit_compile)
         return self._functions[key]
 
-    def _chunk(self, every_epoch: bool | None) -> Callable[..., Any]:
+    def _chunk(self, every_epoch: bool | None, long: bool) -> Callable[..., Any]:
         step, keep = self.step, self.keep
 
         def chunk(w: tf.Tensor, span: tf.Tensor, rows: tf.Tensor, integers: tf.Tensor, floats: tf.Tensor, *inputs: tf.Tensor) -> Any:
@@ -226,6 +232,9 @@ class CompiledLoop:
             def bound(w: tf.Tensor, lr: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
                 return step(w, lr, *inputs[:split])
 
+            if long and self._jit_compile and every is True and keep is ROWS and (w.shape.num_elements() or SMALL_W + 1) <= SMALL_W:
+                # A chunk's length is its row count, which XLA knows: schedule as a vector, steps unrolled.
+                return unrolled_rows(w, span, rows, from_columns(integers, floats), bound)
             return chunk_loop(w, span, rows, from_columns(integers, floats), bound, every, keep, *inputs[split:])
 
         return chunk
@@ -233,12 +242,12 @@ class CompiledLoop:
     def concrete(self, config: DecayConfig) -> Any:
         """The concrete function of ``config``'s shape. Calling it skips matching the arguments to a
         trace, more than half of a seed run's call (measured); the tf.function keeps its tracing count."""
-        key = (config.dtype, config.size, config.record_every == 1)
+        key = (config.dtype, config.size, config.record_every == 1, config.epochs >= UNROLL_FROM)
         if key not in self._concretes:
             inputs = self.inputs(config.size, config.dtype)
             specs = [tf.TensorSpec([config.size], config.dtype), tf.TensorSpec([4], tf.int64), tf.TensorSpec([], tf.int32)]
             specs += [tf.TensorSpec([3], tf.int64), tf.TensorSpec([3], tf.float64), *map(tf.TensorSpec.from_tensor, inputs)]
-            self._concretes[key] = self.function(key[2], len(inputs)).get_concrete_function(*specs)
+            self._concretes[key] = self.function(key[2], len(inputs), key[3]).get_concrete_function(*specs)
         return self._concretes[key]
 
     def _columns(self, config: DecayConfig) -> tuple[tf.Tensor, ...]:

@@ -1,0 +1,84 @@
+r"""XLA's loop over every epoch of a chunk: the schedule as one vector first, then the steps unrolled.
+
+When a chunk records every epoch its length is its row count, which XLA knows at compile time.
+So :func:`unrolled_rows` computes the chunk's float64 schedule as one vector before the
+recurrence, then runs the steps :data:`UNROLL` at a time in one iteration of the loop, and keeps
+each block's ``w`` and loss in one buffer::
+
+    lrs = tf_exponential_decay(start + arange(blocks * UNROLL), *schedule)   # one vector
+    for block in range(blocks):                                              # one while loop
+        for j in range(UNROLL):                                              # unrolled at trace time
+            w, loss = step(w, lrs[block * UNROLL + j])
+        rows[block] = [(w, loss) of the block's UNROLL epochs]
+
+The last block runs up to ``UNROLL - 1`` epochs past the chunk's end (the row count rounded up);
+their rows are sliced off and the chunk's last ``w`` is read from its last row, so no epoch of
+the run sees them. Every epoch is the same step on the same values as in
+:func:`~.compiled_loop.chunk_loop`: the schedule is the same ops per element (``pow`` per
+element, the C library's, as in the loop), so the rows are bit for bit the plain loop's, for
+``xla-exact`` and ``xla`` alike (``tests/test_modes.py``, ``tests/test_resume.py``,
+``tests/properties/test_xla_model.py``). Why it is faster, step by step, is in
+``docs/benchmarks.notes.md`` ("Long traces").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import tensorflow as tf
+
+from decaybench.schedule import tf_exponential_decay
+
+__all__ = ["SMALL_W", "UNROLL", "UNROLL_FROM", "unrolled_rows"]
+
+# Epochs per iteration of the while loop: XLA's per-iteration cost (its thunks: ~10 ns) is paid once
+# per block. XLA fuses each row's output with the steps before it in the block (it duplicates cheap
+# elementwise producers), so a block of U epochs computes U (U + 1) / 2 steps: 4 was the best of
+# 1, 2, 4, 6, 8 and 16 (16: 4x slower than no unrolling; docs/benchmarks.notes.md).
+UNROLL = 4
+
+
+# Epochs of a run from which it runs unrolled: the unrolled graph compiles slower (the seed's first
+# xla call 0.85 s against 0.35-0.55 s, load 3), which a short run never wins back; 4,096 epochs
+# save about 4096 * 50 ns = 0.2 s at the measured 80 -> 26 ns per epoch.
+UNROLL_FROM = 4096
+
+
+# Values of w (all configurations of a batch) up to which a chunk runs unrolled: past it, the steps
+# XLA duplicates cost more than the iterations saved (a block computes 2.5 steps per epoch).
+SMALL_W = 16
+
+
+def unrolled_rows(
+    w0: tf.Tensor,
+    span: tf.Tensor,
+    rows: tf.Tensor,
+    schedule: tuple[tf.Tensor, ...],
+    step: Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]],
+    unroll: int = UNROLL,
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Epochs ``span[0] .. span[0] + rows - 1``, each recorded (AutoGraph source; ``rows >= 1``).
+
+    Args as :func:`~.compiled_loop.chunk_loop`'s. Returns ``(packed rows, last w)``, the rows
+    packed as :data:`~.compiled_loop.ROWS` packs them: ``[rows, ..., size + 1 + k]``.
+    """
+    batch = w0.shape.rank - 1
+    blocks = (rows + unroll - 1) // unroll
+    epochs = span[0] + tf.range(tf.cast(blocks * unroll, tf.int64), dtype=tf.int64)
+    lrs = tf_exponential_decay(tf.reshape(epochs, [-1] + [1] * batch), *schedule)  # [blocks * unroll, ...]
+    lr_blocks = tf.reshape(lrs, tf.concat([[blocks, unroll], tf.shape(lrs)[1:]], 0))
+    width = w0.shape[-1] + 1
+    kept = tf.TensorArray(w0.dtype, size=blocks, element_shape=[unroll, *w0.shape[:-1], width])
+    w = w0
+    for block in tf.range(blocks):
+        lr_block = lr_blocks[block]
+        values = []
+        for j in range(unroll):
+            w, loss = step(w, lr_block[j])
+            values.append(tf.concat([w, loss[..., tf.newaxis]], axis=-1))
+        kept = kept.write(block, tf.stack(values))
+    stacked = kept.stack()
+    flat = tf.reshape(stacked, tf.concat([[blocks * unroll], tf.shape(stacked)[2:]], 0))[:rows]
+    words = tf.constant([8 // w0.dtype.size])
+    lr_words = tf.reshape(tf.bitcast(lrs[:rows], w0.dtype), tf.concat([tf.shape(lrs[:rows]), words], 0))
+    return tf.concat([flat, lr_words], axis=-1), flat[rows - 1, ..., : width - 1]
