@@ -21,11 +21,13 @@ PYTEST_XDIST ?= -n 2
 # profile: the tests whose outcome can change with TensorFlow or Keras (modes, schedules, the Keras paths and
 # saved models, XLA and its model, verify, the golden lines and trace, resume and TF's checkpoints, the memory
 # check's constants, repeats in one process, the sweep grid, the sharded sums, the peers, the Keras class's
-# limits, the benchmarks' steps, doctests). The rest (CLI, files, golden-file safety, cluster supervision,
+# limits, the benchmarks' steps, doctests). The rest (CLI, files, fuzzing and hostile inputs, golden-file safety, cluster supervision,
 # two-process determinism, benchmarks' plumbing) is version-independent and runs once above; `make compat`
 # runs everything in all five envs.
 TOX_TESTS ?= decaybench tests/test_modes.py tests/test_schedule.py tests/test_schedule_options.py \
-	tests/test_keras_paths.py tests/test_registration.py tests/properties tests/test_xla_exact.py \
+	tests/test_keras_paths.py tests/test_registration.py tests/properties/test_loop_properties.py \
+	tests/properties/test_schedule_properties.py tests/properties/test_xla_exact.py tests/properties/test_xla_model.py \
+	tests/properties/test_half_dtypes.py tests/test_xla_exact.py \
 	tests/test_verify.py tests/golden/test_golden.py tests/test_resume.py tests/test_emulation.py tests/test_sweep.py \
 	tests/test_memory.py tests/test_checkpoint.py tests/test_determinism.py::test_twenty_repeats_in_one_process tests/test_grid.py tests/test_loops.py \
 	tests/test_long_runs.py tests/test_peers.py \

@@ -192,8 +192,8 @@ def test_a_target_that_hangs_or_crashes_in_the_fresh_interpreter_fails_those_che
     monkeypatch.syspath_prepend(str(tmp_path))  # the child imports it as this process does
     module = __import__(f"fragile_{how}")
     schedule = module.Fragile(0.1)
-    saved, mixed = FreshChecks(Target(f"fragile_{how}:schedule", schedule, lambda: copy.deepcopy(schedule)), None).verdicts(wait=30)
-    reason = "the fresh interpreter did not finish within 30 s" if how == "hang" else "the fresh interpreter exited with status 3"
+    saved, mixed = FreshChecks(Target(f"fragile_{how}:schedule", schedule, lambda: copy.deepcopy(schedule)), None).verdicts(wait=10)
+    reason = "the fresh interpreter did not finish within 10 s" if how == "hang" else "the fresh interpreter exited with status 3"
     assert (saved.verdict, mixed.verdict) == ("fail", "fail") and saved.detail.startswith(reason) and mixed.detail.startswith(reason)
 
 
