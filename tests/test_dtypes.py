@@ -182,6 +182,7 @@ config = DecayConfig(initial_learning_rate=1e-06, decay_rate=2.5, decay_steps=4,
 want, ran = independent(config), run(config, "graph")
 print(ran.lr.astype(np.float32).astype(np.float16).view(np.uint16).tolist())
 print(np.flatnonzero(~same_bits(ran.w[:, 0], want.w[:, 0])).tolist(), int(run(config, "function").identical(want)))
+print(int(ran.identical(independent(config, grappler=True))))
 """
 
 
@@ -190,16 +191,20 @@ def test_graph_float16_w_moves_where_the_lr_is_subnormal_by_grapplers_arithmetic
     # epochs 0-17 here; w moves from epoch 16, lr 3.9e-5), mode graph's w is 1 ULP off the per-operation emulation
     # for a few epochs, while eager and function (one step per call) are not. Turning off Grappler's
     # arithmetic optimizer alone (the rewrites of the whole loop's graph) makes graph the emulation bit for
-    # bit again, so the rewrite of the update's arithmetic is the cause; the property skips graph there.
+    # bit again. The rewrite reassociates the update's products, lr * (2 * (w + 1)) -> (lr * (w + 1)) * 2:
+    # in float16, lr * (w + 1) then rounds in the subnormal range. Graph is that order bit for bit (and
+    # where 2 * (w + 1) overflows, graph's w stays finite: the property's @example).
     import subprocess
     import sys
 
-    def probe(setting: str) -> tuple[list[int], list[int], int]:
+    def probe(setting: str) -> tuple[list[int], list[int], int, int]:
         done = subprocess.run([sys.executable, "-c", GRAPPLER_PROBE, setting], capture_output=True, text=True, timeout=300, check=True)
-        lrs, (differ, function) = json.loads(done.stdout.splitlines()[0]), done.stdout.splitlines()[1].rsplit(" ", 1)
-        return lrs, json.loads(differ), int(function)
+        lines = done.stdout.splitlines()
+        differ, function = lines[1].rsplit(" ", 1)
+        return json.loads(lines[0]), json.loads(differ), int(function), int(lines[2])
 
-    lrs, differ, function = probe("on")
+    lrs, differ, function, reassociated = probe("on")
     subnormal = [epoch for epoch, bits in enumerate(lrs) if 0 < bits < 0x400]
     assert function == 1 and differ and min(differ) in subnormal, (subnormal, differ)  # it starts at a subnormal lr
+    assert reassociated == 1  # graph is the reassociated update bit for bit
     assert probe("off")[1] == []
