@@ -18,8 +18,10 @@ __all__ = ["format_count", "table", "verify_table"]
 
 
 def _model(row: ModeReport) -> str:
-    """The model a row is held to, and whether it is that model bit for bit when another column does not say."""
-    return row.model if row.model_identical is None else f"{row.model} ({'yes' if row.model_identical else 'NO'})"
+    """The model a row is held to (in its update order, when not the seed's), and whether it is that
+    model bit for bit when another column does not say."""
+    model = row.model if row.order == "lr*(x*2)" else f"{row.model} {row.order}"
+    return model if row.model_identical is None else f"{model} ({'yes' if row.model_identical else 'NO'})"
 
 
 def verify_table(report: VerifyReport) -> str:

@@ -13,7 +13,9 @@ for bit; and whether the run stopped after its middle epoch and resumed from its
 bit for bit (``resume``, :mod:`decaybench.checkpoint`; ``-`` for a mode that does not checkpoint); and the model it is
 held to bit for bit (``model``): ``plain``, the emulation of record, or, for a ``fused-update`` mode where XLA
 contracts, ``fused`` (:func:`decaybench.modes.emulation.xla_model`: one rounding per update, the loss in XLA's
-order), with whether it is that model bit for bit (``model_identical``).
+order), with whether it is that model bit for bit (``model_identical``). Each mode is held to the emulation in its
+own update order (``order``, :attr:`decaybench.modes.ModeSpec.update_order`): where Grappler or XLA multiplies ``lr``
+by 2 first, so does the emulation it is compared with, and the two are then bit for bit, overflow and subnormals included.
 With ``steps_per_epoch > 1`` the modes that run several steps are checked instead, against
 the emulation and the oracle of their own per-update rates (:mod:`decaybench.steps`).
 tf.keras's own schedule is run beside the modes as a labelled reference row that has no bound.
@@ -47,7 +49,7 @@ from decaybench.config import DecayConfig
 from decaybench.golden import check_documented, read_golden_trace
 from decaybench.loops import run, run_split
 from decaybench.memory import check_memory
-from decaybench.modes import REGISTRY, Contract, modes_for
+from decaybench.modes import REGISTRY, Contract, UpdateOrder, modes_for
 from decaybench.modes.emulation import emulate, emulate_steps, xla_model
 from decaybench.oracle import exact_trajectory, relative_error, ulp_distance
 from decaybench.peers import PEERS, PeerUnavailable
@@ -85,6 +87,7 @@ class ModeReport:
     resume: str = "-"  # "yes": stopped at the middle epoch and resumed, bit for bit the run; "NO"; "-": no checkpoints
     model: str = "plain"  # "fused": one rounding per update (XLA contracting); "plain": the emulation of record
     model_identical: bool | None = None  # whether the run is its model bit for bit; None: the bit-identical column says
+    order: str = "lr*(x*2)"  # how the mode associates the update's product (ModeSpec.update_order), and its emulation
 
 
 @dataclass(frozen=True)
@@ -262,7 +265,8 @@ def verify(config: DecayConfig | None = None, modes: tuple[str, ...] | None = No
     check_memory(config, modes, "verify")
     if config.steps_per_epoch > 1:
         return _verify_steps(config, modes)
-    emulated = emulate(config)
+    orders: set[UpdateOrder] = {REGISTRY[mode].order_at(config.size, config.dtype) for mode in modes} | {"lr*(x*2)"}
+    models = {order: emulate(config, order=order) for order in sorted(orders)}
     full = bound_emulation(config)
     exact = exact_trajectory(config)
     reference_lr = _reference_lr(config)
@@ -271,9 +275,12 @@ def verify(config: DecayConfig | None = None, modes: tuple[str, ...] | None = No
         started = time.perf_counter()
         trace, traces, repeatable = _twice(mode, config)
         seconds = (time.perf_counter() - started) / 2
-        comparisons[mode] = compare(trace, emulated, REGISTRY[mode].contract, full)
-        row = _row(mode, trace, emulated, comparisons[mode], exact, reference_lr, traces, repeatable, seconds)
-        rows.append(dataclasses.replace(row, resume=_resume(mode, config, trace), **_model(mode, config, trace)))
+        order = REGISTRY[mode].order_at(config.size, config.dtype)
+        comparisons[mode] = compare(trace, models[order], REGISTRY[mode].contract, full)
+        row = _row(mode, trace, models[order], comparisons[mode], exact, reference_lr, traces, repeatable, seconds)
+        model = _model(mode, config, trace)
+        rows.append(dataclasses.replace(row, resume=_resume(mode, config, trace), order=order, **model))
+    emulated = models["lr*(x*2)"]
     if reference:
         try:
             started = time.perf_counter()

@@ -24,6 +24,7 @@ from decaybench.oracle import ulp_distance
 from decaybench.rounding import from_float64, kernel
 from decaybench.trace import Trace
 from decaybench.validation import InvalidValue
+from decaybench.verify import verify
 from tests.properties.test_half_dtypes import independent
 
 HALF = ("float16", "bfloat16")
@@ -168,43 +169,72 @@ def test_the_keras_paths_are_the_emulation_bit_for_bit(dtype: str) -> None:
         assert run(config, mode).identical(want), mode
 
 
-GRAPPLER_PROBE = """
-import sys
-import numpy as np
+GRAPPLER_OFF = """
+import json
 import tensorflow as tf
-if sys.argv[1] == "off":
-    tf.config.optimizer.set_experimental_options({"arithmetic_optimization": False})
+tf.config.optimizer.set_experimental_options({"arithmetic_optimization": False})
 from decaybench import DecayConfig
-from decaybench.bits import same_bits
 from decaybench.loops import run
 from tests.properties.test_half_dtypes import independent
-config = DecayConfig(initial_learning_rate=1e-06, decay_rate=2.5, decay_steps=4, epochs=30, w0=0.0, dtype="float16")
-want, ran = independent(config), run(config, "graph")
-print(ran.lr.astype(np.float32).astype(np.float16).view(np.uint16).tolist())
-print(np.flatnonzero(~same_bits(ran.w[:, 0], want.w[:, 0])).tolist(), int(run(config, "function").identical(want)))
-print(int(ran.identical(independent(config, grappler=True))))
+found = {}
+for size in (1, 5):
+    # lr 0 and 2 (w + 1) past 65504: w - lr*(x*2) is NaN, w - (lr*2)*x and w - (lr*x)*2 keep w.
+    config = DecayConfig(initial_learning_rate=0.0, decay_rate=1.0, epochs=3, w0=32760.0, dtype="float16", size=size)
+    for mode in ("function", "graph", "xla-exact"):
+        found[f"{mode} {size}"] = [o for o in ("lr*(x*2)", "(lr*x)*2", "(lr*2)*x") if run(config, mode).identical(independent(config, o))]
+print(json.dumps(found))
 """
 
 
-def test_graph_float16_w_moves_where_the_lr_is_subnormal_by_grapplers_arithmetic_optimizer() -> None:
-    # A finding (HYPOTHESIS_SEED=4000008157): where the float16 lr rounds to a subnormal (below 2**-14,
-    # epochs 0-17 here; w moves from epoch 16, lr 3.9e-5), mode graph's w is 1 ULP off the per-operation emulation
-    # for a few epochs, while eager and function (one step per call) are not. Turning off Grappler's
-    # arithmetic optimizer alone (the rewrites of the whole loop's graph) makes graph the emulation bit for
-    # bit again. The rewrite reassociates the update's products, lr * (2 * (w + 1)) -> (lr * (w + 1)) * 2:
-    # in float16, lr * (w + 1) then rounds in the subnormal range. Graph is that order bit for bit (and
-    # where 2 * (w + 1) overflows, graph's w stays finite: the property's @example).
+def test_grapplers_arithmetic_optimizer_is_what_reorders_function_and_graph_and_xla_reorders_itself() -> None:
+    # With Grappler on, tests/properties/test_half_dtypes.py holds each mode to its measured order
+    # (ModeSpec.update_order). Here the cause: with only Grappler's "arithmetic_optimization" off
+    # (its MinimizeBroadcasts stage sorts the leaves of the Mul tree lr * (1 * (x * 2)) by size),
+    # function and graph run the seed's lr*(x*2) at every size; xla-exact, size > 1, still runs
+    # (lr*2)*x: XLA's algebraic simplifier rewrites Mul(Mul(x, c), Broadcast(lr)) to
+    # Mul(x, Broadcast(Mul(lr, c))) by itself (a broadcast to [1] is a reshape, so not at size 1).
     import subprocess
     import sys
 
-    def probe(setting: str) -> tuple[list[int], list[int], int, int]:
-        done = subprocess.run([sys.executable, "-c", GRAPPLER_PROBE, setting], capture_output=True, text=True, timeout=300, check=True)
-        lines = done.stdout.splitlines()
-        differ, function = lines[1].rsplit(" ", 1)
-        return json.loads(lines[0]), json.loads(differ), int(function), int(lines[2])
+    done = subprocess.run([sys.executable, "-c", GRAPPLER_OFF], capture_output=True, text=True, timeout=300, check=True)
+    found = json.loads(done.stdout.splitlines()[-1])
+    plain = ["lr*(x*2)"]
+    assert found == {
+        "function 1": plain,
+        "graph 1": plain,
+        "xla-exact 1": plain,
+        "function 5": plain,
+        "graph 5": plain,
+        "xla-exact 5": ["(lr*x)*2", "(lr*2)*x"],  # lr 0: both keep w; the size > 1 property tells them apart
+    }, found
 
-    lrs, differ, function, reassociated = probe("on")
-    subnormal = [epoch for epoch, bits in enumerate(lrs) if 0 < bits < 0x400]
-    assert function == 1 and differ and min(differ) in subnormal, (subnormal, differ)  # it starts at a subnormal lr
-    assert reassociated == 1  # graph is the reassociated update bit for bit
-    assert probe("off")[1] == []
+
+def test_verify_holds_each_mode_to_the_emulation_in_its_update_order() -> None:
+    # lr rounds to float16 subnormals for epochs 0-17: there graph's (lr*x)*2 is not the seed's order
+    # bit for bit, and verify held graph to the seed's order (ok False) until the emulation took the order.
+    config = DecayConfig(initial_learning_rate=1e-06, decay_rate=2.5, decay_steps=4, epochs=30, w0=0.0, dtype="float16")
+    report = verify(config, modes=("eager", "graph"), reference=False)
+    assert [(row.mode, row.order, row.bit_identical) for row in report.rows] == [("eager", "lr*(x*2)", True), ("graph", "(lr*x)*2", True)]
+    assert report.ok
+    assert not run(config, "graph").identical(emulate(config))  # the order is what makes it bit for bit
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_update_orders_hold_in_32_and_64_bits_where_x_times_2_overflows(dtype: str) -> None:
+    # lr 0 and 2 (w + 1) past the largest finite value: the seed's order gives 0 * inf = NaN (eager),
+    # the compilers' (lr*2)*x gives 0 * x = 0 and keeps w.
+    largest = float(np.finfo(dtype).max)
+    config = DecayConfig(initial_learning_rate=0.0, decay_rate=1.0, epochs=2, w0=largest * 0.75, dtype=dtype, size=3)
+    for mode in ("eager", "function", "graph", "xla-exact"):
+        order = REGISTRY[mode].order_at(config.size, config.dtype)
+        assert run(config, mode).identical(emulate(config, order=order)), (mode, order)
+    assert np.isnan(run(config, "eager").w).all() and np.isfinite(run(config, "graph").w).all()
+
+
+def test_tensorflows_bfloat16_kernels_write_a_packets_nans_as_0x7fc0_and_xla_keeps_the_sign() -> None:
+    # lr 0 and 2 (w + 1) = inf: 0 * inf is x86's default NaN, float32 0xffc00000. Eigen's 8-lane
+    # packet conversion to bfloat16 writes any NaN as 0x7fc0; its scalar conversion (the tail past
+    # the last whole packet) keeps the sign, 0xffc0, as ml_dtypes, the emulation and XLA do.
+    config = DecayConfig(initial_learning_rate=0.0, decay_rate=1.0, epochs=2, w0=1.698088713909206e38, dtype="bfloat16", size=9)
+    bits = {mode: run(config, mode).w.view(np.uint16)[-1].tolist() for mode in ("eager", "xla-exact", "numpy")}
+    assert bits == {"eager": [0x7FC0] * 8 + [0xFFC0], "xla-exact": [0xFFC0] * 9, "numpy": [0xFFC0] * 9}, bits

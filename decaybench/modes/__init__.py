@@ -32,12 +32,14 @@ __all__ = [
     "ALL_DTYPES",
     "BUILTIN",
     "GROUP",
+    "ORDERS",
     "REGISTRY",
     "VARIANTS",
     "Contract",
     "ModeSpec",
     "ModeWarning",
     "Registry",
+    "UpdateOrder",
     "contract_of",
     "modes_for",
 ]
@@ -50,6 +52,9 @@ Counts = Literal["steps", "epochs"]
 Store = Literal["tensorflow", "numpy"]
 Arrays = Literal["epoch", "update"]
 Policy = Literal["fit", "loop"]
+UpdateOrder = Literal["lr*(x*2)", "(lr*x)*2", "(lr*2)*x"]
+"""How a mode associates the update's product ``lr * (1 * (x * 2))`` (:attr:`ModeSpec.update_order`)."""
+ORDERS: tuple[UpdateOrder, ...] = get_args(UpdateOrder)
 
 
 def _load(target: str) -> Any:
@@ -111,6 +116,13 @@ class ModeSpec:
             seed's float32 and float64; :data:`ALL_DTYPES` adds float16 and bfloat16, which a
             mode takes when it is held bit for bit to the emulation in them. ``run`` refuses the others.
         dtypes_why: why it takes no other dtype, for ``run``'s refusal (one clause).
+        update_order: how its compiled update associates the product ``lr * (1 * (x * 2))``
+            (:data:`ORDERS`), for ``size == 1`` and for ``size > 1``: the seed's ``"lr*(x*2)"``, or a
+            compiler's rewrite, ``"(lr*x)*2"`` or ``"(lr*2)*x"``. The orders round alike except where
+            ``x * 2`` or ``lr * 2`` overflows or ``lr * x`` is subnormal; the emulation takes the order
+            (:func:`decaybench.modes.emulation.emulate`), so the mode is held to it bit for bit there too.
+        reorders: the dtypes its compiler rewrites the update in (:attr:`update_order`); in the others
+            it keeps the seed's order.
     """
 
     name: str
@@ -130,6 +142,8 @@ class ModeSpec:
     policy: Policy | None = None
     dtypes: tuple[str, ...] = ("float32", "float64")
     dtypes_why: str = "its ModeSpec.dtypes lists no other"
+    update_order: tuple[UpdateOrder, UpdateOrder] = ("lr*(x*2)", "lr*(x*2)")
+    reorders: tuple[str, ...] = DTYPES
 
     def __post_init__(self) -> None:
         choices: dict[str, tuple[Any, ...]] = {
@@ -144,12 +158,26 @@ class ModeSpec:
                 raise ValueError(f"ModeSpec {self.name!r}: {field} must be one of {allowed}, got {getattr(self, field)!r}")
         if not self.dtypes or not set(self.dtypes) <= set(DTYPES):
             raise ValueError(f"ModeSpec {self.name!r}: dtypes must be some of {DTYPES}, got {self.dtypes!r}")
+        if len(self.update_order) != 2 or not set(self.update_order) <= set(ORDERS) or not set(self.reorders) <= set(DTYPES):
+            raise ValueError(
+                f"ModeSpec {self.name!r}: update_order must be two of {ORDERS} and reorders some of {DTYPES}, "
+                f"got {self.update_order!r} and {self.reorders!r}"
+            )
         if self.sweep and self.loop is None:
             raise ValueError(f"ModeSpec {self.name!r}: sweep=True needs its compiled loop")
         for field in ("target", "traces", "loop"):
             target = getattr(self, field)
             if target is not None and (not isinstance(target, str) or ":" not in target):
                 raise ValueError(f"ModeSpec {self.name!r}: {field} must be 'module:function', got {target!r}")
+
+    def order_at(self, size: int, dtype: str) -> UpdateOrder:
+        """Its :attr:`update_order` for a ``w`` of ``size`` elements of ``dtype``.
+
+        >>> graph, xla = BUILTIN["graph"], BUILTIN["xla"]
+        >>> graph.order_at(1, "float16"), graph.order_at(2, "float16"), xla.order_at(2, "bfloat16")
+        ('(lr*x)*2', '(lr*2)*x', 'lr*(x*2)')
+        """
+        return self.update_order[0 if size == 1 else 1] if dtype in self.reorders else "lr*(x*2)"
 
     def runner(self) -> Callable[[DecayConfig, bool | None], Trace]:
         """The runner ``(config, progress) -> Trace``, imported on demand."""
@@ -242,6 +270,14 @@ def _with_declared(builtin: Mapping[str, ModeSpec], group: str) -> tuple[dict[st
 _COMPILED = "decaybench.modes.compiled:tracing_counts"
 ALL_DTYPES = DTYPES
 """float32, float64, float16 and bfloat16."""
+# The compiled modes' update orders, measured bit for bit (tests/properties/test_half_dtypes.py):
+# for size > 1 Grappler's arithmetic optimizer (function, graph) and XLA's algebraic simplifier
+# (xla, xla-exact) multiply the two scalars lr and 2 first; graph's size-1 loop, where lr is [1],
+# is reassociated to (lr*x)*2 by Grappler alone (disabling "arithmetic_optimization" restores the seed's order).
+# XLA leaves bfloat16 alone: its CPU backend computes bfloat16 in float32 with a convert around each
+# operation, so the pattern it rewrites in the other dtypes does not appear.
+_HOISTED: UpdateOrder = "(lr*2)*x"
+_XLA_REORDERS = ("float32", "float64", "float16")
 
 BUILTIN: dict[str, ModeSpec] = {
     spec.name: spec
@@ -260,6 +296,7 @@ BUILTIN: dict[str, ModeSpec] = {
             checkpoints="tensorflow",
             traces=_COMPILED,
             dtypes=ALL_DTYPES,
+            update_order=("lr*(x*2)", _HOISTED),
         ),
         # step_ns: the seed's epoch on one CPU core, 2026 (graph's while loop pays ~60 us per iteration).
         ModeSpec(
@@ -272,6 +309,7 @@ BUILTIN: dict[str, ModeSpec] = {
             traces=_COMPILED,
             loop="decaybench.modes.compiled:GRAPH",
             dtypes=ALL_DTYPES,
+            update_order=("(lr*x)*2", _HOISTED),
         ),
         ModeSpec(
             "xla",
@@ -285,6 +323,8 @@ BUILTIN: dict[str, ModeSpec] = {
             sweep=True,
             loop="decaybench.modes.compiled:XLA",
             dtypes=ALL_DTYPES,
+            update_order=("lr*(x*2)", _HOISTED),
+            reorders=_XLA_REORDERS,
         ),
         ModeSpec(
             "xla-exact",
@@ -297,6 +337,8 @@ BUILTIN: dict[str, ModeSpec] = {
             sweep=True,
             loop="decaybench.modes.exact:XLA_EXACT",
             dtypes=ALL_DTYPES,
+            update_order=("lr*(x*2)", _HOISTED),
+            reorders=_XLA_REORDERS,
         ),
         ModeSpec(
             "keras",

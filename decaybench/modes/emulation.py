@@ -7,7 +7,13 @@ Per epoch, in ``w``'s dtype (``lr`` comes from the float64 reference, rounded on
     g = 1 * (x * 2)            # the Square op's gradient, exact
     w = w - lr * g             # tf.multiply then assign_sub: two roundings
 
-with FTZ/DAZ on every operation, as TensorFlow's CPU kernels run. In float16 and bfloat16 each
+with FTZ/DAZ on every operation, as TensorFlow's CPU kernels run. ``order`` is how the update's
+product is associated, as each mode's compiler leaves it (``ModeSpec.update_order``): the seed's
+``lr * (x * 2)``; ``(lr * 2) * x`` where Grappler's ``MinimizeBroadcasts`` (function, graph) or XLA's
+algebraic simplifier (``Mul(Mul(x, c), Broadcast(lr))`` to ``Mul(x, Broadcast(Mul(lr, c)))``) multiplies
+the two scalars first, for ``size > 1``; ``(lr * x) * 2`` in graph's size-1 loop, where ``lr`` is ``[1]``
+and ``MinimizeBroadcasts`` keeps the leaves' order. The three round alike (``x * 2`` and ``lr * 2`` are
+exact) except where ``x * 2`` or ``lr * 2`` overflows, or ``lr * x`` rounds as a subnormal. In float16 and bfloat16 each
 operation is computed in float32 under FTZ/DAZ and rounded once to the dtype
 (:func:`decaybench.rounding.kernel`, whose docstring proves and measures it per operation), the
 loss is summed as :func:`decaybench._reduction.eigen_sum` says for them, and ``lr`` is the float64
@@ -28,14 +34,15 @@ same as without shards.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 import numpy as np
 
 from decaybench._reduction import eigen_sum, xla_sum_of_squares
 from decaybench.checkpoint import CheckpointOptions, Checkpoints, State
 from decaybench.config import DecayConfig
+from decaybench.modes import ORDERS, REGISTRY, UpdateOrder
 from decaybench.progress import epoch_bar
 from decaybench.rounding import HALF_DTYPES, from_float64, fused_multiply_subtract, kernel
 from decaybench.rounding import flush_subnormals as ftz
@@ -54,14 +61,18 @@ def emulate(
     shards: Sequence[int] | None = None,
     checkpoints: Checkpoints | None = None,
     sum_order: SumOrder = "eigen",
+    order: UpdateOrder = "lr*(x*2)",
 ) -> Trace:
     """The seed's arithmetic in NumPy; ``fused`` applies the update with one rounding (XLA);
     ``shards`` sums the loss per shard (the distributed modes); ``checkpoints`` starts from
     their state and saves it when due (:mod:`decaybench.checkpoint`); ``sum_order`` is whose
-    order the loss is summed in, Eigen's (``tf.reduce_sum``'s kernel) or XLA's."""
+    order the loss is summed in, Eigen's (``tf.reduce_sum``'s kernel) or XLA's; ``order`` is how
+    the update's product is associated (module doc)."""
     bounds = _check_shards(shards, config.size)
     if sum_order not in ("eigen", "xla") or (sum_order == "xla" and bounds is not None):
         raise ValueError(f"sum_order must be 'eigen' or 'xla' (without shards), got {sum_order!r}")
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
     dtype = np.dtype(config.dtype)
     recorded = config.recorded()
     lrs = config.schedule.lr(np.arange(config.epochs))
@@ -72,7 +83,7 @@ def emulate(
     with np.errstate(over="ignore", invalid="ignore"), epoch_bar(config.epochs, progress, "numpy") as bar:
         bar.update(state.epoch)
         for epoch in range(state.epoch, config.epochs):
-            w, loss = _step(w, ftz(from_float64(lrs[epoch], dtype)), fused, bounds, sum_order)
+            w, loss = _step(w, ftz(from_float64(lrs[epoch], dtype)), fused, bounds, sum_order, order)
             if epoch == recorded[row]:
                 ws[row], losses[row] = w, loss
                 row += 1
@@ -85,40 +96,58 @@ def emulate(
 
 def xla_model(config: DecayConfig) -> Trace:
     """What mode ``xla`` computes here: :func:`emulate` in XLA's sum order, fused where XLA contracts
-    (:func:`decaybench.xla_flags.xla_contracts`).
+    (:func:`decaybench.xla_flags.xla_contracts`), in XLA's update order (``(lr*2)*x`` for ``size > 1``).
 
-    float16 and bfloat16: the plain emulation. XLA rounds each 16-bit operation to the dtype (no
-    contraction: w is bit for bit the plain update in every run measured), but its order of summing
-    more than one 16-bit square is not modelled: the loss of ``size > 1`` is held to the bound only.
+    float16 and bfloat16: the plain emulation in XLA's update order. XLA rounds each 16-bit operation
+    to the dtype (no contraction: w is bit for bit that update in every run measured), but its order of
+    summing more than one 16-bit square is not modelled: the loss of ``size > 1`` is held to the bound only.
     """
+    order = REGISTRY["xla"].order_at(config.size, config.dtype)
     if config.dtype in HALF_DTYPES:
-        return emulate(config)
-    return emulate(config, fused=xla_contracts(), sum_order="xla")
+        return emulate(config, order=order)
+    return emulate(config, fused=xla_contracts(), sum_order="xla", order=order)
 
 
 def _step(
-    w: np.ndarray, lr: np.ndarray, fused: bool, bounds: tuple[int, ...] | None, sum_order: SumOrder = "eigen"
+    w: np.ndarray,
+    lr: np.ndarray,
+    fused: bool,
+    bounds: tuple[int, ...] | None,
+    sum_order: SumOrder = "eigen",
+    order: UpdateOrder = "lr*(x*2)",
 ) -> tuple[np.ndarray, np.ndarray]:
     """One update, as the module doc writes it: ``(w after it, the loss before it)``."""
     if w.dtype.itemsize < 4:
         if fused or sum_order != "eigen":
             raise ValueError(f"the {w.dtype} emulation has no fused or XLA-order model")
-        return _half_step(w, lr, bounds)
+        return _half_step(w, lr, bounds, order)
     x = ftz(ftz(w) + w.dtype.type(1))
     if sum_order == "xla":
         loss = ftz(xla_sum_of_squares(x, fused))
     else:
         loss = ftz(eigen_sum(ftz(x * x))) if bounds is None else _sharded_sum(ftz(x * x), bounds)
-    g = ftz(x * w.dtype.type(2))
-    return ftz(fused_multiply_subtract(w, lr, g) if fused else ftz(w) - ftz(lr * g)), loss
+    a, b = _factors(lr, x, order, lambda p, q: ftz(p * q))
+    return ftz(fused_multiply_subtract(w, a, b) if fused else ftz(w) - ftz(a * b)), loss
 
 
-def _half_step(w: np.ndarray, lr: np.ndarray, bounds: tuple[int, ...] | None) -> tuple[np.ndarray, np.ndarray]:
+def _factors(lr: np.ndarray, x: np.ndarray, order: UpdateOrder, multiply: Callable[[Any, Any], np.ndarray]) -> tuple[Any, Any]:
+    """The last product's two factors in ``order``: ``(lr, x*2)``, ``(lr*x, 2)`` or ``(lr*2, x)``,
+    each inner product rounded by ``multiply`` (the dtype's kernel); the ``1 *`` of the gradient is exact."""
+    two = x.dtype.type(2)
+    if order == "(lr*x)*2":
+        return multiply(lr, x), two
+    if order == "(lr*2)*x":
+        return multiply(lr, two), x
+    return lr, multiply(x, two)
+
+
+def _half_step(w: np.ndarray, lr: np.ndarray, bounds: tuple[int, ...] | None, order: UpdateOrder) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_step` in float16 or bfloat16: each operation in float32, rounded once (module doc)."""
     x = kernel(np.add, w, 1)
     squares = kernel(np.multiply, x, x)
     loss = eigen_sum(squares) if bounds is None else _sharded_sum(squares, bounds)
-    return kernel(np.subtract, w, kernel(np.multiply, lr, kernel(np.multiply, x, 2))), np.asarray(loss)
+    a, b = _factors(lr, x, order, lambda p, q: kernel(np.multiply, p, q))
+    return kernel(np.subtract, w, kernel(np.multiply, a, b)), np.asarray(loss)
 
 
 def emulate_steps(config: DecayConfig, step_lrs: np.ndarray, fused: bool = False) -> Trace:
