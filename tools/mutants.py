@@ -332,6 +332,30 @@ MUTANTS: tuple[Mutant, ...] = (
         "        return np.asarray((a == b) | (np.isnan(a) & np.isnan(b)))",
         "tests/test_hostile_inputs.py -k nan_payloads",
     ),
+    Mutant(
+        "graph-order",
+        "registry: graph's size-1 update in the seed's order, not Grappler's (lr*x)*2",
+        "decaybench/modes/__init__.py",
+        '            update_order=("(lr*x)*2", _HOISTED),',
+        '            update_order=("lr*(x*2)", _HOISTED),',
+        "tests/test_dtypes.py -k update_order",
+    ),
+    Mutant(
+        "half-order",
+        "emulation: the 16-bit update ignores the mode's order",
+        "decaybench/modes/emulation.py",
+        "    a, b = _factors(lr, x, order, lambda p, q: kernel(np.multiply, p, q))",
+        '    a, b = _factors(lr, x, "lr*(x*2)", lambda p, q: kernel(np.multiply, p, q))',
+        "tests/test_dtypes.py -k update_order",
+    ),
+    Mutant(
+        "xla-bf16-order",
+        "registry: XLA reassociates in bfloat16 too",
+        "decaybench/modes/__init__.py",
+        '_XLA_REORDERS = ("float32", "float64", "float16")',
+        "_XLA_REORDERS = DTYPES",
+        "tests/properties/test_half_dtypes.py",
+    ),
 )
 
 
