@@ -337,5 +337,6 @@ def checkpoint_options(grid: Grid, tol: float, mode: str, directory: Any, every:
 
 
 def _cells(grid: Grid) -> Cells:
-    steps, rates = np.meshgrid(np.asarray(grid.decay_steps, np.int64), np.asarray(grid.decay_rate), indexing="ij")
-    return Cells(grid.base, steps.ravel(), rates.ravel(), np.asarray(grid.initial_learning_rate))
+    # The groups, decay_steps the slower axis: what np.meshgrid(steps, rates, indexing="ij") would flatten to.
+    steps, rates = np.asarray(grid.decay_steps, np.int64), np.asarray(grid.decay_rate, np.float64)
+    return Cells(grid.base, np.repeat(steps, len(rates)), np.tile(rates, len(steps)), np.asarray(grid.initial_learning_rate, np.float64))

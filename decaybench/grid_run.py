@@ -47,12 +47,11 @@ class Cells:
         self.lrs = np.asarray(lrs, np.float64)
         self.shape = (len(self.decay_rate), len(self.lrs))
 
-    def columns(self, index: np.ndarray) -> tuple[np.ndarray, ...]:
+    def columns(self, index: np.ndarray | slice) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int], float]:
         """The schedule of groups ``index`` (:func:`decaybench.sweep_loops.grid_chunk`'s columns)."""
         # The base's staircase, transition_begin and end_value (loop_columns' third column) hold for every cell.
         (_, staircase, begin), (_, _, end) = loop_columns(self.base.schedule)
-        shared = np.array([staircase, begin], np.int64)
-        return self.lrs, self.decay_steps[index], self.decay_rate[index], shared, np.array(end, np.float64)
+        return self.lrs, self.decay_steps[index], self.decay_rate[index], (staircase, begin), end
 
 
 def initial(cells: Cells) -> dict[str, np.ndarray]:
@@ -100,8 +99,8 @@ def run_cells(cells: Cells, tol: float, mode: str, progress: bool | None, checkp
         for begin, end in chunks.spans(done, epochs, every, epochs_per_call(rows * lrs, mode)):
             for first in range(0, groups, rows):
                 # The last call is padded with its last group: one shape, one compilation.
-                index = np.minimum(np.arange(first, first + rows), groups - 1)
                 kept = min(rows, groups - first)
+                index = slice(first, first + rows) if kept == rows else np.minimum(np.arange(first, first + rows), groups - 1)
                 carried = tuple(state[name][index] for name in NAMES)
                 out = grid_chunk(mode, carried, begin, end, cells.columns(index), tol)
                 for name, array in zip(NAMES, out, strict=True):
