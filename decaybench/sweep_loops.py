@@ -69,6 +69,9 @@ def _grid_function(mode: str) -> Any:
 
     # Flat positional tensors, the step's inputs (xla-exact's two) last: a concrete function binds
     # nested or variadic arguments by structure, most of a 2,500-cell call's fixed cost (measured).
+    # epochs: int64 [3, groups, lrs], below, bad and unstable, updated by one select: XLA's CPU
+    # runtime runs a loop body of at most 8 kernels in the calling thread, and dispatches a longer
+    # one's kernels to its thread pool, every epoch (three selects made it 9).
     def chunk(
         w: tf.Tensor,
         loss: tf.Tensor,
@@ -82,7 +85,6 @@ def _grid_function(mode: str) -> Any:
         b: tf.Tensor | None = None,
     ) -> Any:
         inputs = tuple(x for x in (a, b) if x is not None)
-        below, bad, unstable = epochs[0], epochs[1], epochs[2]
         # [lrs] and [groups] as [1, lrs] and [groups, 1]: the power is [groups, 1], the rest per cell.
         schedule = (lr0[tf.newaxis, :], decay_steps[:, tf.newaxis], rates[:, tf.newaxis], integers[2] != 0, integers[3], floats[0])
         tol, epoch = floats[1], integers[0]
@@ -91,13 +93,13 @@ def _grid_function(mode: str) -> Any:
             lr = tf_exponential_decay(epoch, *schedule)
             w, loss = step(w, lr, *inputs)
             finite = tf.math.is_finite(loss) & tf.reduce_all(tf.math.is_finite(w), axis=-1)
-            # float64 holds every float32 exactly: the comparison is metrics.epochs_to_tol's.
-            below = tf.where((below < 0) & (tf.cast(loss, tf.float64) < tol), epoch, below)
-            bad = tf.where((bad < 0) & ~finite, epoch, bad)
-            # metrics.first_unstable_epoch's rule: the lr the run applies, in w's dtype, above 1.
-            unstable = tf.where((unstable < 0) & (tf.cast(lr, w.dtype) > 1), epoch, unstable)
+            # The three epochs' events, as `epochs` stacks them (one select, one XLA kernel: see above):
+            # float64 holds every float32 exactly, so the first is metrics.epochs_to_tol's comparison;
+            # the last is metrics.first_unstable_epoch's rule, the lr the run applies, in w's dtype, above 1.
+            events = tf.stack((tf.cast(loss, tf.float64) < tol, ~finite, tf.cast(lr, w.dtype) > 1))
+            epochs = tf.where((epochs < 0) & events, epoch, epochs)
             epoch += 1
-        return w, loss, tf.stack((below, bad, unstable))
+        return w, loss, epochs
 
     return tf.function(chunk, jit_compile=True), loop.inputs
 
