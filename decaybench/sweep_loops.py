@@ -67,8 +67,7 @@ def _grid_function(mode: str) -> Any:
     loop: CompiledLoop = BUILTIN[mode].compiled_loop()
     step = loop.step
 
-    # Flat positional tensors, the step's inputs (xla-exact's two) last: a concrete function binds
-    # nested or variadic arguments by structure, most of a 2,500-cell call's fixed cost (measured).
+    # Flat tensors, the step's inputs (xla-exact's two) last, for the concrete function's flat call (_call).
     # epochs: int64 [3, groups, lrs], below, bad and unstable, updated by one select: XLA's CPU
     # runtime runs a loop body of at most 8 kernels in the calling thread, and dispatches a longer
     # one's kernels to its thread pool, every epoch (three selects made it 9).
@@ -81,10 +80,8 @@ def _grid_function(mode: str) -> Any:
         decay_steps: tf.Tensor,
         rates: tf.Tensor,
         floats: tf.Tensor,
-        a: tf.Tensor | None = None,
-        b: tf.Tensor | None = None,
+        *inputs: tf.Tensor,
     ) -> Any:
-        inputs = tuple(x for x in (a, b) if x is not None)
         # [lrs] and [groups] as [1, lrs] and [groups, 1]: the power is [groups, 1], the rest per cell.
         schedule = (lr0[tf.newaxis, :], decay_steps[:, tf.newaxis], rates[:, tf.newaxis], integers[2] != 0, integers[3], floats[0])
         tol, epoch = floats[1], integers[0]
