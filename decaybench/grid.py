@@ -311,7 +311,7 @@ def run_grid(
     state = run_cells(_cells(grid), tol, mode, progress, checkpoints)
     loss, below, bad, unstable = (state[name].reshape(-1) for name in ("loss", "below", "bad", "unstable"))
     # metrics.diverged_at: the earlier of the lr rule's epoch and the first non-finite one (-1: never).
-    diverged = np.where(unstable < 0, bad, np.where(bad < 0, unstable, np.minimum(bad, unstable)))
+    diverged = np.where((unstable >= 0) & ((bad < 0) | (unstable < bad)), unstable, bad)
     return GridResult(grid=grid, tol=float(tol), mode=mode, final_loss=loss, epochs_to_tol=below, diverged_at=diverged)
 
 

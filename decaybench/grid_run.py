@@ -36,6 +36,9 @@ __all__ = ["MAX_CELLS", "Cells", "epochs_per_call", "groups_per_call", "initial"
 # pieces of memory; equal calls compile once.
 MAX_CELLS = 16_384
 NAMES = ("w", "loss", "below", "bad", "unstable")
+# A call that needs less is not weighed against the available memory (reading /proc/meminfo is a
+# twentieth of a 2,500-cell sweep's time): the TensorFlow that runs it holds several times more.
+UNWEIGHED_BYTES = 64 * 2**20
 
 
 class Cells:
@@ -72,8 +75,10 @@ def groups_per_call(cells: Cells) -> int:
     base = cells.base
     # Per cell, in the loop: w, its gradient and update, the loss, three int64 epochs, the lr.
     cell_bytes = 4 * base.size * np.dtype(base.dtype).itemsize + np.dtype(base.dtype).itemsize + 3 * 8 + 2 * 8
-    fits = available_memory() // (PEAK_COPIES * cell_bytes * cells.shape[1])
-    return max(1, min(cells.shape[0], MAX_CELLS // cells.shape[1], fits))
+    group_bytes, most = PEAK_COPIES * cell_bytes * cells.shape[1], max(1, min(cells.shape[0], MAX_CELLS // cells.shape[1]))
+    if most * group_bytes <= UNWEIGHED_BYTES:
+        return most
+    return max(1, min(most, available_memory() // group_bytes))
 
 
 def epochs_per_call(cells: int, mode: str) -> int:
