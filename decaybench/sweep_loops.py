@@ -68,9 +68,10 @@ def _grid_function(mode: str) -> Any:
     step = loop.step
 
     # Flat tensors, the step's inputs (xla-exact's two) last, for the concrete function's flat call (_call).
-    # epochs: int64 [3, groups, lrs], below, bad and unstable, updated by one select: XLA's CPU
-    # runtime runs a loop body of at most 8 kernels in the calling thread, and dispatches a longer
-    # one's kernels to its thread pool, every epoch (three selects made it 9).
+    # epochs: int64 [3, groups, lrs], below, bad and unstable, updated by one select. Per epoch, XLA's
+    # CPU runtime hands work to its thread pool, which on a busy machine costs more than the work
+    # at 2,500 cells: the kernels of a loop body of more than 8 (three selects made 9), and a kernel
+    # its cost model deems worth two threads (the step with the lr computed in it).
     def chunk(
         w: tf.Tensor,
         loss: tf.Tensor,
@@ -85,17 +86,21 @@ def _grid_function(mode: str) -> Any:
         # [lrs] and [groups] as [1, lrs] and [groups, 1]: the power is [groups, 1], the rest per cell.
         schedule = (lr0[tf.newaxis, :], decay_steps[:, tf.newaxis], rates[:, tf.newaxis], integers[2] != 0, integers[3], floats[0])
         tol, epoch = floats[1], integers[0]
+        # The lr each step applies, in w's dtype (both steps cast it so first, the identity now),
+        # carried from one epoch to the next: a buffer of the loop, not recomputed inside the
+        # step's kernel, which XLA would then split across threads every epoch (see above).
+        lr = tf.cast(tf_exponential_decay(epoch, *schedule), w.dtype)
         # A while loop, not a for over tf.range: XLA would take the range's length as a compile-time constant.
         while epoch < integers[1]:
-            lr = tf_exponential_decay(epoch, *schedule)
             w, loss = step(w, lr, *inputs)
             finite = tf.math.is_finite(loss) & tf.reduce_all(tf.math.is_finite(w), axis=-1)
-            # The three epochs' events, as `epochs` stacks them (one select, one XLA kernel: see above):
+            # The three epochs' events, as `epochs` stacks them (one select, one XLA kernel):
             # float64 holds every float32 exactly, so the first is metrics.epochs_to_tol's comparison;
             # the last is metrics.first_unstable_epoch's rule, the lr the run applies, in w's dtype, above 1.
-            events = tf.stack((tf.cast(loss, tf.float64) < tol, ~finite, tf.cast(lr, w.dtype) > 1))
+            events = tf.stack((tf.cast(loss, tf.float64) < tol, ~finite, lr > 1))
             epochs = tf.where((epochs < 0) & events, epoch, epochs)
             epoch += 1
+            lr = tf.cast(tf_exponential_decay(epoch, *schedule), w.dtype)
         return w, loss, epochs
 
     return tf.function(chunk, jit_compile=True), loop.inputs
