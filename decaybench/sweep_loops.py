@@ -86,10 +86,9 @@ def _grid_function(mode: str) -> Any:
         # [lrs] and [groups] as [1, lrs] and [groups, 1]: the power is [groups, 1], the rest per cell.
         schedule = (lr0[tf.newaxis, :], decay_steps[:, tf.newaxis], rates[:, tf.newaxis], integers[2] != 0, integers[3], floats[0])
         tol, epoch = floats[1], integers[0]
-        # The lr each step applies, in w's dtype (both steps cast it so first, the identity now),
-        # carried from one epoch to the next: a buffer of the loop, not recomputed inside the
-        # step's kernel, which XLA would then split across threads every epoch (see above).
-        lr = tf.cast(tf_exponential_decay(epoch, *schedule), w.dtype)
+        # The float64 lr of the next epoch, carried from one epoch to the next: a buffer of the loop,
+        # not recomputed inside the step's kernel, which XLA would then split across threads (above).
+        lr = tf_exponential_decay(epoch, *schedule)
         # A while loop, not a for over tf.range: XLA would take the range's length as a compile-time constant.
         while epoch < integers[1]:
             w, loss = step(w, lr, *inputs)
@@ -97,10 +96,10 @@ def _grid_function(mode: str) -> Any:
             # The three epochs' events, as `epochs` stacks them (one select, one XLA kernel):
             # float64 holds every float32 exactly, so the first is metrics.epochs_to_tol's comparison;
             # the last is metrics.first_unstable_epoch's rule, the lr the run applies, in w's dtype, above 1.
-            events = tf.stack((tf.cast(loss, tf.float64) < tol, ~finite, lr > 1))
+            events = tf.stack((tf.cast(loss, tf.float64) < tol, ~finite, tf.cast(lr, w.dtype) > 1))
             epochs = tf.where((epochs < 0) & events, epoch, epochs)
             epoch += 1
-            lr = tf.cast(tf_exponential_decay(epoch, *schedule), w.dtype)
+            lr = tf_exponential_decay(epoch, *schedule)
         return w, loss, epochs
 
     return tf.function(chunk, jit_compile=True), loop.inputs
