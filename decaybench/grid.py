@@ -311,7 +311,7 @@ def run_grid(
     state = run_cells(_cells(grid), tol, mode, progress, checkpoints)
     loss, below, bad, unstable = (state[name].reshape(-1) for name in ("loss", "below", "bad", "unstable"))
     # metrics.diverged_at: the earlier of the lr rule's epoch and the first non-finite one (-1: never).
-    diverged = np.where(unstable < 0, bad, np.where(bad < 0, unstable, np.minimum(bad, unstable)))
+    diverged = np.where((unstable >= 0) & ((bad < 0) | (unstable < bad)), unstable, bad)
     return GridResult(grid=grid, tol=float(tol), mode=mode, final_loss=loss, epochs_to_tol=below, diverged_at=diverged)
 
 
@@ -337,5 +337,6 @@ def checkpoint_options(grid: Grid, tol: float, mode: str, directory: Any, every:
 
 
 def _cells(grid: Grid) -> Cells:
-    steps, rates = np.meshgrid(np.asarray(grid.decay_steps, np.int64), np.asarray(grid.decay_rate), indexing="ij")
-    return Cells(grid.base, steps.ravel(), rates.ravel(), np.asarray(grid.initial_learning_rate))
+    # The groups, decay_steps the slower axis: what np.meshgrid(steps, rates, indexing="ij") would flatten to.
+    steps, rates = np.asarray(grid.decay_steps, np.int64), np.asarray(grid.decay_rate, np.float64)
+    return Cells(grid.base, np.repeat(steps, len(rates)), np.tile(rates, len(steps)), np.asarray(grid.initial_learning_rate, np.float64))

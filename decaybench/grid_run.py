@@ -36,6 +36,9 @@ __all__ = ["MAX_CELLS", "Cells", "epochs_per_call", "groups_per_call", "initial"
 # pieces of memory; equal calls compile once.
 MAX_CELLS = 16_384
 NAMES = ("w", "loss", "below", "bad", "unstable")
+# A call that needs less is not weighed against the available memory (reading /proc/meminfo is a
+# twentieth of a 2,500-cell sweep's time): the TensorFlow that runs it holds several times more.
+UNWEIGHED_BYTES = 64 * 2**20
 
 
 class Cells:
@@ -47,12 +50,11 @@ class Cells:
         self.lrs = np.asarray(lrs, np.float64)
         self.shape = (len(self.decay_rate), len(self.lrs))
 
-    def columns(self, index: np.ndarray) -> tuple[np.ndarray, ...]:
+    def columns(self, index: np.ndarray | slice) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int], float]:
         """The schedule of groups ``index`` (:func:`decaybench.sweep_loops.grid_chunk`'s columns)."""
         # The base's staircase, transition_begin and end_value (loop_columns' third column) hold for every cell.
         (_, staircase, begin), (_, _, end) = loop_columns(self.base.schedule)
-        shared = np.array([staircase, begin], np.int64)
-        return self.lrs, self.decay_steps[index], self.decay_rate[index], shared, np.array(end, np.float64)
+        return self.lrs, self.decay_steps[index], self.decay_rate[index], (staircase, begin), end
 
 
 def initial(cells: Cells) -> dict[str, np.ndarray]:
@@ -73,8 +75,10 @@ def groups_per_call(cells: Cells) -> int:
     base = cells.base
     # Per cell, in the loop: w, its gradient and update, the loss, three int64 epochs, the lr.
     cell_bytes = 4 * base.size * np.dtype(base.dtype).itemsize + np.dtype(base.dtype).itemsize + 3 * 8 + 2 * 8
-    fits = available_memory() // (PEAK_COPIES * cell_bytes * cells.shape[1])
-    return max(1, min(cells.shape[0], MAX_CELLS // cells.shape[1], fits))
+    group_bytes, most = PEAK_COPIES * cell_bytes * cells.shape[1], max(1, min(cells.shape[0], MAX_CELLS // cells.shape[1]))
+    if most * group_bytes <= UNWEIGHED_BYTES:
+        return most
+    return max(1, min(most, available_memory() // group_bytes))
 
 
 def epochs_per_call(cells: int, mode: str) -> int:
@@ -100,8 +104,8 @@ def run_cells(cells: Cells, tol: float, mode: str, progress: bool | None, checkp
         for begin, end in chunks.spans(done, epochs, every, epochs_per_call(rows * lrs, mode)):
             for first in range(0, groups, rows):
                 # The last call is padded with its last group: one shape, one compilation.
-                index = np.minimum(np.arange(first, first + rows), groups - 1)
                 kept = min(rows, groups - first)
+                index = slice(first, first + rows) if kept == rows else np.minimum(np.arange(first, first + rows), groups - 1)
                 carried = tuple(state[name][index] for name in NAMES)
                 out = grid_chunk(mode, carried, begin, end, cells.columns(index), tol)
                 for name, array in zip(NAMES, out, strict=True):

@@ -67,55 +67,92 @@ def _grid_function(mode: str) -> Any:
     loop: CompiledLoop = BUILTIN[mode].compiled_loop()
     step = loop.step
 
-    def chunk(carried: tuple[tf.Tensor, ...], span: tf.Tensor, columns: tuple[tf.Tensor, ...], tol: tf.Tensor, *inputs: tf.Tensor) -> Any:
-        w, loss, below, bad, unstable = carried
-        lr0, decay_steps, rates, shared, end = columns
+    # Flat tensors, the step's inputs (xla-exact's two) last, for the concrete function's flat call (_call).
+    # epochs: int64 [3, groups, lrs], below, bad and unstable, updated by one select. Per epoch, XLA's
+    # CPU runtime hands work to its thread pool, which on a busy machine costs more than the work
+    # at 2,500 cells: the kernels of a loop body of more than 8 (three selects made 9), and a kernel
+    # its cost model deems worth two threads (the step with the lr computed in it).
+    def chunk(
+        w: tf.Tensor,
+        loss: tf.Tensor,
+        epochs: tf.Tensor,
+        integers: tf.Tensor,
+        lr0: tf.Tensor,
+        decay_steps: tf.Tensor,
+        rates: tf.Tensor,
+        floats: tf.Tensor,
+        *inputs: tf.Tensor,
+    ) -> Any:
         # [lrs] and [groups] as [1, lrs] and [groups, 1]: the power is [groups, 1], the rest per cell.
-        schedule = (lr0[tf.newaxis, :], decay_steps[:, tf.newaxis], rates[:, tf.newaxis], shared[0] != 0, shared[1], end)
-        epoch = span[0]
+        schedule = (lr0[tf.newaxis, :], decay_steps[:, tf.newaxis], rates[:, tf.newaxis], integers[2] != 0, integers[3], floats[0])
+        tol, epoch = floats[1], integers[0]
+        # The float64 lr of the next epoch, carried from one epoch to the next: a buffer of the loop,
+        # not recomputed inside the step's kernel, which XLA would then split across threads (above).
+        lr = tf_exponential_decay(epoch, *schedule)
         # A while loop, not a for over tf.range: XLA would take the range's length as a compile-time constant.
-        while epoch < span[1]:
-            lr = tf_exponential_decay(epoch, *schedule)
+        while epoch < integers[1]:
             w, loss = step(w, lr, *inputs)
             finite = tf.math.is_finite(loss) & tf.reduce_all(tf.math.is_finite(w), axis=-1)
-            # float64 holds every float32 exactly: the comparison is metrics.epochs_to_tol's.
-            below = tf.where((below < 0) & (tf.cast(loss, tf.float64) < tol), epoch, below)
-            bad = tf.where((bad < 0) & ~finite, epoch, bad)
-            # metrics.first_unstable_epoch's rule: the lr the run applies, in w's dtype, above 1.
-            unstable = tf.where((unstable < 0) & (tf.cast(lr, w.dtype) > 1), epoch, unstable)
+            # The three epochs' events, as `epochs` stacks them (one select, one XLA kernel):
+            # float64 holds every float32 exactly, so the first is metrics.epochs_to_tol's comparison;
+            # the last is metrics.first_unstable_epoch's rule, the lr the run applies, in w's dtype, above 1.
+            events = tf.stack((tf.cast(loss, tf.float64) < tol, ~finite, tf.cast(lr, w.dtype) > 1))
+            epochs = tf.where((epochs < 0) & events, epoch, epochs)
             epoch += 1
-        return w, loss, below, bad, unstable
+            lr = tf_exponential_decay(epoch, *schedule)
+        return w, loss, epochs
 
     return tf.function(chunk, jit_compile=True), loop.inputs
 
 
 @functools.cache
-def _grid_concrete(mode: str, shapes: tuple[tuple[int, ...], ...], dtypes: tuple[str, ...]) -> Any:
-    # The concrete function of one shape: calling it skips matching the arguments to a trace, a
-    # millisecond of a 2,500-cell call (as CompiledLoop.concrete does for a run).
+def _grid_concrete(mode: str, shape: tuple[int, ...], dtype: str) -> Any:
+    # The concrete function of one w shape [groups, lrs, size] and dtype (the other inputs' follow):
+    # calling it skips matching the arguments to a trace.
     function, inputs = _grid_function(mode)
-    carried, columns = [tf.TensorSpec(shape, dtype) for shape, dtype in zip(shapes, dtypes, strict=True)], []
-    carried, columns = carried[:5], carried[5:]
-    tol = tf.TensorSpec([], tf.float64)
-    extra = inputs(shapes[0][-1], dtypes[0])
-    concrete = function.get_concrete_function(
-        tuple(carried), tf.TensorSpec([2], tf.int64), tuple(columns), tol, *map(tf.TensorSpec.from_tensor, extra)
+    groups, lrs, _ = shape
+    extra = inputs(shape[-1], dtype)
+    specs = (
+        (shape, dtype),
+        ((groups, lrs), dtype),
+        ((3, groups, lrs), tf.int64),
+        ((4,), tf.int64),
+        ((lrs,), tf.float64),
+        ((groups,), tf.int64),
+        ((groups,), tf.float64),
+        ((2,), tf.float64),
     )
+    concrete = function.get_concrete_function(*(tf.TensorSpec(*spec) for spec in specs), *map(tf.TensorSpec.from_tensor, extra))
     return concrete, extra
 
 
 def grid_chunk(
-    mode: str, carried: tuple[np.ndarray, ...], start: int, stop: int, columns: tuple[np.ndarray, ...], tol: float
+    mode: str,
+    carried: tuple[np.ndarray, ...],
+    start: int,
+    stop: int,
+    columns: tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int], float],
+    tol: float,
 ) -> tuple[np.ndarray, ...]:
     """Epochs ``start .. stop-1`` of a grid's cells from ``carried`` (``w, loss, below, bad, unstable``: ``w``
     ``[groups, lrs, size]``, the others ``[groups, lrs]``); ``columns``: ``lr0`` ``[lrs]``,
-    ``decay_steps`` and ``decay_rate`` ``[groups]``, int64 ``[staircase, transition_begin]`` and
-    the float64 ``end_value`` (NaN for none). Returns the carried values after them."""
-    arrays = (*carried, *columns)
-    concrete, extra = _grid_concrete(
-        mode, tuple(np.shape(array) for array in arrays), tuple(np.asarray(array).dtype.name for array in arrays)
-    )
-    tensors = [tf.constant(array) for array in arrays]
-    span = tf.constant((start, stop), tf.int64)
-    out = concrete(tuple(tensors[:5]), span, tuple(tensors[5:]), tf.constant(tol, tf.float64), *extra)
-    return tuple(tensor.numpy() for tensor in out)
+    ``decay_steps`` and ``decay_rate`` ``[groups]``, the integers ``(staircase, transition_begin)``
+    and the ``end_value`` (NaN for none). Returns the carried values after them."""
+    w, loss, *epochs = carried
+    lr0, decay_steps, rates, shared, end = columns
+    concrete, extra = _grid_concrete(mode, w.shape, w.dtype.name)
+    integers = np.array((start, stop, *shared), np.int64)
+    floats = np.array((end, tol), np.float64)
+    tensors = [tf.constant(array) for array in (w, loss, np.stack(epochs), integers, lr0, decay_steps, rates, floats)]
+    w, loss, epochs = _call(concrete, (*tensors, *extra))
+    return (w.numpy(), loss.numpy(), *epochs.numpy())
+
+
+def _call(concrete: Any, tensors: tuple[tf.Tensor, ...]) -> Any:
+    # The concrete function's flat call (TF 2.15 to 2.21): its public call checks and casts each
+    # argument against the signature, 0.2 ms of a 2,500-cell call; grid_chunk's tensors are made
+    # to the signature (the shapes are the cache key, the dtypes fixed), so there is nothing to cast.
+    flat = getattr(concrete, "_call_flat", None)
+    if flat is None:
+        return concrete(*tensors)
+    return flat(list(tensors), concrete.captured_inputs)

@@ -52,6 +52,18 @@ def _same(one: GridResult, other: GridResult) -> None:
         assert getattr(one, name).tobytes() == getattr(other, name).tobytes(), name
 
 
+@pytest.mark.parametrize("mode", sweep_modes())
+def test_the_flat_call_is_the_concrete_functions_own_call(monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
+    # sweep_loops._call skips the signature's checks and casts; TensorFlow's public call, its fallback, gives the same bits.
+    # lr0 and decay_rate both [3] float64: a call that took one for the other would still run.
+    grid = Grid(
+        initial_learning_rate=(0.1, 0.6, 1.1), decay_rate=(0.5, 1.0, 1.3), decay_steps=(1, 3), base=DecayConfig(epochs=30, staircase=True)
+    )
+    flat = run_grid(grid, 1e-2, mode)
+    monkeypatch.setattr(sweep_loops, "_call", lambda concrete, tensors: concrete(*tensors))
+    _same(run_grid(grid, 1e-2, mode), flat)
+
+
 def test_calls_split_by_groups_and_by_epochs_are_the_whole_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
     grid = Grid(initial_learning_rate=parse_range("initial_learning_rate", "0.05:1.2:11"), decay_rate=(0.9, 0.99, 1.05))
     whole = run_grid(grid, 1e-3, "xla")
