@@ -15,6 +15,7 @@ from numpy.testing import assert_array_equal, assert_array_max_ulp
 
 from decaybench import bench
 from decaybench.bench import grid_subjects
+from decaybench.bench.workload import SWEEP_CONFIGS
 from decaybench.config import DecayConfig
 from decaybench.loops import MODES, run
 from decaybench.modes.compiled import fresh_runner, train_step, xla_step
@@ -118,6 +119,14 @@ def test_a_target_is_met_missed_or_inconclusive_by_its_whole_interval() -> None:
     assert found["compile xla"].verdict == "missed"  # 0.4 s > 0.3 s: lower is better
     assert found["compile xla, new process, cached"].verdict == "met"
     assert found["sweep vs runs"].measured is None and found["sweep vs runs"].verdict == "not run"
+    # The runs' rounds (0.2 s) each after a sweep's (0.01 s): t(runs) / t(sweep) from those pairs, not from
+    # the sweep row timed apart (0.1 s, which would give 2x).
+    sweep_rows = [
+        result("sweep", "xla sweep", "mode", 0.1, configs=SWEEP_CONFIGS),
+        result("sweep", "xla runs", "baseline", 0.2, interleaved=0.01, configs=SWEEP_CONFIGS),
+    ]
+    runs = {t.name: t for t in bench.targets(sweep_rows)}["sweep vs runs"]
+    assert runs.measured == pytest.approx(20.0) and runs.verdict == "met"
 
 
 def document(*results: bench.Result, skipped: tuple[dict[str, object], ...] = ()) -> dict[str, object]:

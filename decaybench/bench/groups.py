@@ -223,17 +223,27 @@ def _compile_group(device: str) -> list[Workload]:
 def _sweep_group(device: str) -> list[Workload]:
     shape: dict[str, Any] = {"epochs": SWEEP_EPOCHS, "size": 1, "configs": SWEEP_CONFIGS, "steps": SWEEP_CONFIGS * SWEEP_EPOCHS}
 
-    def xla(name: str, kind: str, subject: Callable[[int, int], Any], note: str, slow: bool = False) -> Workload:
-        # The same configurations through mode xla, all at once or one run() each; a slow one with its small twin.
-        call = _placed(device, lambda: subject(SWEEP_CONFIGS, SWEEP_EPOCHS))
-        small = _placed(device, lambda: subject(SMALL // 4, SMALL)) if slow else None
-        return Workload("sweep", name, kind, device, call, note=note, mode="xla", slow=slow, small=small, **shape)
-
     # New configurations in each call: building their schedules is part of a sweep.
     sweep = _placed(device, functools.partial(fresh_sweep, functools.partial(_sweep_configs, SWEEP_CONFIGS, SWEEP_EPOCHS)))
+    # The same configurations one run() each (slow: with its small twin), each round just after a round of
+    # the sweep (the "sweep vs runs" target divides the pair).
+    runs = _placed(device, lambda: _separate(SWEEP_CONFIGS, SWEEP_EPOCHS))
+    small = _placed(device, lambda: _separate(SMALL // 4, SMALL))
     return [
         Workload("sweep", "xla sweep", "mode", device, sweep, note="run_sweep, new configs each call", mode="xla", **shape),
-        xla("xla runs", "baseline", _separate, "one run() per config", slow=True),
+        Workload(
+            "sweep",
+            "xla runs",
+            "baseline",
+            device,
+            runs,
+            note="one run() per config; each round after run_sweep",
+            mode="xla",
+            slow=True,
+            small=small,
+            interleaved=("xla sweep", sweep),
+            **shape,
+        ),
         Workload(
             "sweep",
             "optax vmap",
