@@ -49,6 +49,7 @@ FTZ/DAZ                     float16: never acts (its values, >= 2**-24, and prod
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from fractions import Fraction
 from typing import Any
@@ -100,6 +101,27 @@ def from_float64(values: npt.ArrayLike, dtype: Any) -> np.ndarray:
     return flush_subnormals(values.astype(np.float32)).astype(dtype) if dtype.itemsize < 4 else values.astype(dtype)
 
 
+def _exact_fms(c: float, a: float, b: float) -> float:
+    """``c - a * b`` in float64, rounded once: exact rationals, rounded by ``float()``; past float64's
+    largest value the rounding gives an infinity of the exact result's sign. Infinite or NaN inputs
+    give what IEEE's fused operation gives: an infinite ``c`` with finite factors is ``c``, else
+    the unfused expression's inf or NaN (the product is then exact: inf, NaN, or 0 * inf).
+
+    >>> _exact_fms(1.7e308, -1.7e308, 1.0), _exact_fms(float("inf"), 1e300, 1e300)
+    (inf, inf)
+    """
+    c, a, b = float(c), float(a), float(b)
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return c - a * b
+    if not math.isfinite(c):
+        return c
+    exact = Fraction(c) - Fraction(a) * Fraction(b)
+    try:
+        return float(exact)
+    except OverflowError:  # CPython's correctly rounded int / int raises where the rounding gives an infinity
+        return math.inf if exact > 0 else -math.inf
+
+
 def fused_multiply_subtract(c: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``c - a * b`` with a single rounding to the dtype of ``c`` (float32 or float64).
 
@@ -110,8 +132,7 @@ def fused_multiply_subtract(c: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.n
     """
     c, a, b = np.asarray(c), np.asarray(a), np.asarray(b)
     if c.dtype == np.float64:
-        exact = np.frompyfunc(lambda x, y, z: float(Fraction(float(x)) - Fraction(float(y)) * Fraction(float(z))), 3, 1)
-        return np.asarray(exact(c, a, b), dtype=np.float64)
+        return np.asarray(np.frompyfunc(_exact_fms, 3, 1)(c, a, b), dtype=np.float64)
     product = a.astype(np.float64) * b.astype(np.float64)  # exact: 24 + 24 bits < 53
     total = c.astype(np.float64) - product
     # TwoSum: residual = (c - product) - total, exactly.

@@ -75,6 +75,7 @@ def _differences(got: object, want: object) -> str:
 @example(DecayConfig(dtype="float64", size=33, epochs=20, w0=-3.3, initial_learning_rate=0.37))
 @example(DecayConfig(size=1100, epochs=12, staircase=True, decay_steps=3, transition_begin=4, end_value=0.1))
 @example(DecayConfig(initial_learning_rate=1.2, decay_rate=1.5, epochs=30))  # diverges to inf and NaN
+@example(DecayConfig(initial_learning_rate=1.0, decay_rate=3.0, epochs=30, dtype="float64"))  # a fused square past float64's range
 def test_xla_is_its_model_bit_for_bit(config: DecayConfig) -> None:
     got, want = run(config, "xla"), xla_model(config)
     assert_array_equal(got.lr, want.lr)
