@@ -34,7 +34,7 @@ from typing import Literal
 import numpy as np
 
 from decaybench.config import DecayConfig
-from decaybench.modes import REGISTRY
+from decaybench.modes import REGISTRY, update_orders
 from decaybench.validation import InvalidValue
 
 __all__ = ["ALWAYS_FITS", "PEAK_COPIES", "Footprint", "available_memory", "check_memory", "footprint", "require_memory"]
@@ -119,11 +119,17 @@ def _run(config: DecayConfig, mode: str) -> Footprint:
 
 
 def _verify(config: DecayConfig, modes: Sequence[str]) -> Footprint:
-    """The emulation of record, the bounds' emulation (every epoch, size 1), the exact oracle, then
-    each mode run twice (both traces alive) and tf.keras's own schedule, the comparisons kept."""
+    """The emulation of record in each update order of the modes, the bounds' emulation (every epoch,
+    size 1), the exact oracle, then each mode run twice (both traces alive) and tf.keras's own
+    schedule, the comparisons kept."""
     updates = config.epochs * config.steps_per_epoch
     bound_config = DecayConfig(epochs=config.epochs, dtype=config.dtype)
-    kept = _run(config, "numpy") + _run(bound_config, "numpy") + Footprint(config.epochs * ORACLE_EPOCH + updates * STEP_LIST)
+    emulations = len(update_orders(modes, config.size, config.dtype))
+    kept = (
+        _run(config, "numpy").times(emulations)
+        + _run(bound_config, "numpy")
+        + Footprint(config.epochs * ORACLE_EPOCH + updates * STEP_LIST)
+    )
     kept += Footprint(config.epochs * SCHEDULE_EPOCH, len(modes) * 4 * 8 * config.recorded_count)  # bounds, comparisons
     worst = max((_run(config, mode) for mode in (*modes, "keras")), key=lambda need: need.total)
     return kept + worst + _trace(config)

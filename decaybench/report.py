@@ -11,6 +11,7 @@ xla    no
 
 from __future__ import annotations
 
+from decaybench.modes import SEED_ORDER
 from decaybench.tables import format_count, table
 from decaybench.verify import ModeReport, VerifyReport
 
@@ -20,7 +21,7 @@ __all__ = ["format_count", "table", "verify_table"]
 def _model(row: ModeReport) -> str:
     """The model a row is held to (in its update order, when not the seed's), and whether it is that
     model bit for bit when another column does not say."""
-    model = row.model if row.order == "lr*(x*2)" else f"{row.model} {row.order}"
+    model = row.model if row.order == SEED_ORDER else f"{row.model} {row.order}"
     return model if row.model_identical is None else f"{model} ({'yes' if row.model_identical else 'NO'})"
 
 

@@ -49,7 +49,7 @@ from decaybench.config import DecayConfig
 from decaybench.golden import check_documented, read_golden_trace
 from decaybench.loops import run, run_split
 from decaybench.memory import check_memory
-from decaybench.modes import REGISTRY, Contract, UpdateOrder, modes_for
+from decaybench.modes import REGISTRY, SEED_ORDER, Contract, modes_for, update_orders
 from decaybench.modes.emulation import emulate, emulate_steps, xla_model
 from decaybench.oracle import exact_trajectory, relative_error, ulp_distance
 from decaybench.peers import PEERS, PeerUnavailable
@@ -87,7 +87,7 @@ class ModeReport:
     resume: str = "-"  # "yes": stopped at the middle epoch and resumed, bit for bit the run; "NO"; "-": no checkpoints
     model: str = "plain"  # "fused": one rounding per update (XLA contracting); "plain": the emulation of record
     model_identical: bool | None = None  # whether the run is its model bit for bit; None: the bit-identical column says
-    order: str = "lr*(x*2)"  # how the mode associates the update's product (ModeSpec.update_order), and its emulation
+    order: str = SEED_ORDER  # how the mode associates the update's product (ModeSpec.update_order), and its emulation
 
 
 @dataclass(frozen=True)
@@ -265,8 +265,7 @@ def verify(config: DecayConfig | None = None, modes: tuple[str, ...] | None = No
     check_memory(config, modes, "verify")
     if config.steps_per_epoch > 1:
         return _verify_steps(config, modes)
-    orders: set[UpdateOrder] = {REGISTRY[mode].order_at(config.size, config.dtype) for mode in modes} | {"lr*(x*2)"}
-    models = {order: emulate(config, order=order) for order in sorted(orders)}
+    models = {order: emulate(config, order=order) for order in update_orders(modes, config.size, config.dtype)}
     full = bound_emulation(config)
     exact = exact_trajectory(config)
     reference_lr = _reference_lr(config)
@@ -280,7 +279,7 @@ def verify(config: DecayConfig | None = None, modes: tuple[str, ...] | None = No
         row = _row(mode, trace, models[order], comparisons[mode], exact, reference_lr, traces, repeatable, seconds)
         model = _model(mode, config, trace)
         rows.append(dataclasses.replace(row, resume=_resume(mode, config, trace), order=order, **model))
-    emulated = models["lr*(x*2)"]
+    emulated = models[SEED_ORDER]
     if reference:
         try:
             started = time.perf_counter()

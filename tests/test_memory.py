@@ -151,3 +151,10 @@ def test_verify_plot_and_sweep_are_refused_before_any_work() -> None:
         run_modes(huge, ["numpy"])
     with pytest.raises(ValueError, match=r"configs needs .* bytes for their traces"):
         run_sweep([DecayConfig(epochs=10**10)] * 10)
+
+
+def test_verify_counts_an_emulation_per_update_order_of_its_modes() -> None:
+    # At size 2 function updates in (lr*2)*x: verify keeps its emulation beside the seed order's.
+    config = DecayConfig(size=2, epochs=50)
+    one, two = (memory.footprint(config, modes, "verify").total for modes in (["numpy"], ["numpy", "function"]))
+    assert two - one >= memory.footprint(config, ["numpy"], "run").total

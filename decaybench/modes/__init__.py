@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import importlib
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
@@ -34,6 +34,7 @@ __all__ = [
     "GROUP",
     "ORDERS",
     "REGISTRY",
+    "SEED_ORDER",
     "VARIANTS",
     "Contract",
     "ModeSpec",
@@ -42,6 +43,7 @@ __all__ = [
     "UpdateOrder",
     "contract_of",
     "modes_for",
+    "update_orders",
 ]
 
 GROUP = "decaybench.modes"
@@ -55,6 +57,7 @@ Policy = Literal["fit", "loop"]
 UpdateOrder = Literal["lr*(x*2)", "(lr*x)*2", "(lr*2)*x"]
 """How a mode associates the update's product ``lr * (1 * (x * 2))`` (:attr:`ModeSpec.update_order`)."""
 ORDERS: tuple[UpdateOrder, ...] = get_args(UpdateOrder)
+SEED_ORDER: UpdateOrder = "lr*(x*2)"
 
 
 def _load(target: str) -> Any:
@@ -142,7 +145,7 @@ class ModeSpec:
     policy: Policy | None = None
     dtypes: tuple[str, ...] = ("float32", "float64")
     dtypes_why: str = "its ModeSpec.dtypes lists no other"
-    update_order: tuple[UpdateOrder, UpdateOrder] = ("lr*(x*2)", "lr*(x*2)")
+    update_order: tuple[UpdateOrder, UpdateOrder] = (SEED_ORDER, SEED_ORDER)
     reorders: tuple[str, ...] = DTYPES
 
     def __post_init__(self) -> None:
@@ -177,7 +180,7 @@ class ModeSpec:
         >>> graph.order_at(1, "float16"), graph.order_at(2, "float16"), xla.order_at(2, "bfloat16")
         ('(lr*x)*2', '(lr*2)*x', 'lr*(x*2)')
         """
-        return self.update_order[0 if size == 1 else 1] if dtype in self.reorders else "lr*(x*2)"
+        return self.update_order[0 if size == 1 else 1] if dtype in self.reorders else SEED_ORDER
 
     def runner(self) -> Callable[[DecayConfig, bool | None], Trace]:
         """The runner ``(config, progress) -> Trace``, imported on demand."""
@@ -296,7 +299,7 @@ BUILTIN: dict[str, ModeSpec] = {
             checkpoints="tensorflow",
             traces=_COMPILED,
             dtypes=ALL_DTYPES,
-            update_order=("lr*(x*2)", _HOISTED),
+            update_order=(SEED_ORDER, _HOISTED),
         ),
         # step_ns: the seed's epoch on one CPU core, 2026 (graph's while loop pays ~60 us per iteration).
         ModeSpec(
@@ -323,7 +326,7 @@ BUILTIN: dict[str, ModeSpec] = {
             sweep=True,
             loop="decaybench.modes.compiled:XLA",
             dtypes=ALL_DTYPES,
-            update_order=("lr*(x*2)", _HOISTED),
+            update_order=(SEED_ORDER, _HOISTED),
             reorders=_XLA_REORDERS,
         ),
         ModeSpec(
@@ -337,7 +340,7 @@ BUILTIN: dict[str, ModeSpec] = {
             sweep=True,
             loop="decaybench.modes.exact:XLA_EXACT",
             dtypes=ALL_DTYPES,
-            update_order=("lr*(x*2)", _HOISTED),
+            update_order=(SEED_ORDER, _HOISTED),
             reorders=_XLA_REORDERS,
         ),
         ModeSpec(
@@ -425,3 +428,13 @@ def modes_for(dtype: str) -> tuple[str, ...]:
     (True, False)
     """
     return tuple(name for name, spec in REGISTRY.items() if dtype in spec.dtypes)
+
+
+def update_orders(modes: Sequence[str], size: int, dtype: str) -> tuple[UpdateOrder, ...]:
+    """The seed's order, then each other order ``modes`` update in for a ``w`` of ``size`` ``dtype``
+    values: the emulations ``verify`` holds them to (and the memory check counts).
+
+    >>> update_orders(("eager", "graph", "xla"), 2, "float16")
+    ('lr*(x*2)', '(lr*2)*x')
+    """
+    return tuple(dict.fromkeys((SEED_ORDER, *(REGISTRY[mode].order_at(size, dtype) for mode in modes))))

@@ -42,7 +42,7 @@ import numpy as np
 from decaybench._reduction import eigen_sum, xla_sum_of_squares
 from decaybench.checkpoint import CheckpointOptions, Checkpoints, State
 from decaybench.config import DecayConfig
-from decaybench.modes import ORDERS, REGISTRY, UpdateOrder
+from decaybench.modes import ORDERS, REGISTRY, SEED_ORDER, UpdateOrder
 from decaybench.progress import epoch_bar
 from decaybench.rounding import HALF_DTYPES, from_float64, fused_multiply_subtract, kernel
 from decaybench.rounding import flush_subnormals as ftz
@@ -61,7 +61,7 @@ def emulate(
     shards: Sequence[int] | None = None,
     checkpoints: Checkpoints | None = None,
     sum_order: SumOrder = "eigen",
-    order: UpdateOrder = "lr*(x*2)",
+    order: UpdateOrder = SEED_ORDER,
 ) -> Trace:
     """The seed's arithmetic in NumPy; ``fused`` applies the update with one rounding (XLA);
     ``shards`` sums the loss per shard (the distributed modes); ``checkpoints`` starts from
@@ -114,7 +114,7 @@ def _step(
     fused: bool,
     bounds: tuple[int, ...] | None,
     sum_order: SumOrder = "eigen",
-    order: UpdateOrder = "lr*(x*2)",
+    order: UpdateOrder = SEED_ORDER,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One update, as the module doc writes it: ``(w after it, the loss before it)``."""
     if w.dtype.itemsize < 4:
