@@ -97,8 +97,7 @@ class DecayConfig:
         check_fields(self)
         if self.policy is not None and self.dtype != "float32":
             raise InvalidValue("policy", self.policy, f"keeps the variables in float32, so it needs dtype float32, not {self.dtype}")
-        largest = float(finfo(self.dtype).max)
-        if self.dtype in HALF_DTYPES and abs(self.w0) > largest:  # w0 would start as inf
+        if self.dtype in HALF_DTYPES and abs(self.w0) > (largest := float(finfo(self.dtype).max)):  # w0 would start as inf
             raise InvalidValue("w0", self.w0, f"must be within +-{largest:g} ({self.dtype}'s largest finite value) with dtype {self.dtype}")
 
     @functools.cached_property
@@ -113,9 +112,11 @@ class DecayConfig:
         >>> DecayConfig(decay_steps=5).schedule
         Schedule(initial_learning_rate=0.2, decay_steps=5, decay_rate=0.99, staircase=False, transition_begin=0, end_value=None)
         """
-        return Schedule(
-            self.initial_learning_rate, self.decay_steps, self.decay_rate, self.staircase, self.transition_begin, self.end_value
-        )
+        # __post_init__ checked these fields by Schedule's own rules (_SCHEDULE_RULES): copied, not checked twice.
+        schedule = object.__new__(Schedule)
+        for name in _SCHEDULE_RULES:
+            object.__setattr__(schedule, name, getattr(self, name))
+        return schedule
 
     @property
     def recorded_count(self) -> int:
