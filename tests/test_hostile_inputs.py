@@ -160,6 +160,22 @@ def _early_cases(tmp_path: Path) -> dict[str, tuple[list[str], Path | None, str,
     in_golden = ["run", *FLAGS, "--checkpoint-dir", str(tmp_path / "golden" / "run")]
     cases["checkpoint dir inside golden"] = (in_golden, None, "--checkpoint-dir", ("inside the golden directory",))
     cases["output inside golden"] = (["run", "--output", str(tmp_path / "golden" / "x.txt")], None, "--output", ("golden directory",))
+    sweep = ["sweep", "--epochs", "7", "--initial-lr", "0.1,0.2", "--decay-rate", "0.9"]
+    cases["sweep: output inside the checkpoint dir"] = (
+        [*sweep, "--checkpoint-dir", same, "--output", f"{same}/grid.csv"],
+        None,
+        "--output",
+        ("is inside the checkpoint directory",),
+    )
+    cases["sweep: output is the checkpoint dir"] = (
+        [*sweep, "--checkpoint-dir", f"{same}.csv", "--output", f"{same}.csv"],
+        None,
+        "--output",
+        ("same path",),
+    )
+    in_golden = [*sweep, "--checkpoint-dir", str(tmp_path / "golden" / "sweep")]
+    cases["sweep: checkpoint dir inside golden"] = (in_golden, None, "--checkpoint-dir", ("inside the golden directory",))
+    cases["sweep: output inside golden"] = ([*sweep, "--output", str(tmp_path / "golden" / "x.csv")], None, "--output", ("golden",))
     return cases
 
 
@@ -183,7 +199,8 @@ def early(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[list[Any]
         assert done.returncode == 0, done.stderr[-3000:]
         after = {name: snapshot(case[1]) if case[1] else {} for name, case in cases.items()}
     results = json.loads(done.stdout)
-    left = [path for path in (*tmp_path.glob("*.txt"), tmp_path / "same", *(tmp_path / "golden").iterdir()) if os.path.lexists(path)]
+    written = (*tmp_path.glob("*.txt"), tmp_path / "same", tmp_path / "same.csv", *(tmp_path / "golden").iterdir())
+    left = [path for path in written if os.path.lexists(path)]
     results.append([str(path) for path in left])
     cases["left behind"] = ([], None, "", ())
     return {
@@ -212,6 +229,8 @@ def test_wrong_file_types_are_refused_on_a_fresh_run_and_a_resume(early: dict[st
 def test_conflicting_paths_are_refused_before_tensorflow_and_before_the_run(early: dict[str, Any]) -> None:
     names = ("output is the checkpoint dir", "output inside the checkpoint dir", "output is the checkpoint dir by a symlink")
     _check_early(early, *names, "checkpoint dir inside golden", "output inside golden")
+    sweeps = ("output inside the checkpoint dir", "output is the checkpoint dir", "checkpoint dir inside golden", "output inside golden")
+    _check_early(early, *(f"sweep: {name}" for name in sweeps))
     assert early["left behind"][0] == [], "a refused run left files behind"
 
 
