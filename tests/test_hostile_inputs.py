@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import os
+import shutil
 import socket
 import stat
 import subprocess
@@ -176,6 +177,12 @@ def _early_cases(tmp_path: Path) -> dict[str, tuple[list[str], Path | None, str,
     in_golden = [*sweep, "--checkpoint-dir", str(tmp_path / "golden" / "sweep")]
     cases["sweep: checkpoint dir inside golden"] = (in_golden, None, "--checkpoint-dir", ("inside the golden directory",))
     cases["sweep: output inside golden"] = ([*sweep, "--output", str(tmp_path / "golden" / "x.csv")], None, "--output", ("golden",))
+    # golden files of another type: --update would write into a FIFO in place (and block); the check reads it before the run
+    for command, name in ((["golden", "--update"], "seed_trace.txt"), (["golden"], "seed_trace.json")):
+        shutil.copytree(ROOT / "golden", directory := tmp_path / f"golden-{len(command)}")
+        fifo(directory / name)
+        flag = "--dir" if "--update" in command else str(directory / name)
+        cases[f"{' '.join(command)}: a FIFO golden file"] = ([*command, "--dir", str(directory)], directory, flag, ("is a FIFO",))
     return cases
 
 
@@ -219,7 +226,7 @@ def _check_early(early: dict[str, Any], *names: str) -> None:
 
 def test_special_files_in_a_checkpoint_directory_are_refused_without_blocking(early: dict[str, Any]) -> None:
     names = ("fifo manifest", "fifo state.npz", "fifo checkpoint index", "fifo ckpt-3.index", "symlink to a fifo", "symlink to a device")
-    _check_early(early, *names, "socket manifest")
+    _check_early(early, *names, "socket manifest", "golden --update: a FIFO golden file", "golden: a FIFO golden file")
 
 
 def test_wrong_file_types_are_refused_on_a_fresh_run_and_a_resume(early: dict[str, Any]) -> None:
