@@ -15,6 +15,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -343,6 +344,36 @@ def test_control_characters_in_notices_stay_on_one_line(tmp_path: Path, name: st
     fifo(Path(name) / MANIFEST)
     status, out, err = main("run", "--mode", "numpy", *FLAGS, "--checkpoint-dir", name, "--resume")
     assert_refused(status, out, err, "--checkpoint-dir", f"{escaped}/manifest.json is a FIFO")
+
+
+def test_tensorflow_start_up_lines_are_replayed_escaped_on_error_and_never_on_ctrl_c(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # TensorFlow's import can turn a Ctrl-C into another error (seen: a traceback "direct cause" KeyboardInterrupt, exit 1)
+    pytest.importorskip("tensorflow")
+    from decaybench.cli import runtime
+    from decaybench.modes.distributed import training
+    from decaybench.stopping import stop_on_signals
+
+    def fails(interrupt: bool) -> Callable[[], None]:
+        def setup_devices() -> None:
+            os.write(2, b"C++ start-up\x1b[2J\n")
+            if interrupt:
+                with contextlib.suppress(KeyboardInterrupt):
+                    signal.raise_signal(signal.SIGINT)
+            raise ImportError("loading failed")
+
+        return setup_devices
+
+    with stop_on_signals():
+        monkeypatch.setattr(training, "setup_devices", fails(interrupt=True))
+        with pytest.raises(KeyboardInterrupt):
+            runtime.load_tensorflow()
+    assert capfd.readouterr().err == ""
+    monkeypatch.setattr(training, "setup_devices", fails(interrupt=False))
+    with pytest.raises(ImportError):
+        runtime.load_tensorflow()
+    assert capfd.readouterr().err == "C++ start-up\\x1b[2J\n"
 
 
 # --- exact_update: what eager TensorFlow refuses, refused naming the argument
