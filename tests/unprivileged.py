@@ -90,6 +90,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
             capture_output=True,
             text=True,
             timeout=120,
+            cwd=copy,  # python -c puts its working directory first on sys.path
         )
         if probe.returncode != 0:
             last = (probe.stderr.strip().splitlines() or ["?"])[-1]
@@ -97,4 +98,4 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
         if Path(probe.stdout.strip()) != copy / "decaybench" / "__init__.py":
             pytest.skip(f"the unprivileged user imports decaybench from {probe.stdout.strip()}, not from this checkout's copy")
         command = [*prefix, sys.executable, "-m", "decaybench", *args]
-        return subprocess.run(command, env=environ, capture_output=True, text=True, timeout=300)
+        return subprocess.run(command, env=environ, capture_output=True, text=True, timeout=300, cwd=copy)
