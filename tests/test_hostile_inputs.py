@@ -148,6 +148,10 @@ def _early_cases(tmp_path: Path) -> dict[str, tuple[list[str], Path | None, str,
     (directory := eager_checkpoint(tmp_path, "dir-manifest")).joinpath(MANIFEST).unlink()
     (directory / MANIFEST).mkdir()
     resume("directory named manifest.json", directory, "manifest.json is a directory")
+    # an index naming a checkpoint whose files are gone: refused before TensorFlow would find it
+    resume(
+        "index naming a missing checkpoint", eager_checkpoint(tmp_path, "no-ckpt"), "its index names ckpt-3, and ckpt-3.index is missing"
+    )
     # JSON nesting: 100,000 levels, as in the table
     (directory := eager_checkpoint(tmp_path, "deep")).joinpath(MANIFEST).write_text("[" * 100_000 + "]" * 100_000)
     resume("deep manifest", directory, "manifest.json is not valid JSON: nested deeper than 64 levels")
@@ -231,7 +235,7 @@ def test_special_files_in_a_checkpoint_directory_are_refused_without_blocking(ea
 
 
 def test_wrong_file_types_are_refused_on_a_fresh_run_and_a_resume(early: dict[str, Any]) -> None:
-    _check_early(early, "directory named checkpoint, fresh run", "directory named manifest.json")
+    _check_early(early, "directory named checkpoint, fresh run", "directory named manifest.json", "index naming a missing checkpoint")
 
 
 def test_conflicting_paths_are_refused_before_tensorflow_and_before_the_run(early: dict[str, Any]) -> None:
