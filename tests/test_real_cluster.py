@@ -122,6 +122,15 @@ def refusals(port: int, taken: int) -> dict[str, tuple[str, tuple[str, ...]]]:
             workers(f"127.0.0.1:{taken}", f"127.0.0.1:{port}"),
             (f"port {taken} cannot be bound (Address already in use)",),
         ),
+        # docs/distributed.md's order: the syntax (3) before any lookup (4), every lookup before this host's port (5)
+        "order: a bad port before a name that does not resolve": (
+            workers("no-such-host.invalid:80", "127.0.0.1:99999"),
+            ("of worker 1: port 99999 is out of range",),
+        ),
+        "order: a name that does not resolve before this host's port in use": (
+            workers(f"127.0.0.1:{taken}", "no-such-host.invalid:80"),
+            ("worker 1 (no-such-host.invalid:80) does not resolve",),
+        ),
     }
 
 
