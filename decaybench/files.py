@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
+from decaybench.reading import UnreadableInput, read_bytes
+
 __all__ = ["OutputError", "atomic_writer", "check_writable", "read_old", "update_text", "update_texts", "write_atomic"]
 
 
@@ -135,10 +137,11 @@ def read_old(path: Path | str) -> tuple[str | None, str]:
     target = Path(path)
     if not target.exists() or _is_special(target):
         return None, ""
-    try:
-        raw = target.read_bytes()
-    except OSError as error:
-        return None, f"unreadable ({error.strerror or error})"
+    try:  # never blocks: a FIFO swapped in since the check is refused, not opened for reading
+        raw = read_bytes(target, argument="path")
+    except UnreadableInput as error:  # "cannot be read (Permission denied)", "is a FIFO, ..."
+        reason = error.problem[len("cannot be read (") : -1] if error.problem.startswith("cannot be read (") else error.problem
+        return None, f"unreadable ({reason})"
     try:
         return raw.decode("utf-8"), ""
     except UnicodeDecodeError as error:

@@ -15,15 +15,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
+import stat
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from decaybench.files import check_writable, update_texts
-from decaybench.reading import UnreadableInput, read_bytes
+from decaybench.files import OutputError, check_writable, update_texts
+from decaybench.reading import UnreadableInput, file_kind, read_bytes
 from decaybench.trace import SeedText, Trace, TraceFormatError, parse_lines
 
 __all__ = [
@@ -160,15 +162,16 @@ class Drift:
         return [f"documented lines reproduced: {self.documented - len(self.failures)}/{self.documented}", f"{self.stored}: {state}"]
 
 
-def check_drift(trace: Trace, documented: SeedText, directory: Path | None = None) -> Drift:
+def check_drift(trace: Trace, documented: SeedText, directory: Path | None = None, stored: Trace | None = None) -> Drift:
     """Check ``trace`` (a fresh eager run of the seed) against the documented lines and the stored golden trace.
 
     The stored trace drifted when its printed lines or its JSON (exact floats, the config, the mode)
-    differ from ``trace``'s.
+    differ from ``trace``'s. ``stored``: the golden trace already read (:func:`read_golden_trace`,
+    before the run), else it is read here.
     """
     directory = directory or golden_dir()
     failures = [check for check in check_documented(trace, documented) if not check.ok]
-    stored = read_golden_trace(directory)
+    stored = read_golden_trace(directory) if stored is None else stored
     drifted = stored.lines() != trace.lines() or stored.to_json() != trace.to_json()
     return Drift(failures, len(documented.lines), directory / TRACE_JSON, drifted)
 
@@ -183,10 +186,18 @@ def render_golden(trace: Trace) -> dict[str, str]:
 
 
 def check_update(directory: Path | None = None) -> None:
-    """Refuse, before any work, a directory where :func:`update_golden` could not write both files."""
+    """Refuse, before any work, a directory where :func:`update_golden` could not write both files.
+
+    A golden file must be a regular file (or absent): a FIFO or a device would be written in place
+    (:func:`decaybench.files.atomic_writer`), and a FIFO nobody reads blocks the writer for ever.
+    """
     directory = directory or golden_dir()
     for name in (TRACE_TEXT, TRACE_JSON):
-        check_writable(directory / name)
+        path = check_writable(directory / name)
+        with contextlib.suppress(FileNotFoundError):  # a dangling symlink: its target is written anew
+            mode = os.stat(path).st_mode
+            if not stat.S_ISREG(mode):
+                raise OutputError(path, f"it is {file_kind(mode)}, not a regular file")
 
 
 def update_golden(trace: Trace, directory: Path | None = None) -> list[str]:

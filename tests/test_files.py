@@ -173,3 +173,15 @@ def test_output_through_a_symlink_writes_the_target_and_keeps_the_link(decaybenc
     assert (tmp_path / "link").is_symlink() and (tmp_path / "dangling").is_symlink()
     assert (tmp_path / "real.txt").read_text().startswith("After 0 epoch") and (tmp_path / "created.txt").read_text().count("\n") == 2
     assert sorted(path.name for path in tmp_path.iterdir()) == ["created.txt", "dangling", "link", "real.txt"]
+
+
+def test_read_old_never_blocks_on_a_fifo_swapped_in_after_its_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # golden --update reads the old files first: a FIFO there since the check must be refused, not read (it would block)
+    from decaybench.files import read_old
+
+    regular = tmp_path / "regular"
+    regular.write_text("old")
+    os.mkfifo(tmp_path / "seed_trace.txt")
+    real_stat = os.stat
+    monkeypatch.setattr(os, "stat", lambda path, *args, **kwargs: real_stat(regular if str(path).endswith("seed_trace.txt") else path))
+    assert read_old(tmp_path / "seed_trace.txt") == (None, "unreadable (is a FIFO, not a regular file (it changed while being opened))")

@@ -14,6 +14,8 @@ import hashlib
 import io
 import json
 import os
+import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -146,6 +148,10 @@ def _early_cases(tmp_path: Path) -> dict[str, tuple[list[str], Path | None, str,
     (directory := eager_checkpoint(tmp_path, "dir-manifest")).joinpath(MANIFEST).unlink()
     (directory / MANIFEST).mkdir()
     resume("directory named manifest.json", directory, "manifest.json is a directory")
+    # an index naming a checkpoint whose files are gone: refused before TensorFlow would find it
+    resume(
+        "index naming a missing checkpoint", eager_checkpoint(tmp_path, "no-ckpt"), "its index names ckpt-3, and ckpt-3.index is missing"
+    )
     # JSON nesting: 100,000 levels, as in the table
     (directory := eager_checkpoint(tmp_path, "deep")).joinpath(MANIFEST).write_text("[" * 100_000 + "]" * 100_000)
     resume("deep manifest", directory, "manifest.json is not valid JSON: nested deeper than 64 levels")
@@ -160,6 +166,28 @@ def _early_cases(tmp_path: Path) -> dict[str, tuple[list[str], Path | None, str,
     in_golden = ["run", *FLAGS, "--checkpoint-dir", str(tmp_path / "golden" / "run")]
     cases["checkpoint dir inside golden"] = (in_golden, None, "--checkpoint-dir", ("inside the golden directory",))
     cases["output inside golden"] = (["run", "--output", str(tmp_path / "golden" / "x.txt")], None, "--output", ("golden directory",))
+    sweep = ["sweep", "--epochs", "7", "--initial-lr", "0.1,0.2", "--decay-rate", "0.9"]
+    cases["sweep: output inside the checkpoint dir"] = (
+        [*sweep, "--checkpoint-dir", same, "--output", f"{same}/grid.csv"],
+        None,
+        "--output",
+        ("is inside the checkpoint directory",),
+    )
+    cases["sweep: output is the checkpoint dir"] = (
+        [*sweep, "--checkpoint-dir", f"{same}.csv", "--output", f"{same}.csv"],
+        None,
+        "--output",
+        ("same path",),
+    )
+    in_golden = [*sweep, "--checkpoint-dir", str(tmp_path / "golden" / "sweep")]
+    cases["sweep: checkpoint dir inside golden"] = (in_golden, None, "--checkpoint-dir", ("inside the golden directory",))
+    cases["sweep: output inside golden"] = ([*sweep, "--output", str(tmp_path / "golden" / "x.csv")], None, "--output", ("golden",))
+    # golden files of another type: --update would write into a FIFO in place (and block); the check reads it before the run
+    for command, name in ((["golden", "--update"], "seed_trace.txt"), (["golden"], "seed_trace.json")):
+        shutil.copytree(ROOT / "golden", directory := tmp_path / f"golden-{len(command)}")
+        fifo(directory / name)
+        flag = "--dir" if "--update" in command else str(directory / name)
+        cases[f"{' '.join(command)}: a FIFO golden file"] = ([*command, "--dir", str(directory)], directory, flag, ("is a FIFO",))
     return cases
 
 
@@ -183,7 +211,8 @@ def early(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[list[Any]
         assert done.returncode == 0, done.stderr[-3000:]
         after = {name: snapshot(case[1]) if case[1] else {} for name, case in cases.items()}
     results = json.loads(done.stdout)
-    left = [path for path in (*tmp_path.glob("*.txt"), tmp_path / "same", *(tmp_path / "golden").iterdir()) if os.path.lexists(path)]
+    written = (*tmp_path.glob("*.txt"), tmp_path / "same", tmp_path / "same.csv", *(tmp_path / "golden").iterdir())
+    left = [path for path in written if os.path.lexists(path)]
     results.append([str(path) for path in left])
     cases["left behind"] = ([], None, "", ())
     return {
@@ -202,16 +231,18 @@ def _check_early(early: dict[str, Any], *names: str) -> None:
 
 def test_special_files_in_a_checkpoint_directory_are_refused_without_blocking(early: dict[str, Any]) -> None:
     names = ("fifo manifest", "fifo state.npz", "fifo checkpoint index", "fifo ckpt-3.index", "symlink to a fifo", "symlink to a device")
-    _check_early(early, *names, "socket manifest")
+    _check_early(early, *names, "socket manifest", "golden --update: a FIFO golden file", "golden: a FIFO golden file")
 
 
 def test_wrong_file_types_are_refused_on_a_fresh_run_and_a_resume(early: dict[str, Any]) -> None:
-    _check_early(early, "directory named checkpoint, fresh run", "directory named manifest.json")
+    _check_early(early, "directory named checkpoint, fresh run", "directory named manifest.json", "index naming a missing checkpoint")
 
 
 def test_conflicting_paths_are_refused_before_tensorflow_and_before_the_run(early: dict[str, Any]) -> None:
     names = ("output is the checkpoint dir", "output inside the checkpoint dir", "output is the checkpoint dir by a symlink")
     _check_early(early, *names, "checkpoint dir inside golden", "output inside golden")
+    sweeps = ("output inside the checkpoint dir", "output is the checkpoint dir", "checkpoint dir inside golden", "output inside golden")
+    _check_early(early, *(f"sweep: {name}" for name in sweeps))
     assert early["left behind"][0] == [], "a refused run left files behind"
 
 
@@ -317,6 +348,36 @@ def test_control_characters_in_notices_stay_on_one_line(tmp_path: Path, name: st
     fifo(Path(name) / MANIFEST)
     status, out, err = main("run", "--mode", "numpy", *FLAGS, "--checkpoint-dir", name, "--resume")
     assert_refused(status, out, err, "--checkpoint-dir", f"{escaped}/manifest.json is a FIFO")
+
+
+def test_tensorflow_start_up_lines_are_replayed_escaped_on_error_and_never_on_ctrl_c(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # TensorFlow's import can turn a Ctrl-C into another error (seen: a traceback "direct cause" KeyboardInterrupt, exit 1)
+    pytest.importorskip("tensorflow")
+    from decaybench.cli import runtime
+    from decaybench.modes.distributed import training
+    from decaybench.stopping import stop_on_signals
+
+    def fails(interrupt: bool) -> Callable[[], None]:
+        def setup_devices() -> None:
+            os.write(2, b"C++ start-up\x1b[2J\n")
+            if interrupt:
+                with contextlib.suppress(KeyboardInterrupt):
+                    signal.raise_signal(signal.SIGINT)
+            raise ImportError("loading failed")
+
+        return setup_devices
+
+    with stop_on_signals():
+        monkeypatch.setattr(training, "setup_devices", fails(interrupt=True))
+        with pytest.raises(KeyboardInterrupt):
+            runtime.load_tensorflow()
+    assert capfd.readouterr().err == ""
+    monkeypatch.setattr(training, "setup_devices", fails(interrupt=False))
+    with pytest.raises(ImportError):
+        runtime.load_tensorflow()
+    assert capfd.readouterr().err == "C++ start-up\\x1b[2J\n"
 
 
 # --- exact_update: what eager TensorFlow refuses, refused naming the argument

@@ -86,7 +86,8 @@ def refusals(port: int, taken: int) -> dict[str, tuple[str, tuple[str, ...]]]:
         "port 99999": (workers("127.0.0.1:99999"), ("'127.0.0.1:99999' of worker 0: port 99999 is out of range (1 to 65535)",)),
         "port 65536": (workers(f"127.0.0.1:{port}", "127.0.0.1:65536"), ("of worker 1: port 65536 is out of range",)),
         "port 0": (workers("127.0.0.1:0"), ("port 0 is out of range",)),
-        "port of 5,000 digits": (workers("127.0.0.1:" + "9" * 5000), ("is out of range",)),
+        "port of 5,000 digits": (workers("127.0.0.1:" + "9" * 5000), ("port 999999999999... has 5000 digits, more than 5",)),
+        "port of 7 digits, in range": (workers("127.0.0.1:0023456"), ("port 0023456 has 7 digits, more than 5",)),
         "port ²": (workers("127.0.0.1:²"), ("port '²' is not a number of ASCII digits",)),
         "port ٣ (Arabic-Indic three)": (workers("127.0.0.1:٣"), ("port '٣' is not a number of ASCII digits",)),
         "port +80": (workers("127.0.0.1:+80"), ("port '+80' is not a number of ASCII digits",)),
@@ -120,6 +121,15 @@ def refusals(port: int, taken: int) -> dict[str, tuple[str, tuple[str, ...]]]:
         "this host's port in use": (
             workers(f"127.0.0.1:{taken}", f"127.0.0.1:{port}"),
             (f"port {taken} cannot be bound (Address already in use)",),
+        ),
+        # docs/distributed.md's order: the syntax (3) before any lookup (4), every lookup before this host's port (5)
+        "order: a bad port before a name that does not resolve": (
+            workers("no-such-host.invalid:80", "127.0.0.1:99999"),
+            ("of worker 1: port 99999 is out of range",),
+        ),
+        "order: a name that does not resolve before this host's port in use": (
+            workers(f"127.0.0.1:{taken}", "no-such-host.invalid:80"),
+            ("worker 1 (no-such-host.invalid:80) does not resolve",),
         ),
     }
 

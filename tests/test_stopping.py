@@ -57,6 +57,31 @@ def test_ctrl_c_is_raised_at_once_and_again_at_the_next_epoch() -> None:
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
 
 
+def test_ctrl_c_while_the_cli_modules_load_exits_130_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Before the CLI's handlers are in place (its import: a second or two), a Ctrl-C printed a 25-line traceback.
+    import builtins
+
+    from decaybench.__main__ import console
+
+    real_import = builtins.__import__
+
+    def import_under_ctrl_c(name: str, *args: object, **kwargs: object) -> object:
+        if name == "decaybench.cli":
+            assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+            os.kill(os.getpid(), signal.SIGINT)  # Python's own handler: KeyboardInterrupt at the next bytecode
+        return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(builtins, "__import__", import_under_ctrl_c)
+    try:
+        status = console()
+    except KeyboardInterrupt:
+        pytest.fail("the Ctrl-C escaped as a traceback")
+    assert status == 130
+    assert capsys.readouterr() == ("", "decaybench: interrupted\n")
+
+
 def test_the_cli_exits_143_on_sigterm_with_one_line(decaybench: Command, tmp_path: Path) -> None:
     # Mode numpy loads no TensorFlow: the run is under way within a second or two.
     long_run = ["--mode", "numpy", "--epochs", "100000000", "--record-every", "100000000"]

@@ -71,10 +71,11 @@ def test_a_sweep_stopped_by_sigterm_resumes_to_the_uninterrupted_bytes(
     at = latest_epoch(stopped)
     assert at is not None and 0 < at < 3 * EVERY, at  # stopped mid-sweep
     for kind in ("csv", "json"):
-        directory, whole, resumed = tmp_path / kind, tmp_path / f"whole.{kind}", tmp_path / f"resumed.{kind}"
+        # the directory's name holds a newline and a terminal escape: the notice stays one line
+        directory, whole, resumed = tmp_path / f"{kind}\n\x1b[2J", tmp_path / f"whole.{kind}", tmp_path / f"resumed.{kind}"
         shutil.copytree(stopped, directory)  # each format resumes from what the SIGTERM left
         assert main(["sweep", *GRID, *epochs, "--output", str(whole)]) == 0
         capsys.readouterr()
         assert main(["sweep", *GRID, *epochs, "--checkpoint-dir", str(directory), "--resume", "--output", str(resumed)]) == 0
-        assert capsys.readouterr().err == f"decaybench: resumed at epoch {at} from {directory}\n"
+        assert capsys.readouterr().err == f"decaybench: resumed at epoch {at} from {tmp_path}/{kind}\\n\\x1b[2J\n"
         assert resumed.read_bytes() == whole.read_bytes(), kind

@@ -3,6 +3,11 @@
 Root ignores a directory's mode bits, so a read-only case tested as root proves nothing. Under root
 the command drops to ``nobody`` (``setpriv``, else ``runuser``); already unprivileged, it runs as
 is; where neither can be done the test skips saying why.
+
+``nobody`` may not be able to read this checkout (a clone under ``mktemp -d`` is 0700): then Python
+would skip its ``PYTHONPATH`` entry and import whatever ``decaybench`` is installed instead. So the
+command runs from a copy of the package and ``golden/`` that anyone can read, and the probe checks
+that the copy is what it imports.
 """
 
 from __future__ import annotations
@@ -60,15 +65,37 @@ def owned_directory() -> Iterator[Path]:
         shutil.rmtree(base, ignore_errors=True)
 
 
+@contextmanager
+def _readable_copy() -> Iterator[Path]:
+    """This checkout's ``decaybench/`` and ``golden/`` copied into a new directory anyone can read; removed after."""
+    base = Path(tempfile.mkdtemp(prefix="decaybench-readable-"))
+    try:
+        for name in ("decaybench", "golden"):
+            shutil.copytree(ROOT / name, base / name, ignore=shutil.ignore_patterns("__pycache__"))
+        for path in (base, *base.rglob("*")):
+            path.chmod(0o755 if path.is_dir() else 0o644)  # whatever the clone's umask was
+        yield base
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """``python -m decaybench ARGS`` as the unprivileged user, from this checkout."""
+    """``python -m decaybench ARGS`` as the unprivileged user, from a readable copy of this checkout."""
     prefix = _prefix(_nobody())
-    environ = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONDONTWRITEBYTECODE": "1", "HOME": "/tmp"}
-    probe = subprocess.run(
-        [*prefix, sys.executable, "-c", "import decaybench.cli, numpy"], env=environ, capture_output=True, text=True, timeout=120
-    )
-    if probe.returncode != 0:
-        pytest.skip(
-            f"the unprivileged user cannot run this environment's Python and checkout: {(probe.stderr.strip().splitlines() or ['?'])[-1]}"
+    with _readable_copy() as copy:
+        environ = {**os.environ, "PYTHONPATH": str(copy), "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONDONTWRITEBYTECODE": "1", "HOME": "/tmp"}
+        probe = subprocess.run(
+            [*prefix, sys.executable, "-c", "import decaybench.cli, numpy; print(decaybench.__file__)"],
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=copy,  # python -c puts its working directory first on sys.path
         )
-    return subprocess.run([*prefix, sys.executable, "-m", "decaybench", *args], env=environ, capture_output=True, text=True, timeout=300)
+        if probe.returncode != 0:
+            last = (probe.stderr.strip().splitlines() or ["?"])[-1]
+            pytest.skip(f"the unprivileged user cannot run this environment's Python ({sys.executable}): {last}")
+        if Path(probe.stdout.strip()) != copy / "decaybench" / "__init__.py":
+            pytest.skip(f"the unprivileged user imports decaybench from {probe.stdout.strip()}, not from this checkout's copy")
+        command = [*prefix, sys.executable, "-m", "decaybench", *args]
+        return subprocess.run(command, env=environ, capture_output=True, text=True, timeout=300, cwd=copy)

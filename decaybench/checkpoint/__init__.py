@@ -55,7 +55,7 @@ from typing import Any
 
 import numpy as np
 
-from decaybench.checkpoint.files import check_entries, index_epoch
+from decaybench.checkpoint.files import PREFIX, check_entries, index_epoch
 from decaybench.checkpoint.manifest import MANIFEST, Manifest, first_difference, read_manifest, write_manifest
 from decaybench.checkpoint.state import NumpyStore, State, Store, TensorFlowStore, latest_epoch
 from decaybench.config import DecayConfig
@@ -186,6 +186,8 @@ def _check_state(directory: Path, config: DecayConfig, mode: str) -> None:
     epoch = index_epoch(directory)
     if epoch is not None and epoch > config.epochs:
         raise _refuse(directory, f"holds a corrupt checkpoint: its epoch {epoch} is outside 0..{config.epochs}")
+    if epoch is not None and not os.path.lexists(directory / f"{PREFIX}-{epoch}.index"):  # else TensorFlow finds it after loading
+        raise _refuse(directory, f"holds a corrupt checkpoint: its index names {PREFIX}-{epoch}, and {PREFIX}-{epoch}.index is missing")
 
 
 class Checkpoints:

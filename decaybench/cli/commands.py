@@ -13,7 +13,7 @@ from decaybench.cli.parsing import Flag, UsageError, config_from
 from decaybench.cli.runtime import PROG, emit, load_tensorflow, report_divergence
 from decaybench.config import DecayConfig
 from decaybench.files import OutputError, check_writable
-from decaybench.golden import check_drift, check_update, golden_dir, read_documented, update_golden
+from decaybench.golden import check_drift, check_update, golden_dir, read_documented, read_golden_trace, update_golden
 from decaybench.loops import check_policy_mode
 from decaybench.loops import run as run_mode
 from decaybench.memory import check_memory
@@ -110,6 +110,7 @@ def golden(args: argparse.Namespace) -> int:
         raise UsageError("--dir: the path is empty")
     directory = Path(args.dir) if args.dir is not None else golden_dir()
     documented = read_documented(directory)  # a bad golden/ is reported before TensorFlow loads
+    stored = None if args.update else read_golden_trace(directory)  # (--update treats a bad pair as absent)
     if args.update:
         try:
             check_update(directory)  # both files writable, before any work
@@ -121,7 +122,7 @@ def golden(args: argparse.Namespace) -> int:
         for line in update_golden(trace, directory):
             print(line)
         return 0
-    drift = check_drift(trace, documented, directory)
+    drift = check_drift(trace, documented, directory, stored)
     print("\n".join(drift.summary()))
     return 0 if drift.ok else 1
 

@@ -15,6 +15,7 @@ from decaybench.compile_cache import from_environment, use_compile_cache
 from decaybench.files import write_atomic
 from decaybench.messages import say
 from decaybench.modes.distributed.timeouts import MAX_RESTARTS, TIMEOUTS
+from decaybench.stopping import interrupted
 from decaybench.xla_flags import XLA_NO_FMA, with_flag, xla_accepts
 
 __all__ = ["CLUSTER_FLAGS", "PROG", "RUNTIME_FLAGS", "emit", "load_tensorflow", "report_divergence"]
@@ -64,17 +65,22 @@ RUNTIME_FLAGS = (
 
 @contextlib.contextmanager
 def _stderr_captured() -> Iterator[None]:
-    """Hold back what C++ libraries write on fd 2 (TensorFlow's start-up logging); replay it on error."""
+    """Hold back what C++ libraries write on fd 2 (TensorFlow's start-up logging); replay it on error.
+
+    Replayed line by line through :func:`~decaybench.messages.say`; not on Ctrl-C or SIGTERM,
+    which stop the command with their one line.
+    """
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), 2)
         try:
             yield
-        except BaseException:
+        except Exception:
             os.dup2(saved, 2)
             captured.seek(0)
-            sys.stderr.write(captured.read().decode(errors="replace"))
+            for line in captured.read().decode(errors="replace").splitlines():
+                say(line)
             raise
         finally:
             os.dup2(saved, 2)
@@ -94,12 +100,17 @@ def load_tensorflow(xla_no_fma: bool = False, compile_cache: str | None = None) 
             raise UsageError(f"--xla-no-fma: this TensorFlow's XLA does not know {XLA_NO_FMA} (TensorFlow 2.19 or newer does)")
         os.environ["XLA_FLAGS"] = with_flag(os.environ.get("XLA_FLAGS"), XLA_NO_FMA)
     with _stderr_captured():
-        import tensorflow as tf
+        try:
+            import tensorflow as tf
 
-        from decaybench.modes.distributed.training import setup_devices  # loads TensorFlow
+            from decaybench.modes.distributed.training import setup_devices  # loads TensorFlow
 
-        setup_devices()  # before any op: mode mirrored then runs in this process, on 2 logical CPUs
-        tf.config.list_physical_devices()  # device start-up logs here, not mid-output
+            setup_devices()  # before any op: mode mirrored then runs in this process, on 2 logical CPUs
+            tf.config.list_physical_devices()  # device start-up logs here, not mid-output
+        except Exception:
+            if interrupted():  # TensorFlow's import turned a Ctrl-C into another error ("direct cause"): it is the Ctrl-C
+                raise KeyboardInterrupt from None
+            raise
 
 
 def emit(text: str, output: Path | None) -> None:

@@ -8,7 +8,6 @@ value; the other flags are the configuration flags of the fields a grid shares, 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from decaybench.checkpoint import latest_epoch
@@ -17,7 +16,9 @@ from decaybench.cli.runtime import PROG, emit, load_tensorflow
 from decaybench.config import DecayConfig
 from decaybench.files import check_writable
 from decaybench.grid import AXES, DEFAULT_RANGES, Grid, check_tol, checkpoint_options, default_mode, run_grid
+from decaybench.messages import say
 from decaybench.metrics import METRICS
+from decaybench.paths import check_apart
 from decaybench.sweep import sweep_modes
 from decaybench.validation import InvalidValue
 
@@ -79,11 +80,10 @@ def sweep(args: argparse.Namespace) -> int:
     grid = _grid(args)
     check_tol(args.tol)
     kind = _format(args)
+    check_apart({"checkpoint_dir": args.checkpoint_dir, "output": args.output})  # apart, and not in golden/, as run's
     output = check_writable(args.output) if args.output else None
     saving = {"checkpoint_dir": args.checkpoint_dir, "checkpoint_every": args.checkpoint_every, "resume": args.resume}
     checkpoint = checkpoint_options(grid, args.tol, args.mode, *saving.values())  # before TensorFlow and any file
-    if checkpoint is not None and output is not None and output.resolve() == checkpoint.directory.resolve():
-        raise InvalidValue("output", args.output, "must not be the --checkpoint-dir")
     if kind == "png":
         try:
             from decaybench.sweep_plot import save_grid_plot  # loads matplotlib, an optional extra
@@ -97,7 +97,7 @@ def sweep(args: argparse.Namespace) -> int:
     else:
         emit({"table": result.table, "csv": result.to_csv, "json": result.to_json}[kind](), output)
     if resumed is not None:
-        print(f"{PROG}: resumed at epoch {resumed} from {args.checkpoint_dir}", file=sys.stderr)
+        say(f"{PROG}: resumed at epoch {resumed} from {args.checkpoint_dir}")
     return 0
 
 

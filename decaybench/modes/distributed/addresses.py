@@ -25,6 +25,10 @@ ValueError: host 'host b' is not a hostname or an IP address (IPv6 goes in brack
 Traceback (most recent call last):
 ...
 ValueError: port 99999 is out of range (1 to 65535)
+>>> split("127.0.0.1:0023456")
+Traceback (most recent call last):
+...
+ValueError: port 0023456 has 7 digits, more than 5
 >>> split("127.0.0.1:²")
 Traceback (most recent call last):
 ...
@@ -89,7 +93,9 @@ def split(address: str) -> Endpoint:
         host = _host(host)
     if not (port.isascii() and port.isdigit()):
         raise ValueError(f"port {port!r} is not a number of ASCII digits")
-    if len(port) > 5 or not 1 <= int(port) <= 65535:
+    if len(port) > 5:
+        raise ValueError(f"port {port[:12]}{'...' * (len(port) > 12)} has {len(port)} digits, more than 5")
+    if not 1 <= int(port) <= 65535:
         raise ValueError(f"port {port} is out of range (1 to 65535)")
     return host, int(port)
 
