@@ -12,6 +12,7 @@ pinned for the Keras that runs.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -143,6 +144,35 @@ def test_a_difference_names_the_step_both_values_and_the_ulps(reports: dict[str,
     assert reports["counting"]["resume"].detail.startswith("resumed after 3 epochs: lr differs at step 3: resumed 0.1, uninterrupted ")
     # Keras: float32(2**24 + 1) is 2**24.
     assert reports["keras"]["step-precision"].detail.startswith("rounds the step: lr(16777216) = lr(16777217)")
+
+
+def test_a_warn_names_the_first_differing_step_both_values_and_the_ulps(reports: dict[str, dict[str, Verdict]]) -> None:
+    import numpy as np
+    import tensorflow as tf
+
+    from decaybench.audit.probes import probe_steps
+    from decaybench.oracle import ulp_distance
+    from tests.audit_schedules import halving, keras_exponential
+
+    # The first probe step where Keras's lr is not the formula rounded once to float32, found here from the schedule's
+    # own calls (none of these lrs is subnormal, so no flush is needed).
+    schedule = keras_exponential()
+    for step in probe_steps(schedule, STEPS).tolist():
+        got, want = np.float32(schedule(tf.constant(step, tf.int64))), np.float32(halving(step))
+        if got != want:
+            break
+    first = f"first at step {step}: schedule {got!s}, formula {want!s} ({int(ulp_distance(got, want))} ULP); max "
+    assert first in reports["keras"]["reference"].detail
+    # float32(2**24 + 1) is 2**24: Keras's lr there is lr(2**24) = 0.1f * 2**-16, exactly.
+    at = np.float32(0.1) * np.float32(2.0**-16)
+    want = np.float32(halving(2**24 + 1))
+    assert reports["keras"]["step-precision"].detail.endswith(
+        f"step {2**24 + 1}: schedule {at!s}, formula {want!s} ({int(ulp_distance(at, want))} ULP)"
+    )
+    # Counting's traced call froze its count: the first step differs, in both modes.
+    compiled = reports["counting"]["compiled"].detail
+    for mode in ("tf.function", "xla"):
+        assert re.search(rf"{mode}: \d+/\d+ steps differ, first at step 0: {mode} \S+, eager \S+ \(\d+ ULP\); max", compiled), compiled
 
 
 def test_an_unimportable_target_exits_2_in_one_line(decaybench: Any) -> None:
