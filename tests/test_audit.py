@@ -175,6 +175,25 @@ def test_a_warn_names_the_first_differing_step_both_values_and_the_ulps(reports:
         assert re.search(rf"{mode}: \d+/\d+ steps differ, first at step 0: {mode} \S+, eager \S+ \(\d+ ULP\); max", compiled), compiled
 
 
+def test_logged_vs_applied_runs_where_the_lr_moves_and_skips_where_it_never_does() -> None:
+    import tensorflow as tf
+
+    from decaybench.audit import audit
+
+    def logged(values: list[float]) -> Verdict:
+        schedule = tf.keras.optimizers.schedules.PiecewiseConstantDecay([100], values)
+        return audit(schedule, checks=["logged-vs-applied"], steps=STEPS).verdict("logged-vs-applied")
+
+    # Flat over steps 0..4: from step 0 an lr one step off would equal the applied one. Keras 3 logs the next
+    # step's lr after a step, tf_keras the previous step's before one: either way the move 100 -> 101 shows.
+    moving = logged([0.1, 0.01])
+    assert moving.verdict == "warn" and "over 5 compiled steps from step 99: " in moving.detail, moving.detail
+    keras3 = "on_train_batch_end: step 100: logged 0.01, applied 0.1"
+    hook = keras3 if _keras3() else "on_train_batch_begin: step 101: logged 0.1, applied 0.01"
+    assert hook in moving.detail, moving.detail
+    assert logged([0.1, 0.1]).verdict == "skip"
+
+
 def test_an_unimportable_target_exits_2_in_one_line(decaybench: Any) -> None:
     status, out, err = decaybench.main("audit", "tests.no_such_module:schedule")
     assert status == 2 and out == ""

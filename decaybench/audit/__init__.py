@@ -95,7 +95,7 @@ def audit(
         "step-precision": lambda: schedule_checks.check_step_precision(original, formula),
         "resume": lambda: training.check_resume_(target),
         "initial-epoch": lambda: training.check_initial_epoch(target),
-        "logged-vs-applied": lambda: training.check_logged(target),
+        "logged-vs-applied": lambda: training.check_logged(target, original),
         "reference": lambda: schedule_checks.check_reference(original, formula),
     }
     verdicts = {check: found[check]() for check in chosen if check in found}
