@@ -194,10 +194,45 @@ def test_logged_vs_applied_runs_where_the_lr_moves_and_skips_where_it_never_does
     assert logged([0.1, 0.1]).verdict == "skip"
 
 
-def test_an_unimportable_target_exits_2_in_one_line(decaybench: Any) -> None:
+def test_a_check_where_the_users_code_hangs_or_raises_fails_and_the_others_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    import tensorflow as tf
+
+    import decaybench.audit
+    from tests.audit_schedules import Halving
+
+    class HangsWhenTraced(Halving):
+        def __call__(self, step: Any) -> Any:
+            if not tf.executing_eagerly():
+                time.sleep(30)  # past the wait below; a bounded sleep, so that an audit that does not bound it still ends
+            return super().__call__(step)
+
+    def raising(step: int) -> float:
+        raise ZeroDivisionError("the formula's own bug")
+
+    monkeypatch.setattr(decaybench.audit, "CHECK_WAIT", 2.0)
+    report = decaybench.audit.audit(
+        HangsWhenTraced(0.1), checks=["config", "compiled", "step-precision", "reference"], reference=raising, steps=5
+    )
+    got = {verdict.check: (verdict.verdict, verdict.detail) for verdict in report.verdicts}
+    assert got["config"][0] == "pass"
+    assert got["compiled"] == ("fail", "did not finish within 2 s")
+    assert got["step-precision"] == ("fail", "raised ZeroDivisionError: the formula's own bug")
+    assert got["reference"] == ("fail", "the reference raised ZeroDivisionError: the formula's own bug")
+
+
+def test_an_unimportable_target_exits_2_in_one_line(decaybench: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     status, out, err = decaybench.main("audit", "tests.no_such_module:schedule")
     assert status == 2 and out == ""
     assert err.startswith("decaybench: error: target: must name an importable module: ModuleNotFoundError") and err.count("\n") == 1
+    (tmp_path / "slow_to_import.py").write_text("import time\ntime.sleep(30)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr("decaybench.audit.target.CHECK_WAIT", 1.0)
+    status, out, err = decaybench.main("audit", "slow_to_import:schedule")
+    assert (status, out) == (2, "") and err == (
+        "decaybench: error: target: must name a module that imports: it did not finish within 1 s, got 'slow_to_import:schedule'\n"
+    )
     status, _, err = decaybench.main("audit", "tests.audit_schedules:PERIOD")
     assert status == 2 and "LearningRateSchedule (or return one), not int, got 'tests.audit_schedules:PERIOD'" in err
 

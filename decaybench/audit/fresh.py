@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from decaybench.audit.compare import first_difference
+from decaybench.audit.deadline import CHECK_WAIT, CheckTimeout, deadline
 from decaybench.audit.report import Verdict
 from decaybench.audit.target import Target
 from decaybench.audit.training import build_model, fit
@@ -131,8 +132,11 @@ class FreshChecks:
         self.target = target
         self._directory = tempfile.TemporaryDirectory(prefix="decaybench-audit-")
         try:
-            path: Path | None = _save(target, Path(self._directory.name))
+            with deadline(CHECK_WAIT):
+                path: Path | None = _save(target, Path(self._directory.name))
             self._saving = ""
+        except CheckTimeout as timeout:
+            path, self._saving = None, f"training and saving the model {timeout}"
         except Exception as error:  # the user's schedule in a Keras model, or Keras's saver
             path, self._saving = None, f"training and saving the model raised {reason(error)}"
         self._saved = path is not None
