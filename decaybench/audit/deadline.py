@@ -24,8 +24,9 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["CHECK_WAIT", "CheckTimeout", "deadline"]
+__all__ = ["CHECK_WAIT", "REPEAT", "CheckTimeout", "deadline"]
 
+REPEAT = 0.5  # seconds between the rings after the first
 CHECK_WAIT = 300.0  # seconds: a check takes 1-5 s on a loaded 2-core machine, the compiled one up to ~15 at 10,000 steps
 
 
@@ -45,7 +46,9 @@ def deadline(seconds: float) -> Iterator[None]:
         raise CheckTimeout(f"did not finish within {seconds:g} s")
 
     previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    # Then again every REPEAT seconds: Python swallows an exception raised in a finalizer (a garbage-collected
+    # tf.function's __del__ may be what runs when the alarm rings), so one ring may not reach the check.
+    signal.setitimer(signal.ITIMER_REAL, seconds, REPEAT)
     try:
         yield
     finally:
