@@ -298,3 +298,18 @@ def test_a_keras_model_target_is_its_optimizers_schedule(tmp_path: Path) -> None
     target = load_target(str(tmp_path / "model.keras"))  # its module named in the file, imported first
     assert type(target.schedule) is Halving and target.schedule.get_config() == {"initial_learning_rate": 0.1, "period": 1000}
     assert target.fresh() is not target.schedule and target.fresh().get_config() == target.schedule.get_config()
+
+
+def test_step_precision_names_the_step_of_the_pair_where_the_schedule_is_wrong() -> None:
+    import numpy as np
+
+    from decaybench.audit.schedule_checks import check_step_precision
+    from decaybench.audit.values import Evaluated
+
+    # lr(2**24) computed one ULP low gives lr(2**24 + 1)'s value: the pair's lrs are equal, and the wrong one is the first.
+    s, ulp = 2**24, 2.0**-24  # float32's ULP at 0.5
+    formula = {s - 1: 0.5 + 3 * ulp, s: 0.5 + 2 * ulp, s + 1: 0.5 + ulp, s + 2: 0.5}
+    lrs = np.float32([formula[s - 1], formula[s + 1], formula[s + 1], formula[s + 2]])
+    verdict = check_step_precision(Evaluated(np.arange(s - 1, s + 3), lrs), formula.__getitem__)
+    assert verdict.verdict == "warn"
+    assert verdict.detail.endswith(f"step {s}: schedule {lrs[1]!s}, formula {np.float32(formula[s])!s} (1 ULP)"), verdict.detail

@@ -152,11 +152,10 @@ def _collide(step: int) -> bool:
 def _why(original: Evaluated, step: int, reference: Callable[[int], float] | None) -> str:
     here, there = _lr(original, step), _lr(original, step + 1)
     if reference is not None:
-        want = _rounded(np.array([reference(step + 1)]), np.asarray(there).dtype)[0]
-        return (
-            f"the formula gives {reference(step)!r} and {reference(step + 1)!r}: "
-            f"step {step + 1}: schedule {there!s}, formula {want!s} ({ulps(there, want)})"
-        )
+        # One lr for two steps the formula tells apart: it is wrong at one of them (or both), the first named.
+        want = _rounded(np.array([reference(step), reference(step + 1)]), np.asarray(here).dtype)
+        wrong = first_difference(np.array([step, step + 1]), np.array([here, there]), want, "schedule", "formula")
+        return f"the formula gives {reference(step)!r} and {reference(step + 1)!r}: {wrong}"
     before, after = _lr(original, step - 1), _lr(original, step + 2)
     return (
         f"lr({step - 1}) = {before!s}, lr({step + 2}) = {after!s}: "
