@@ -12,6 +12,7 @@ pinned for the Keras that runs.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -139,16 +140,107 @@ def test_a_difference_names_the_step_both_values_and_the_ulps(reports: dict[str,
         "from_config(get_config()) differs at step 1: copy 0.099999934, original 0.09993071 ("
     )
     assert reports["forgetful"]["saved-model"].detail.startswith("the loaded schedule (tests.audit_schedules.Forgetful) differs at step 3:")
-    # Counting restarts its count in the fresh objects: step 3 gets lr(0) again.
-    assert reports["counting"]["resume"].detail.startswith("resumed after 3 epochs: lr differs at step 3: resumed 0.1, uninterrupted ")
+    # Counting restarts its count in the fresh objects: step 3 gets the first step's lr again. tf_keras's optimizer
+    # calls the schedule once when it is built (Optimizer._build_learning_rate), so its first step is call 1.
+    import numpy as np
+
+    from tests.audit_schedules import halving
+
+    again = np.float32(halving(0 if _keras3() else 1, period=1000))
+    assert reports["counting"]["resume"].detail.startswith(
+        f"resumed after 3 epochs: lr differs at step 3: resumed {again!s}, uninterrupted "
+    )
     # Keras: float32(2**24 + 1) is 2**24.
     assert reports["keras"]["step-precision"].detail.startswith("rounds the step: lr(16777216) = lr(16777217)")
 
 
-def test_an_unimportable_target_exits_2_in_one_line(decaybench: Any) -> None:
+def test_a_warn_names_the_first_differing_step_both_values_and_the_ulps(reports: dict[str, dict[str, Verdict]]) -> None:
+    import numpy as np
+    import tensorflow as tf
+
+    from decaybench.audit.probes import probe_steps
+    from decaybench.oracle import ulp_distance
+    from tests.audit_schedules import halving, keras_exponential
+
+    # The first probe step where Keras's lr is not the formula rounded once to float32, found here from the schedule's
+    # own calls (none of these lrs is subnormal, so no flush is needed).
+    schedule = keras_exponential()
+    for step in probe_steps(schedule, STEPS).tolist():
+        got, want = np.float32(schedule(tf.constant(step, tf.int64))), np.float32(halving(step))
+        if got != want:
+            break
+    first = f"first at step {step}: schedule {got!s}, formula {want!s} ({int(ulp_distance(got, want))} ULP); max "
+    assert first in reports["keras"]["reference"].detail
+    # float32(2**24 + 1) is 2**24: Keras's lr there is lr(2**24) = 0.1f * 2**-16, exactly.
+    at = np.float32(0.1) * np.float32(2.0**-16)
+    want = np.float32(halving(2**24 + 1))
+    assert reports["keras"]["step-precision"].detail.endswith(
+        f"step {2**24 + 1}: schedule {at!s}, formula {want!s} ({int(ulp_distance(at, want))} ULP)"
+    )
+    # Counting's traced call froze its count: the first step differs, in both modes.
+    compiled = reports["counting"]["compiled"].detail
+    for mode in ("tf.function", "xla"):
+        assert re.search(rf"{mode}: \d+/\d+ steps differ, first at step 0: {mode} \S+, eager \S+ \(\d+ ULP\); max", compiled), compiled
+
+
+def test_logged_vs_applied_runs_where_the_lr_moves_and_skips_where_it_never_does() -> None:
+    import tensorflow as tf
+
+    from decaybench.audit import audit
+
+    def logged(values: list[float]) -> Verdict:
+        schedule = tf.keras.optimizers.schedules.PiecewiseConstantDecay([100], values)
+        return audit(schedule, checks=["logged-vs-applied"], steps=STEPS).verdict("logged-vs-applied")
+
+    # Flat over steps 0..4: from step 0 an lr one step off would equal the applied one. Keras 3 logs the next
+    # step's lr after a step, tf_keras the previous step's before one: either way the move 100 -> 101 shows.
+    moving = logged([0.1, 0.01])
+    assert moving.verdict == "warn" and "over 5 compiled steps from step 99: " in moving.detail, moving.detail
+    keras3 = "on_train_batch_end: step 100: logged 0.01, applied 0.1"
+    hook = keras3 if _keras3() else "on_train_batch_begin: step 101: logged 0.1, applied 0.01"
+    assert hook in moving.detail, moving.detail
+    assert logged([0.1, 0.1]).verdict == "skip"
+
+
+def test_a_check_where_the_users_code_hangs_or_raises_fails_and_the_others_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    import tensorflow as tf
+
+    import decaybench.audit
+    from tests.audit_schedules import Halving
+
+    class HangsWhenTraced(Halving):
+        def __call__(self, step: Any) -> Any:
+            if not tf.executing_eagerly():
+                time.sleep(30)  # past the wait below; a bounded sleep, so that an audit that does not bound it still ends
+            return super().__call__(step)
+
+    def raising(step: int) -> float:
+        raise ZeroDivisionError("the formula's own bug")
+
+    monkeypatch.setattr(decaybench.audit, "CHECK_WAIT", 2.0)
+    report = decaybench.audit.audit(
+        HangsWhenTraced(0.1), checks=["config", "compiled", "step-precision", "reference"], reference=raising, steps=5
+    )
+    got = {verdict.check: (verdict.verdict, verdict.detail) for verdict in report.verdicts}
+    assert got["config"][0] == "pass"
+    assert got["compiled"] == ("fail", "did not finish within 2 s")
+    assert got["step-precision"] == ("fail", "raised ZeroDivisionError: the formula's own bug")
+    assert got["reference"] == ("fail", "the reference raised ZeroDivisionError: the formula's own bug")
+
+
+def test_an_unimportable_target_exits_2_in_one_line(decaybench: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     status, out, err = decaybench.main("audit", "tests.no_such_module:schedule")
     assert status == 2 and out == ""
     assert err.startswith("decaybench: error: target: must name an importable module: ModuleNotFoundError") and err.count("\n") == 1
+    (tmp_path / "slow_to_import.py").write_text("import time\ntime.sleep(30)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr("decaybench.audit.target.CHECK_WAIT", 1.0)
+    status, out, err = decaybench.main("audit", "slow_to_import:schedule")
+    assert (status, out) == (2, "") and err == (
+        "decaybench: error: target: must name a module that imports: it did not finish within 1 s, got 'slow_to_import:schedule'\n"
+    )
     status, _, err = decaybench.main("audit", "tests.audit_schedules:PERIOD")
     assert status == 2 and "LearningRateSchedule (or return one), not int, got 'tests.audit_schedules:PERIOD'" in err
 
@@ -206,3 +298,18 @@ def test_a_keras_model_target_is_its_optimizers_schedule(tmp_path: Path) -> None
     target = load_target(str(tmp_path / "model.keras"))  # its module named in the file, imported first
     assert type(target.schedule) is Halving and target.schedule.get_config() == {"initial_learning_rate": 0.1, "period": 1000}
     assert target.fresh() is not target.schedule and target.fresh().get_config() == target.schedule.get_config()
+
+
+def test_step_precision_names_the_step_of_the_pair_where_the_schedule_is_wrong() -> None:
+    import numpy as np
+
+    from decaybench.audit.schedule_checks import check_step_precision
+    from decaybench.audit.values import Evaluated
+
+    # lr(2**24) computed one ULP low gives lr(2**24 + 1)'s value: the pair's lrs are equal, and the wrong one is the first.
+    s, ulp = 2**24, 2.0**-24  # float32's ULP at 0.5
+    formula = {s - 1: 0.5 + 3 * ulp, s: 0.5 + 2 * ulp, s + 1: 0.5 + ulp, s + 2: 0.5}
+    lrs = np.float32([formula[s - 1], formula[s + 1], formula[s + 1], formula[s + 2]])
+    verdict = check_step_precision(Evaluated(np.arange(s - 1, s + 3), lrs), formula.__getitem__)
+    assert verdict.verdict == "warn"
+    assert verdict.detail.endswith(f"step {s}: schedule {lrs[1]!s}, formula {np.float32(formula[s])!s} (1 ULP)"), verdict.detail

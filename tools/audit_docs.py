@@ -104,7 +104,7 @@ def render(collected: Sequence[dict[str, Any]]) -> str:
     for document in collected:
         for row in document["rows"]:
             verdicts = {entry["check"]: entry["verdict"] for entry in row["checks"]}
-            keras = document["keras"].split(" (")[0]
+            keras = document["keras"].replace("TensorFlow ", "TF ")  # the TF version tells apart the envs that run one Keras
             lines.append(f"| {row['schedule']} | {keras} | " + " | ".join(verdicts[check] for check in CHECKS) + " |")
     page = [
         "# The audit of Keras's built-in schedules",

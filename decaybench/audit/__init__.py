@@ -23,20 +23,29 @@ the checks in :mod:`~decaybench.audit.schedule_checks`, :mod:`~decaybench.audit.
 :mod:`~decaybench.audit.fresh` (with its child, :mod:`~decaybench.audit.worker`), the result in
 :mod:`~decaybench.audit.report`, and :mod:`~decaybench.audit.references`: the documented formulas
 of Keras's own schedules in float64. Importing this package loads no TensorFlow; :func:`audit` does.
+
+The user's code runs in every check: what it raises where a check did not expect it, or a hang
+past :data:`~decaybench.audit.deadline.CHECK_WAIT` seconds (:mod:`~decaybench.audit.deadline`), is
+that check's ``fail``, and the next check runs; the fresh interpreter has its own bounded wait.
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
+from decaybench.audit.deadline import CHECK_WAIT, CheckTimeout, deadline
 from decaybench.audit.probes import DEFAULT_STEPS, probe_steps
 from decaybench.audit.report import CHECKS, AuditReport, Verdict
 from decaybench.audit.target import Target, load_reference, load_target, schedule_class
+from decaybench.audit.values import evaluate, reason
 from decaybench.validation import InvalidValue, check_positive_int
 
 __all__ = ["CHECKS", "AuditReport", "Verdict", "audit", "keras_name"]
+
+FRESH = ("saved-model", "mixed-precision")  # the checks of the child interpreter (decaybench.audit.fresh)
 
 
 def keras_name() -> str:
@@ -83,23 +92,44 @@ def audit(
     check_positive_int("steps", steps)
     formula = load_reference(reference) if isinstance(reference, str) else reference
     target, name = _target(schedule_or_target)
-    from decaybench.audit import fresh, schedule_checks, training  # here: they load TensorFlow when they run
-    from decaybench.audit.values import evaluate
+    from decaybench.audit import fresh  # here: it loads TensorFlow when it runs
 
-    pending = fresh.FreshChecks(target, name) if {"saved-model", "mixed-precision"} & set(chosen) else None
-    original = evaluate(target.schedule, probe_steps(target.schedule, steps))
-    found: dict[str, Callable[[], Verdict]] = {
+    pending = fresh.FreshChecks(target, name) if set(FRESH) & set(chosen) else None
+    try:
+        with deadline(CHECK_WAIT):
+            original = evaluate(target.schedule, probe_steps(target.schedule, steps))
+        found = _in_process(target, original, formula)
+    except CheckTimeout as timeout:
+        found = {check: partial(Verdict, check, "fail", f"calling the schedule at the probe steps {timeout}") for check in CHECKS}
+    verdicts = {check: _bounded(check, found[check]) for check in chosen if check not in FRESH}
+    if pending is not None:
+        verdicts["saved-model"], verdicts["mixed-precision"] = pending.verdicts()
+    ordered = tuple(verdicts[check] for check in CHECKS if check in chosen)
+    return AuditReport(target.name, keras_name(), ordered)
+
+
+def _in_process(target: Target, original: Any, formula: Callable[[int], float] | None) -> dict[str, Callable[[], Verdict]]:
+    from decaybench.audit import schedule_checks, training  # here: they load TensorFlow when they run
+
+    return {
         "config": lambda: schedule_checks.check_config(target.schedule, original),
         "serialize": lambda: schedule_checks.check_serialize(target.schedule, original),
         "compiled": lambda: schedule_checks.check_compiled(target.schedule, original),
         "step-precision": lambda: schedule_checks.check_step_precision(original, formula),
         "resume": lambda: training.check_resume_(target),
         "initial-epoch": lambda: training.check_initial_epoch(target),
-        "logged-vs-applied": lambda: training.check_logged(target),
+        "logged-vs-applied": lambda: training.check_logged(target, original),
         "reference": lambda: schedule_checks.check_reference(original, formula),
     }
-    verdicts = {check: found[check]() for check in chosen if check in found}
-    if pending is not None:
-        verdicts["saved-model"], verdicts["mixed-precision"] = pending.verdicts()
-    ordered = tuple(verdicts[check] for check in CHECKS if check in chosen)
-    return AuditReport(target.name, keras_name(), ordered)
+
+
+def _bounded(check: str, run: Callable[[], Verdict]) -> Verdict:
+    # The user's code (the schedule, its config, the reference) runs in every check: what it raises or a
+    # hang is that check's fail, and the next check runs.
+    try:
+        with deadline(CHECK_WAIT):
+            return run()
+    except CheckTimeout as timeout:
+        return Verdict(check, "fail", str(timeout))
+    except Exception as error:  # anything the user's code raises where a check did not expect it
+        return Verdict(check, "fail", f"raised {reason(error)}")

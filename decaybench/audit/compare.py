@@ -2,7 +2,7 @@
 
 Every check that compares lrs names the first step where they differ, both values and their
 distance in ULPs of the values' dtype (:func:`decaybench.oracle.ulp_distance`); ``-0.0`` and
-``0.0`` differ here, as bits do:
+``0.0`` differ here, as bits do (:mod:`decaybench.bits`):
 
 >>> steps = np.array([0, 1, 2])
 >>> first_difference(steps, np.float32([1, 2, 3]), np.float32([1, 2, 3])) is None
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from decaybench.bits import same_bits, show
 from decaybench.oracle import ulp_distance
 
 __all__ = ["NOT_COMPARABLE", "first_difference", "identical", "ulp_count", "ulps"]
@@ -24,12 +25,11 @@ NOT_COMPARABLE = 2**64
 
 
 def identical(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Elementwise: the same dtype and the same bits (NaN payloads aside)."""
-    a, b = np.asarray(a), np.asarray(b)
+    """Elementwise, broadcast: the same dtype and the same bits (:func:`decaybench.bits.same_bits`, NaNs by their bits)."""
+    a, b = np.broadcast_arrays(np.asarray(a), np.asarray(b))
     if a.dtype != b.dtype:
-        return np.zeros(np.broadcast(a, b).shape, dtype=bool)
-    same = (a == b) & (np.signbit(a) == np.signbit(b))
-    return np.asarray(same | (np.isnan(a) & np.isnan(b)))
+        return np.zeros(a.shape, dtype=bool)
+    return same_bits(a, b).reshape(a.shape)
 
 
 def ulp_count(a: np.ndarray, b: np.ndarray) -> int:
@@ -54,4 +54,4 @@ def first_difference(steps: np.ndarray, got: np.ndarray, want: np.ndarray, got_n
     if not differs.any():
         return None
     at = int(np.argmax(differs))
-    return f"step {int(steps[at])}: {got_name} {got[at]!s}, {want_name} {want[at]!s} ({ulps(got[at], want[at])})"
+    return f"step {int(steps[at])}: {got_name} {show(got[at])}, {want_name} {show(want[at])} ({ulps(got[at], want[at])})"

@@ -27,10 +27,12 @@ from typing import Any
 import numpy as np
 
 from decaybench.audit.compare import first_difference
+from decaybench.audit.deadline import CHECK_WAIT, CheckTimeout, deadline
 from decaybench.audit.report import Verdict
 from decaybench.audit.target import Target
 from decaybench.audit.training import build_model, fit
 from decaybench.audit.values import evaluate, reason
+from decaybench.json_floats import decode_array, encode_array
 
 __all__ = ["SAVED_STEPS", "WAIT", "FreshChecks", "from_wire", "to_wire"]
 
@@ -39,18 +41,18 @@ WAIT = 180.0  # seconds: two TensorFlow start-ups on a loaded 2-core machine tak
 
 
 def to_wire(values: np.ndarray) -> dict[str, Any]:
-    """Values as exact JSON: their dtype and each one widened to float64, in hex.
+    """Values as exact JSON: their dtype and each one widened to float64 (:mod:`decaybench.json_floats`).
 
-    >>> from_wire(to_wire(np.float32([0.1, 2.5]))).tolist() == np.float32([0.1, 2.5]).tolist()
+    >>> from_wire(to_wire(np.float32([0.1, -0.0, np.inf]))).tolist() == np.float32([0.1, -0.0, np.inf]).tolist()
     True
     """
     values = np.asarray(values)
-    return {"dtype": str(values.dtype), "hex": [float(value).hex() for value in values.astype(np.float64).tolist()]}
+    return {"dtype": str(values.dtype), "values": encode_array(values.astype(np.float64))}
 
 
 def from_wire(data: dict[str, Any]) -> np.ndarray:
     """The values :func:`to_wire` wrote, bit for bit."""
-    return np.array([float.fromhex(value) for value in data["hex"]], dtype=np.float64).astype(data["dtype"])
+    return decode_array(data["values"]).astype(data["dtype"])
 
 
 def _save(target: Target, directory: Path) -> Path:
@@ -131,8 +133,11 @@ class FreshChecks:
         self.target = target
         self._directory = tempfile.TemporaryDirectory(prefix="decaybench-audit-")
         try:
-            path: Path | None = _save(target, Path(self._directory.name))
+            with deadline(CHECK_WAIT):
+                path: Path | None = _save(target, Path(self._directory.name))
             self._saving = ""
+        except CheckTimeout as timeout:
+            path, self._saving = None, f"training and saving the model {timeout}"
         except Exception as error:  # the user's schedule in a Keras model, or Keras's saver
             path, self._saving = None, f"training and saving the model raised {reason(error)}"
         self._saved = path is not None

@@ -88,8 +88,9 @@ def _mode_differences(name: str, original: Evaluated, compiled: Evaluated) -> tu
     where = np.flatnonzero(differs)
     at = max(where.tolist(), key=lambda i: ulp_count(compiled.values[i], original.values[i]))
     most = ulps(compiled.values[at], original.values[at])
+    first = first_difference(original.steps, compiled.values, original.values, name, "eager")
     text = (
-        f"{name}: {len(where)}/{len(differs)} steps differ, max {most} at step {int(original.steps[at])} "
+        f"{name}: {len(where)}/{len(differs)} steps differ, first at {first}; max {most} at step {int(original.steps[at])} "
         f"(eager {original.values[at]!s}, {name} {compiled.values[at]!s})"
     )
     if compiled.values.dtype != original.values.dtype:
@@ -149,9 +150,17 @@ def _collide(step: int) -> bool:
 
 
 def _why(original: Evaluated, step: int, reference: Callable[[int], float] | None) -> str:
+    here, there = _lr(original, step), _lr(original, step + 1)
     if reference is not None:
-        return f"the formula gives {reference(step)!r} and {reference(step + 1)!r}"
-    return f"lr({step - 1}) = {_lr(original, step - 1)!s}, lr({step + 2}) = {_lr(original, step + 2)!s}"
+        # One lr for two steps the formula tells apart: it is wrong at one of them (or both), the first named.
+        want = _rounded(np.array([reference(step), reference(step + 1)]), np.asarray(here).dtype)
+        wrong = first_difference(np.array([step, step + 1]), np.array([here, there]), want, "schedule", "formula")
+        return f"the formula gives {reference(step)!r} and {reference(step + 1)!r}: {wrong}"
+    before, after = _lr(original, step - 1), _lr(original, step + 2)
+    return (
+        f"lr({step - 1}) = {before!s}, lr({step + 2}) = {after!s}: "
+        f"the lr moves {ulps(before, here)} into step {step} and {ulps(there, after)} out of step {step + 1}"
+    )
 
 
 def _rounded(values: np.ndarray, dtype: np.dtype[Any]) -> np.ndarray:
@@ -175,8 +184,9 @@ def check_reference(original: Evaluated, reference: Callable[[int], float] | Non
     relative = np.where(differs, _relative(original.values, exact), 0.0)
     worst = max(range(len(formula)), key=lambda i: ulp_count(original.values[i], formula[i]))
     most = ulps(original.values[worst], formula[worst])
+    first = first_difference(original.steps, original.values, formula, "schedule", "formula")
     summary = (
-        f"{int(differs.sum())}/{len(differs)} steps differ, max {most} at step {int(original.steps[worst])} "
+        f"{int(differs.sum())}/{len(differs)} steps differ, first at {first}; max {most} at step {int(original.steps[worst])} "
         f"(schedule {original.values[worst]!s}, formula {formula[worst]!s})"
     )
     beyond = np.flatnonzero(relative > REFERENCE_TOLERANCE)

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from decaybench.audit.deadline import CHECK_WAIT, CheckTimeout, deadline
 from decaybench.audit.values import reason
 from decaybench.validation import InvalidValue
 
@@ -48,7 +49,10 @@ def _attribute(argument: str, text: str) -> Any:
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
-        value: Any = importlib.import_module(module_name)
+        with deadline(CHECK_WAIT):
+            value: Any = importlib.import_module(module_name)
+    except CheckTimeout as timeout:
+        raise InvalidValue(argument, text, f"must name a module that imports: it {timeout}") from None
     except Exception as error:  # the user's module: any error it raises on import is the reason
         raise InvalidValue(argument, text, f"must name an importable module: {reason(error)}") from None
     for part in attribute.split("."):

@@ -16,7 +16,9 @@ the running sum, the weight a resumed run must reproduce.
 * ``logged-vs-applied``: what ``optimizer.learning_rate`` shows a callback before and after each
   step, against what the step applied. Keras 3 evaluates the schedule at ``iterations`` (after a
   step: the next step's lr); tf_keras returns the lr its last step computed (before a step: the
-  previous step's).
+  previous step's). The steps start (``iterations`` set) just before the first probe step where
+  the lr moves: where it does not, an lr one step off equals the right one, and a pass would say
+  nothing (Keras's ``CosineDecay`` over 2**25 steps keeps 0.1 in float32 for its first 1,000).
 """
 
 from __future__ import annotations
@@ -31,10 +33,10 @@ from decaybench.audit.compare import first_difference, identical
 from decaybench.audit.probes import boundaries
 from decaybench.audit.report import Verdict
 from decaybench.audit.target import Target
-from decaybench.audit.values import evaluate, reason
+from decaybench.audit.values import Evaluated, evaluate, reason
 from decaybench.resume_check import ResumeMismatch, check_resume
 
-__all__ = ["RESUME_EPOCHS", "RESUME_SPLIT", "build_model", "check_initial_epoch", "check_logged", "check_resume_", "fit"]
+__all__ = ["RESUME_EPOCHS", "RESUME_SPLIT", "build_model", "check_initial_epoch", "check_logged", "check_resume_", "first_move", "fit"]
 
 RESUME_EPOCHS, RESUME_SPLIT = 6, 3
 LOGGED_STEPS = 5
@@ -178,15 +180,37 @@ def _hook(name: str, logged: np.ndarray, applied: np.ndarray, steps: np.ndarray,
     return f"{name}: {difference}{whose if shifted else ''}"
 
 
-def check_logged(target: Target) -> Verdict:
-    """``logged-vs-applied``: ``optimizer.learning_rate`` read in ``on_train_batch_begin`` and ``_end`` against the lr applied."""
+def first_move(original: Evaluated) -> int | None:
+    """The first probe step ``s`` whose next step ``s + 1`` is probed and has another lr; ``None`` when there is none.
+
+    >>> first_move(Evaluated(np.array([0, 1, 2, 7, 8]), np.float32([1, 1, 1, 1, 0.5])))
+    7
+    """
+    steps, values = original.steps, original.values
+    moves = (steps[1:] == steps[:-1] + 1) & ~identical(values[1:], values[:-1])
+    return int(steps[np.argmax(moves)]) if moves.any() else None
+
+
+def check_logged(target: Target, original: Evaluated) -> Verdict:
+    """``logged-vs-applied``: ``optimizer.learning_rate`` read in ``on_train_batch_begin`` and ``_end`` against the lr applied.
+
+    The steps run from just before the first step where the lr moves (an lr one step off shows only there).
+    """
+    moves = first_move(original)
+    if moves is None:
+        return Verdict("logged-vs-applied", "skip", "the lr moves between no two neighbouring probe steps: an lr one step off cannot show")
+    start = max(moves - 1, 0)
     try:
         recorder = _recorder(read_logged=True)
-        fit(build_model(target.fresh()), LOGGED_STEPS, [recorder])
+        model = build_model(target.fresh())
+        model.optimizer.build(model.trainable_variables)
+        model.optimizer.iterations.assign(start)
+        fit(model, LOGGED_STEPS, [recorder])
     except Exception as error:  # the user's schedule inside fit
         return Verdict("logged-vs-applied", "fail", f"fit raised {reason(error)}")
     rows = recorder.arrays()
     begin = _hook("on_train_batch_begin", rows["before"], rows["lr"], rows["step"], -1)
     end = _hook("on_train_batch_end", rows["after"], rows["lr"], rows["step"], 1)
     verdict = "pass" if begin.endswith("equal") and end.endswith("equal") else "warn"
-    return Verdict("logged-vs-applied", verdict, f"optimizer.learning_rate over {LOGGED_STEPS} compiled steps: {begin}; {end}")
+    where = f"over {LOGGED_STEPS} compiled steps from step {start}"
+    return Verdict("logged-vs-applied", verdict, f"optimizer.learning_rate {where}: {begin}; {end}")
