@@ -2,14 +2,14 @@ r"""XLA's loop over every epoch of a chunk: the schedule as one vector first, th
 
 When a chunk records every epoch its length is its row count, which XLA knows at compile time.
 So :func:`unrolled_rows` computes the chunk's float64 schedule as one vector before the
-recurrence, then runs the steps :data:`UNROLL` at a time in one iteration of the loop, and keeps
-each block's ``w`` and loss in one buffer::
+recurrence, then runs the steps :data:`UNROLL` at a time in one iteration of the loop, and writes
+each block's rows, packed as the output (``w``, the loss, the lr's bits), into one buffer::
 
     lrs = tf_exponential_decay(start + arange(blocks * UNROLL), *schedule)   # one vector
     for block in range(blocks):                                              # one while loop
         for j in range(UNROLL):                                              # unrolled at trace time
             w, loss = step(w, lrs[block * UNROLL + j])
-        rows[block] = [(w, loss) of the block's UNROLL epochs]
+        rows[block] = [(w, loss, lr bits) of the block's UNROLL epochs]
 
 The last block runs up to ``UNROLL - 1`` epochs past the chunk's end (the row count rounded up);
 their rows are sliced off and the chunk's last ``w`` is read from its last row, so no epoch of
@@ -18,7 +18,8 @@ the run sees them. Every epoch is the same step on the same values as in
 element, the C library's, as in the loop), so the rows are bit for bit the plain loop's, for
 ``xla-exact`` and ``xla`` alike (``tests/test_modes.py``, ``tests/test_resume.py``,
 ``tests/properties/test_xla_model.py``). Why it is faster, step by step, is in
-``docs/benchmarks.notes.md`` ("Long traces").
+``docs/benchmarks.notes.md`` ("Long traces"): packing the rows in the loop saves a pass over
+them after it (a ``concat`` of the rows and the lr words), 1-4 ns of about 20 per epoch.
 """
 
 from __future__ import annotations
@@ -49,6 +50,18 @@ UNROLL_FROM = 4096
 SMALL_W = 16
 
 
+def _row(w: tf.Tensor, loss: tf.Tensor, lr: tf.Tensor) -> tf.Tensor:
+    """One packed row ``[..., size + 1 + k]``: ``w``, the loss, the float64 lr's bits as ``k = 8 / itemsize``
+    words, as :func:`~.compiled_loop.unpacked` reads them (16-bit floats as their uint16 bits, see
+    :data:`~.compiled_loop.ROWS`)."""
+    if w.dtype.size == 2:
+        w, loss = tf.bitcast(w, tf.uint16), tf.bitcast(loss, tf.uint16)
+    words = tf.bitcast(lr, w.dtype)
+    if w.dtype.size == 8:
+        words = words[..., tf.newaxis]
+    return tf.concat([w, loss[..., tf.newaxis], words], axis=-1)
+
+
 def unrolled_rows(
     w0: tf.Tensor,
     span: tf.Tensor,
@@ -60,25 +73,26 @@ def unrolled_rows(
     """Epochs ``span[0] .. span[0] + rows - 1``, each recorded (AutoGraph source; ``rows >= 1``).
 
     Args as :func:`~.compiled_loop.chunk_loop`'s. Returns ``(packed rows, last w)``, the rows
-    packed as :data:`~.compiled_loop.ROWS` packs them: ``[rows, ..., size + 1 + k]``.
+    packed as :data:`~.compiled_loop.ROWS` packs them: ``[rows, ..., size + 1 + k]``. Each row is
+    packed in the loop, where its values are, so the buffer the loop writes is the output.
     """
     batch = w0.shape.rank - 1
     blocks = (rows + unroll - 1) // unroll
     epochs = span[0] + tf.range(tf.cast(blocks * unroll, tf.int64), dtype=tf.int64)
     lrs = tf_exponential_decay(tf.reshape(epochs, [-1] + [1] * batch), *schedule)  # [blocks * unroll, ...]
     lr_blocks = tf.reshape(lrs, tf.concat([[blocks, unroll], tf.shape(lrs)[1:]], 0))
-    width = w0.shape[-1] + 1
-    kept = tf.TensorArray(w0.dtype, size=blocks, element_shape=[unroll, *w0.shape[:-1], width])
+    size, itemsize = w0.shape[-1], w0.dtype.size
+    width = size + 1 + 8 // itemsize
+    kept = tf.TensorArray(tf.uint16 if itemsize == 2 else w0.dtype, size=blocks, element_shape=[unroll, *w0.shape[:-1], width])
     w = w0
     for block in tf.range(blocks):
         lr_block = lr_blocks[block]
         values = []
         for j in range(unroll):
             w, loss = step(w, lr_block[j])
-            values.append(tf.concat([w, loss[..., tf.newaxis]], axis=-1))
+            values.append(_row(w, loss, lr_block[j]))
         kept = kept.write(block, tf.stack(values))
     stacked = kept.stack()
     flat = tf.reshape(stacked, tf.concat([[blocks * unroll], tf.shape(stacked)[2:]], 0))[:rows]
-    words = tf.constant([8 // w0.dtype.size])
-    lr_words = tf.reshape(tf.bitcast(lrs[:rows], w0.dtype), tf.concat([tf.shape(lrs[:rows]), words], 0))
-    return tf.concat([flat, lr_words], axis=-1), flat[rows - 1, ..., : width - 1]
+    last = flat[rows - 1, ..., :size]
+    return flat, tf.bitcast(last, w0.dtype) if itemsize == 2 else last
