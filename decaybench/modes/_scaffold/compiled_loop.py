@@ -34,6 +34,7 @@ from decaybench.compile_cache import from_environment
 from decaybench.config import DecayConfig
 from decaybench.modes._scaffold.chunks import chunk_length, run_chunked, step_cost
 from decaybench.modes._scaffold.recording import initial_w
+from decaybench.modes._scaffold.scheduled import scheduled_rows
 from decaybench.modes._scaffold.unrolled import SMALL_W, UNROLL_FROM, unrolled_rows
 from decaybench.schedule import from_columns, loop_columns, tf_exponential_decay
 from decaybench.trace import Trace
@@ -280,6 +281,9 @@ class CompiledLoop:
             if long and self._jit_compile and every is True and keep is ROWS and (w.shape.num_elements() or SMALL_W + 1) <= SMALL_W:
                 # A chunk's length is its row count, which XLA knows: schedule as a vector, steps unrolled.
                 return unrolled_rows(w, span, rows, from_columns(integers, floats), bound)
+            if self._jit_compile and every is True and keep is ROWS:
+                # A short chunk: its schedule as a vector too, which compiles far fewer kernels.
+                return scheduled_rows(w, span, rows, from_columns(integers, floats), bound)
             return chunk_loop(w, span, rows, from_columns(integers, floats), bound, every, keep, *inputs[split:])
 
         return chunk
