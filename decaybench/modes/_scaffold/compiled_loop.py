@@ -46,7 +46,7 @@ Step = Callable[..., tuple[tf.Tensor, tf.Tensor]]
 # (size, dtype) -> the step's input tensors
 Inputs = Callable[[int, str], tuple[tf.Tensor, ...]]
 
-# XLA reads TF_XLA_FLAGS at its first compile, which follows this import: $DECAYBENCH_COMPILE_CACHE applies.
+# TensorFlow reads TF_XLA_FLAGS at its first op: $DECAYBENCH_COMPILE_CACHE applies if none ran before this import.
 from_environment()
 
 # Input tensors are kept per configuration up to this size of w (a few KiB each).
