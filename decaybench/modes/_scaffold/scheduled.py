@@ -3,19 +3,20 @@ r"""XLA's loop over every epoch of a short chunk: the schedule as one vector fir
 When a chunk records every epoch its length is its row count, which XLA knows at compile time.
 So :func:`scheduled_rows` computes the chunk's float64 schedule as one vector before the
 recurrence (as :mod:`.unrolled` does for long chunks, one step an iteration here), and keeps
-each epoch's ``w`` and loss as one row of one buffer::
+each epoch's row, packed, in one buffer::
 
     lrs = tf_exponential_decay(start + arange(rows), *schedule)   # one vector
     for row in range(rows):                                       # one while loop
         w, loss = step(w, lrs[row])
-        kept[row] = [w, loss]
-    return concat(kept, bits of lrs), w                           # packed as compiled_loop.ROWS
+        kept[row] = [w, loss, bits of lrs[row]]                   # packed as compiled_loop.ROWS
+    return kept, w
 
 Why: a first call compiles what XLA's CPU backend makes of it, one LLVM module per kernel (~9 ms
 of CPU each, measured on 12 scalar kernels against one). In the per-epoch loop, XLA hoists each
 of the schedule's loop invariants (a column sliced, ``staircase != 0``, ``rate < 1``, ``isnan(end)``,
 ``lr0 == 0``) out of the loop as a kernel of its own, and each of three row buffers has its own:
-17 kernels for the seed. Here the invariants fuse into the schedule's one kernel: 4 kernels.
+17 kernels for the seed. Here the invariants fuse into the schedule's one kernel, and the rows
+are packed as they are written: 3 kernels (the schedule, the buffer's zeros, the loop).
 The figures are in ``docs/benchmarks.notes.md`` ("First calls").
 
 Bits: every epoch is the same step on the same values as in
@@ -59,17 +60,17 @@ def scheduled_rows(
     slots = tf.maximum(rows, 1)
     epochs = span[0] + tf.range(tf.cast(slots, tf.int64))
     lrs = tf_exponential_decay(tf.reshape(epochs, [-1] + [1] * (w0.shape.rank - 1)), *schedule)  # [slots, ...]
-    width = w0.shape[-1] + 1
-    kept = tf.TensorArray(_bits(w0).dtype, size=slots, element_shape=[*w0.shape[:-1], width])
+    bits = _bits(w0).dtype
+    words = 8 // bits.size  # the float64 lr's raw bits as words of w's width (a bitcast: no rounding)
+    kept = tf.TensorArray(bits, size=slots, element_shape=[*w0.shape[:-1], w0.shape[-1] + 1 + words])
 
     def body(row: tf.Tensor, kept: Any, w: tf.Tensor) -> tuple[Any, ...]:
-        w, loss = step(w, tf.gather(lrs, row))
-        return row + 1, kept.write(row, tf.concat([_bits(w), _bits(loss)[..., tf.newaxis]], axis=-1)), w
+        lr = tf.gather(lrs, row)
+        w, loss = step(w, lr)
+        lr_words = tf.bitcast(lr, bits)  # [..., words], or [...] when one word
+        lr_words = lr_words if words > 1 else lr_words[..., tf.newaxis]
+        return row + 1, kept.write(row, tf.concat([_bits(w), _bits(loss)[..., tf.newaxis], lr_words], axis=-1)), w
 
     zero = tf.constant(0, rows.dtype)
     _, kept, w = tf.while_loop(lambda row, *_: row < rows, body, (zero, kept, w0), maximum_iterations=rows)
-    values = kept.stack()[:rows]
-    words = tf.bitcast(lrs[:rows], values.dtype)  # [rows, ..., 8 / itemsize], no last axis if 1
-    if words.shape.rank < values.shape.rank:
-        words = words[..., tf.newaxis]
-    return tf.concat([values, words], axis=-1), w
+    return kept.stack()[:rows], w
