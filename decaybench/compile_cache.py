@@ -7,9 +7,13 @@ executable it loads is the one it saved, so no bit of a trace changes (``tests/t
 compares a run that loads with one that compiles). What remains of a new process's first call is
 tracing and TensorFlow's graph passes: ``docs/benchmarks.notes.md`` ("First calls").
 
-XLA reads ``TF_XLA_FLAGS`` at its first compile in a process: :func:`use_compile_cache` must run
-before it. The CLI does so before it loads TensorFlow; the library does so when a compiled loop
-is first built (:func:`from_environment`, called by :mod:`decaybench.modes._scaffold.compiled_loop`).
+TensorFlow reads ``TF_XLA_FLAGS`` once in a process, when its runtime starts: its first op or
+device query (measured: after a ``tf.constant(0.0)``, a directory set later is never written).
+:func:`use_compile_cache` must run before that. The CLI does so before it loads TensorFlow; the
+library does so when it first imports its compiled loop (:func:`from_environment`, called by
+:mod:`decaybench.modes._scaffold.compiled_loop`), which is in time only in a process whose
+TensorFlow has run nothing yet: a program that runs TensorFlow first calls :func:`from_environment`
+(or :func:`use_compile_cache`) before it.
 
 >>> with_cache_flag("--tf_xla_auto_jit=0", "/tmp/cache")
 '--tf_xla_auto_jit=0 --tf_xla_persistent_cache_directory=/tmp/cache'

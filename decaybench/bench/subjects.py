@@ -120,8 +120,12 @@ def _fresh(mode: str) -> Callable[[], Call]:
     return build
 
 
+# The cache as the CLI's --compile-cache applies it, before TensorFlow starts: TensorFlow reads
+# TF_XLA_FLAGS once, at its first op, which the worker's start-up runs (decaybench.compile_cache).
 _FIRST_CALL_WORKER = """
 import json, sys, time
+from decaybench.compile_cache import from_environment
+from_environment()
 import tensorflow as tf
 from decaybench.config import DecayConfig
 from decaybench.loops import run

@@ -78,7 +78,7 @@ BUILTIN: dict[str, ModeSpec] = {
         ModeSpec(
             "graph",
             "decaybench.modes.compiled:run_graph",
-            "the whole loop in one tf.function (AutoGraph, TensorArray)",
+            "the whole loop in one tf.function (tf.while_loop, TensorArray)",
             checkpoints="tensorflow",
             keeps_rows=False,
             step_ns=(60_000.0, 25.0),

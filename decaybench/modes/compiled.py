@@ -3,10 +3,9 @@
 * ``function``: one ``tf.function`` per step, ``train_step(w, lr)``, with ``w`` a ``tf.Variable``
   and ``lr`` a tensor of ``w``'s dtype. It traces once per dtype and size, whatever the number
   of epochs or configurations (:func:`tracing_counts` reads the count).
-* ``graph``: the whole loop in one ``tf.function``: AutoGraph turns the loops over ``tf.range``
-  into ``tf.while_loop`` (:func:`decaybench.modes._scaffold.compiled_loop.chunk_loop` with
-  :func:`plain_step`), the recorded rows in
-  ``TensorArray``s. The schedule is evaluated in the graph, in float64, by
+* ``graph``: the whole loop in one ``tf.function``, built as ``tf.while_loop`` ops
+  (:func:`decaybench.modes._scaffold.compiled_loop.chunk_loop` with :func:`plain_step`), the
+  recorded rows in ``TensorArray``s. The schedule is evaluated in the graph, in float64, by
   :func:`decaybench.schedule.tf_exponential_decay`. The configuration enters as tensors, so the
   loop traces once per dtype and size. A run is one call, or one per chunk when it is long or
   checkpointed (:mod:`decaybench.modes._scaffold.chunks`: the split changes no bit).

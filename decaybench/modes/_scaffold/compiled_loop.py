@@ -34,6 +34,7 @@ from decaybench.compile_cache import from_environment
 from decaybench.config import DecayConfig
 from decaybench.modes._scaffold.chunks import chunk_length, run_chunked, step_cost
 from decaybench.modes._scaffold.recording import initial_w
+from decaybench.modes._scaffold.scheduled import scheduled_rows
 from decaybench.modes._scaffold.unrolled import SMALL_W, UNROLL_FROM, unrolled_rows
 from decaybench.schedule import from_columns, loop_columns, tf_exponential_decay
 from decaybench.trace import Trace
@@ -45,7 +46,7 @@ Step = Callable[..., tuple[tf.Tensor, tf.Tensor]]
 # (size, dtype) -> the step's input tensors
 Inputs = Callable[[int, str], tuple[tf.Tensor, ...]]
 
-# XLA reads TF_XLA_FLAGS at its first compile, which follows this import: $DECAYBENCH_COMPILE_CACHE applies.
+# TensorFlow reads TF_XLA_FLAGS at its first op: $DECAYBENCH_COMPILE_CACHE applies if none ran before this import.
 from_environment()
 
 # Input tensors are kept per configuration up to this size of w (a few KiB each).
@@ -128,7 +129,8 @@ def chunk_loop(
     keep: Keep = ROWS,
     *inputs: tf.Tensor,
 ) -> tuple[Any, tf.Tensor]:
-    """Epochs ``span[0] .. span[1]-1`` of a run (AutoGraph source).
+    """Epochs ``span[0] .. span[1]-1`` of a run, as ``tf.while_loop``\\ s (no AutoGraph: its source
+    conversion was most of a new process's tracing, docs/benchmarks.notes.md "First calls").
 
     Args:
         w0: ``[..., size]``, w before epoch ``span[0]``.
@@ -144,31 +146,73 @@ def chunk_loop(
     pays for a condition or a write it does not need (a graph's while loop pays per iteration for
     each loop variable).
     """
-    start, stop, record_every, last = span[0], span[1], span[2], span[3]
     kept = keep.start(w0, rows)
-    w = w0
     loss = tf.zeros(tf.shape(w0)[:-1], w0.dtype)
     lr = tf.zeros(tf.shape(w0)[:-1], tf.float64)
-    epoch = start
-    if every_epoch:
-        for epoch in tf.range(start, stop):
-            lr = tf_exponential_decay(epoch, *schedule)
-            w, loss = step(w, lr)
-            kept = keep.write(kept, tf.cast(epoch - start, tf.int32), epoch, w, loss, lr, *inputs)
+    epochs = _Epochs(span, schedule, step, keep, inputs)
+    if isinstance(every_epoch, bool):
+        kept, w, loss = epochs.each(w0, kept, loss) if every_epoch else epochs.rows(w0, rows, kept, loss, lr)
     else:
-        first = (start + record_every - 1) // record_every * record_every
-        for row in tf.range(rows):
-            target = tf.minimum(first + tf.cast(row, tf.int64) * record_every, last)
-            while epoch <= target:
-                lr = tf_exponential_decay(epoch, *schedule)
-                w, loss = step(w, lr)
-                epoch += 1
-            kept = keep.write(kept, row, target, w, loss, lr, *inputs)
-        while epoch < stop:
-            lr = tf_exponential_decay(epoch, *schedule)
-            w, loss = step(w, lr)
-            epoch += 1
+        kept, w, loss = tf.cond(every_epoch, lambda: epochs.each(w0, kept, loss), lambda: epochs.rows(w0, rows, kept, loss, lr))
     return keep.finish(kept, rows, loss), w
+
+
+@dataclass(frozen=True)
+class _Epochs:
+    """:func:`chunk_loop`'s two loops. Their loop variables are in AutoGraph's order (by name), which
+    built them before: the HLO is the same up to the order of a tuple's elements."""
+
+    span: tf.Tensor
+    schedule: tuple[tf.Tensor, ...]
+    step: Step
+    keep: Keep
+    inputs: tuple[tf.Tensor, ...]
+
+    def epoch(self, epoch: tf.Tensor, loss: tf.Tensor, lr: tf.Tensor, w: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        lr = tf_exponential_decay(epoch, *self.schedule)
+        w, loss = self.step(w, lr)
+        return epoch + 1, loss, lr, w
+
+    def each(self, w0: tf.Tensor, kept: Any, loss: tf.Tensor) -> tuple[Any, tf.Tensor, tf.Tensor]:
+        """Every epoch, each recorded: ``(kept, last w, last loss)``."""
+        start, stop = self.span[0], self.span[1]
+
+        def body(epoch: tf.Tensor, kept: Any, loss: tf.Tensor, w: tf.Tensor) -> tuple[Any, ...]:
+            lr = tf_exponential_decay(epoch, *self.schedule)
+            w, loss = self.step(w, lr)
+            return epoch + 1, self.keep.write(kept, tf.cast(epoch - start, tf.int32), epoch, w, loss, lr, *self.inputs), loss, w
+
+        # `for epoch in tf.range(start, stop)` as AutoGraph built it: the Range op, unused, makes the
+        # span a compile-time constant for XLA (a range's bounds must be), which folds the loop's
+        # bounds: three fewer kernels to compile (~25 ms of a first call) than a span read at run time.
+        tf.range(start, stop)
+        _, kept, loss, w = tf.while_loop(_below(stop), body, (start, kept, loss, w0), maximum_iterations=_range_length(start, stop))
+        return kept, w, loss
+
+    def rows(self, w0: tf.Tensor, rows: tf.Tensor, kept: Any, loss: tf.Tensor, lr: tf.Tensor) -> tuple[Any, tf.Tensor, tf.Tensor]:
+        """Every K-th epoch recorded: a loop over the rows, each over its epochs, then the epochs after the last row."""
+        start, stop, record_every, last = self.span[0], self.span[1], self.span[2], self.span[3]
+        first = (start + record_every - 1) // record_every * record_every
+
+        def row_body(row: tf.Tensor, epoch: tf.Tensor, kept: Any, loss: tf.Tensor, lr: tf.Tensor, w: tf.Tensor) -> tuple[Any, ...]:
+            target = tf.minimum(first + tf.cast(row, tf.int64) * record_every, last)
+            epoch, loss, lr, w = tf.while_loop(lambda epoch, *_: epoch <= target, self.epoch, (epoch, loss, lr, w))
+            return row + 1, epoch, self.keep.write(kept, row, target, w, loss, lr, *self.inputs), loss, lr, w
+
+        zero = tf.constant(0, rows.dtype)
+        looped = tf.while_loop(_below(rows), row_body, (zero, start, kept, loss, lr, w0), maximum_iterations=_range_length(zero, rows))
+        _, epoch, kept, loss, lr, w = looped
+        _, loss, _, w = tf.while_loop(_below(stop), self.epoch, (epoch, loss, lr, w))
+        return kept, w, loss
+
+
+def _below(limit: tf.Tensor) -> Callable[..., tf.Tensor]:
+    return lambda counter, *_: counter < limit
+
+
+def _range_length(start: tf.Tensor, limit: tf.Tensor) -> tf.Tensor:
+    # AutoGraph's bound for `for i in tf.range(start, limit)`: max(limit - start, 0) iterations, int32.
+    return tf.cast(tf.maximum(limit - start, tf.zeros([], limit.dtype)), tf.int32)
 
 
 def _positional(chunk: Callable[..., Any], count: int) -> Callable[..., Any]:
@@ -219,7 +263,9 @@ class CompiledLoop:
         ``long``: a run of :data:`~.unrolled.UNROLL_FROM` epochs or more, which XLA runs unrolled."""
         key = (None if self._in_graph else every_epoch, count, long)
         if key not in self._functions:
-            self._functions[key] = tf.function(_positional(self._chunk(key[0], long), count), jit_compile=self._jit_compile)
+            # AutoGraph only for unrolled_rows' loop; chunk_loop builds its own.
+            chunk = _positional(self._chunk(key[0], long), count)
+            self._functions[key] = tf.function(chunk, jit_compile=self._jit_compile, autograph=long)
         return self._functions[key]
 
     def _chunk(self, every_epoch: bool | None, long: bool) -> Callable[..., Any]:
@@ -235,6 +281,9 @@ class CompiledLoop:
             if long and self._jit_compile and every is True and keep is ROWS and (w.shape.num_elements() or SMALL_W + 1) <= SMALL_W:
                 # A chunk's length is its row count, which XLA knows: schedule as a vector, steps unrolled.
                 return unrolled_rows(w, span, rows, from_columns(integers, floats), bound)
+            if self._jit_compile and every is True and keep is ROWS:
+                # A short chunk: its schedule as a vector too, which compiles far fewer kernels.
+                return scheduled_rows(w, span, rows, from_columns(integers, floats), bound)
             return chunk_loop(w, span, rows, from_columns(integers, floats), bound, every, keep, *inputs[split:])
 
         return chunk
