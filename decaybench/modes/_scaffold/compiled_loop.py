@@ -33,6 +33,7 @@ from decaybench.checkpoint import CheckpointOptions
 from decaybench.compile_cache import from_environment
 from decaybench.config import DecayConfig
 from decaybench.modes._scaffold.chunks import chunk_length, run_chunked, step_cost
+from decaybench.modes._scaffold.packing import pack
 from decaybench.modes._scaffold.recording import initial_w
 from decaybench.modes._scaffold.scheduled import scheduled_rows
 from decaybench.modes._scaffold.unrolled import SMALL_W, UNROLL_FROM, unrolled_rows
@@ -87,20 +88,9 @@ def _write_rows(kept: tuple[tf.TensorArray, ...], row: tf.Tensor, epoch: tf.Tens
 
 
 def _packed_rows(kept: tuple[tf.TensorArray, ...], rows: tf.Tensor, loss: tf.Tensor) -> tf.Tensor:
-    """The rows as one ``[rows, ..., size + 1 + k]`` tensor in ``w``'s dtype: ``w``, the loss, then the
-    float64 lr's raw bits as ``k = 8 / itemsize`` words (a bitcast: no rounding). One output is
-    one read-back; :func:`unpacked` takes the columns apart as views.
-
-    float16 and bfloat16 rows are packed as their uint16 bits: XLA computes a 16-bit float's
-    ``concat`` through float32, which flushed an lr word that reads as a bfloat16 subnormal
-    (measured: the seed's lr at epoch 36 came back 0x5A0000 off) and would quiet a signalling NaN.
-    """
-    w_rows, loss_rows, lr_rows = (array.stack()[:rows] for array in kept)
-    if w_rows.dtype.size == 2:
-        w_rows, loss_rows = tf.bitcast(w_rows, tf.uint16), tf.bitcast(loss_rows, tf.uint16)
-    words = tf.constant([8 // w_rows.dtype.size])
-    lr_words = tf.reshape(tf.bitcast(lr_rows, w_rows.dtype), tf.concat([tf.shape(lr_rows), words], 0))
-    return tf.concat([w_rows, loss_rows[..., tf.newaxis], lr_words], axis=-1)
+    """The rows as one ``[rows, ..., size + 1 + k]`` tensor (:func:`~.packing.pack`): one output is
+    one read-back; :func:`unpacked` takes the columns apart as views."""
+    return pack(*(array.stack()[:rows] for array in kept))
 
 
 ROWS = Keep(_start_rows, _write_rows, _packed_rows)

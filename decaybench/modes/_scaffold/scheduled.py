@@ -34,14 +34,17 @@ from typing import Any
 
 import tensorflow as tf
 
+from decaybench.modes._scaffold.packing import pack
 from decaybench.schedule import tf_exponential_decay
 
-__all__ = ["scheduled_rows"]
+__all__ = ["lr_vector", "scheduled_rows"]
 
 
-def _bits(values: tf.Tensor) -> tf.Tensor:
-    # 16-bit floats as their uint16 bits: XLA concatenates them through float32 (compiled_loop.ROWS).
-    return tf.bitcast(values, tf.uint16) if values.dtype.size == 2 else values
+def lr_vector(start: tf.Tensor, count: tf.Tensor, w0: tf.Tensor, schedule: tuple[tf.Tensor, ...]) -> tf.Tensor:
+    """The float64 lrs of epochs ``start .. start + count - 1`` as one vector ``[count, ...]``, shaped
+    to broadcast against ``w0``'s batch dimensions."""
+    epochs = start + tf.range(tf.cast(count, tf.int64), dtype=tf.int64)
+    return tf_exponential_decay(tf.reshape(epochs, [-1] + [1] * (w0.shape.rank - 1)), *schedule)
 
 
 def scheduled_rows(
@@ -58,18 +61,15 @@ def scheduled_rows(
     """
     # At least one slot, as ROWS: TF 2.15's XLA refuses a 0-row buffer even in a loop that never runs.
     slots = tf.maximum(rows, 1)
-    epochs = span[0] + tf.range(tf.cast(slots, tf.int64))
-    lrs = tf_exponential_decay(tf.reshape(epochs, [-1] + [1] * (w0.shape.rank - 1)), *schedule)  # [slots, ...]
-    bits = _bits(w0).dtype
-    words = 8 // bits.size  # the float64 lr's raw bits as words of w's width (a bitcast: no rounding)
-    kept = tf.TensorArray(bits, size=slots, element_shape=[*w0.shape[:-1], w0.shape[-1] + 1 + words])
+    lrs = lr_vector(span[0], slots, w0, schedule)  # [slots, ...]
+    bits = tf.uint16 if w0.dtype.size == 2 else w0.dtype  # as pack writes them
+    width = w0.shape[-1] + 1 + 8 // w0.dtype.size
+    kept = tf.TensorArray(bits, size=slots, element_shape=[*w0.shape[:-1], width])
 
     def body(row: tf.Tensor, kept: Any, w: tf.Tensor) -> tuple[Any, ...]:
         lr = tf.gather(lrs, row)
         w, loss = step(w, lr)
-        lr_words = tf.bitcast(lr, bits)  # [..., words], or [...] when one word
-        lr_words = lr_words if words > 1 else lr_words[..., tf.newaxis]
-        return row + 1, kept.write(row, tf.concat([_bits(w), _bits(loss)[..., tf.newaxis], lr_words], axis=-1)), w
+        return row + 1, kept.write(row, pack(w, loss, lr)), w
 
     zero = tf.constant(0, rows.dtype)
     _, kept, w = tf.while_loop(lambda row, *_: row < rows, body, (zero, kept, w0), maximum_iterations=rows)

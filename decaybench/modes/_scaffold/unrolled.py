@@ -28,7 +28,8 @@ from collections.abc import Callable
 
 import tensorflow as tf
 
-from decaybench.schedule import tf_exponential_decay
+from decaybench.modes._scaffold.packing import pack
+from decaybench.modes._scaffold.scheduled import lr_vector
 
 __all__ = ["SMALL_W", "UNROLL", "UNROLL_FROM", "unrolled_rows"]
 
@@ -50,18 +51,6 @@ UNROLL_FROM = 4096
 SMALL_W = 16
 
 
-def _row(w: tf.Tensor, loss: tf.Tensor, lr: tf.Tensor) -> tf.Tensor:
-    """One packed row ``[..., size + 1 + k]``: ``w``, the loss, the float64 lr's bits as ``k = 8 / itemsize``
-    words, as :func:`~.compiled_loop.unpacked` reads them (16-bit floats as their uint16 bits, see
-    :data:`~.compiled_loop.ROWS`)."""
-    if w.dtype.size == 2:
-        w, loss = tf.bitcast(w, tf.uint16), tf.bitcast(loss, tf.uint16)
-    words = tf.bitcast(lr, w.dtype)
-    if w.dtype.size == 8:
-        words = words[..., tf.newaxis]
-    return tf.concat([w, loss[..., tf.newaxis], words], axis=-1)
-
-
 def unrolled_rows(
     w0: tf.Tensor,
     span: tf.Tensor,
@@ -76,10 +65,8 @@ def unrolled_rows(
     packed as :data:`~.compiled_loop.ROWS` packs them: ``[rows, ..., size + 1 + k]``. Each row is
     packed in the loop, where its values are, so the buffer the loop writes is the output.
     """
-    batch = w0.shape.rank - 1
     blocks = (rows + unroll - 1) // unroll
-    epochs = span[0] + tf.range(tf.cast(blocks * unroll, tf.int64), dtype=tf.int64)
-    lrs = tf_exponential_decay(tf.reshape(epochs, [-1] + [1] * batch), *schedule)  # [blocks * unroll, ...]
+    lrs = lr_vector(span[0], blocks * unroll, w0, schedule)  # [blocks * unroll, ...]
     lr_blocks = tf.reshape(lrs, tf.concat([[blocks, unroll], tf.shape(lrs)[1:]], 0))
     size, itemsize = w0.shape[-1], w0.dtype.size
     width = size + 1 + 8 // itemsize
@@ -90,7 +77,7 @@ def unrolled_rows(
         values = []
         for j in range(unroll):
             w, loss = step(w, lr_block[j])
-            values.append(_row(w, loss, lr_block[j]))
+            values.append(pack(w, loss, lr_block[j]))
         kept = kept.write(block, tf.stack(values))
     stacked = kept.stack()
     flat = tf.reshape(stacked, tf.concat([[blocks * unroll], tf.shape(stacked)[2:]], 0))[:rows]
