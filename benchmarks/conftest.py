@@ -16,6 +16,7 @@ under ``skipped`` in the JSON (``--benchmark-json``).
 
 from __future__ import annotations
 
+import gc
 import math
 import time
 from collections.abc import Generator
@@ -28,6 +29,9 @@ from decaybench import bench
 # Above this many seconds a call, pytest-benchmark's calibration call would be one round more
 # of the same length: such a workload runs pedantic, its rounds from pytest-benchmark's options.
 CALIBRATED_BELOW = 0.02
+# A first-call workload's share of time, in --benchmark-max-time's: 3 s for the full run's compile
+# of the seed (about 20 rounds of xla's 0.16 s), 0.15 s with --quick (its least rounds).
+FRESH_BUDGET = 3
 _SKIPPED = pytest.StashKey[list[dict[str, Any]]]()
 _LEFT_OUT = pytest.StashKey[dict[str, int]]()
 
@@ -45,6 +49,26 @@ def _rounds(benchmark: Any, seconds: float) -> int:
     return max(least, math.ceil(budget / max(seconds, 1e-9)))
 
 
+def _collected(target: bench.Call) -> bench.Call:
+    """``target``, after a full garbage collection (untimed): a first call's tracing allocates many
+    objects, and the collection they trigger must not be of the garbage earlier workloads left."""
+    gc.collect()
+    return target
+
+
+def _fresh_rounds(benchmark: Any, workload: bench.Workload) -> int:
+    """Rounds of a first-call workload: as many as fit in ``FRESH_BUDGET`` times ``--benchmark-max-time``,
+    judged by one untimed round (at least ``--benchmark-min-rounds``; a ``slow`` one gets the least).
+    Five rounds of a compile let one slow round (a load spike) put the median's interval at its time."""
+    if workload.slow:
+        return _rounds(benchmark, math.inf)
+    started = time.perf_counter()
+    workload.setup()()
+    seconds = time.perf_counter() - started
+    least, budget = getattr(benchmark, "_min_rounds", 5), getattr(benchmark, "_max_time", 1.0)
+    return max(least, math.ceil(FRESH_BUDGET * budget / max(seconds, 1e-9)))
+
+
 def time_workload(benchmark: Any, workload: bench.Workload) -> None:
     """Time ``workload`` with pytest-benchmark's ``benchmark``, or skip saying why it cannot run here."""
     reason = bench.unavailable(workload)
@@ -59,9 +83,10 @@ def time_workload(benchmark: Any, workload: bench.Workload) -> None:
     try:
         if workload.fresh:
             # Each round builds anew, untimed; the timed call is the first one.
-            setup = lambda: ((workload.setup(),), {})  # noqa: E731
+            setup = lambda: ((_collected(workload.setup()),), {})  # noqa: E731
             returned: list[Any] = []
-            benchmark.pedantic(lambda target: returned.append(target()), setup=setup, rounds=_rounds(benchmark, math.inf), iterations=1)
+            rounds = _fresh_rounds(benchmark, workload)
+            benchmark.pedantic(lambda target: returned.append(target()), setup=setup, rounds=rounds, iterations=1)
             if workload.reports is not None:
                 benchmark.extra_info[workload.reports] = returned
             return

@@ -50,6 +50,13 @@ def format_line(epoch: int, w: float, loss: float, lr: float) -> str:
     return SEED_FORMAT % (int(epoch), float(w), float(loss), float(lr))
 
 
+def _read_only(array: np.ndarray) -> np.ndarray:
+    """A read-only view of ``array`` (the caller's array keeps its own flags); no copy."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
 @dataclass(frozen=True, eq=False)
 class Trace:
     """The recorded trajectory of one run.
@@ -63,6 +70,13 @@ class Trace:
         mode: the name of the mode that produced it.
         scaling: per recorded epoch, the skipped updates, loss scale and iterations of a run whose
             loss Keras scales (``config.policy`` ``mixed_float16``); ``None`` otherwise.
+
+    A trace is immutable: its arrays are read-only views, so a compiled run's rows can be views of
+    the buffer its one call wrote, with no copy (``np.array(trace.w)`` is a writable copy).
+
+    >>> trace = Trace([0], [[2.6]], [36.0], [0.2], DecayConfig(epochs=1), "eager")
+    >>> trace.w.flags.writeable
+    False
     """
 
     epoch: np.ndarray
@@ -75,10 +89,10 @@ class Trace:
 
     def __post_init__(self) -> None:
         dtype = np.dtype(self.config.dtype)
-        object.__setattr__(self, "epoch", np.asarray(self.epoch, dtype=np.int64))
-        object.__setattr__(self, "w", np.asarray(self.w, dtype=dtype).reshape(len(self.epoch), -1))
-        object.__setattr__(self, "loss", np.asarray(self.loss, dtype=dtype))
-        object.__setattr__(self, "lr", np.asarray(self.lr, dtype=np.float64))
+        object.__setattr__(self, "epoch", _read_only(np.asarray(self.epoch, dtype=np.int64)))
+        object.__setattr__(self, "w", _read_only(np.asarray(self.w, dtype=dtype).reshape(len(self.epoch), -1)))
+        object.__setattr__(self, "loss", _read_only(np.asarray(self.loss, dtype=dtype)))
+        object.__setattr__(self, "lr", _read_only(np.asarray(self.lr, dtype=np.float64)))
         n = len(self.epoch)
         shapes = {"w": (self.w.shape, (n, self.config.size)), "loss": (self.loss.shape, (n,)), "lr": (self.lr.shape, (n,))}
         if self.scaling is not None:

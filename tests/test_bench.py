@@ -337,6 +337,32 @@ def test_a_long_first_call_does_not_make_quick_calls_pedantic(pytester: pytest.P
     assert rounds["True"] == 5 < rounds["False"], rounds
 
 
+FIRST_CALLS = """
+import time
+import pytest
+from benchmarks.conftest import time_workload
+from decaybench import bench
+
+def a_new_function():
+    return lambda: time.sleep(0.001)  # a first call: a compile, here 1 ms
+
+@pytest.mark.parametrize("slow", [False, True])
+def test_it(benchmark, slow):
+    workload = bench.Workload("compile", "x", "mode", "cpu", a_new_function, fresh=True, slow=slow, small=a_new_function)
+    time_workload(benchmark, workload)
+"""
+
+
+def test_a_first_call_gets_the_rounds_its_budget_holds(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A fresh workload's rounds: as many as fit in FRESH_BUDGET * --benchmark-max-time (0.3 s of 1 ms
+    # calls: up to 300), judged by an untimed round. With the least, 5, one slow round of a compile put
+    # the median's interval at that round (docs/benchmarks.md read "156 ms [143 ms, 570 ms]"). A slow
+    # one (a new process a round) keeps the least.
+    document = timed_in_subprocess(pytester, monkeypatch, FIRST_CALLS, max_time=0.1, passed=2)
+    rounds = {entry["param"]: entry["stats"]["rounds"] for entry in document["benchmarks"]}
+    assert rounds["True"] == 5 and rounds["False"] > 20, rounds
+
+
 INTERLEAVED = """
 from benchmarks.conftest import time_workload
 from decaybench import bench

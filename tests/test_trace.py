@@ -112,3 +112,15 @@ def test_identical_and_digest_see_every_bit_of_every_array() -> None:
     float64 = DecayConfig(epochs=3, size=2, dtype="float64")
     wider = Trace(trace.epoch, trace.w.astype(np.float64), trace.loss.astype(np.float64), trace.lr, float64, "test")
     assert not trace.identical(wider)  # the same values in another dtype are another run
+
+
+def test_a_trace_is_immutable_and_leaves_its_inputs_alone() -> None:
+    # A Trace's arrays are read-only views (a compiled run's are views of its call's buffers); the
+    # arrays it was made from keep their own flags: it never flips a caller's array to read-only.
+    epoch, w, loss, lr = np.arange(2), np.zeros((2, 1), np.float32), np.zeros(2, np.float32), np.zeros(2)
+    trace = Trace(epoch, w, loss, lr, DecayConfig(epochs=2), "eager")
+    for name, given in zip(("epoch", "w", "loss", "lr"), (epoch, w, loss, lr), strict=True):
+        assert not getattr(trace, name).flags.writeable, name
+        assert given.flags.writeable, name
+    with pytest.raises(ValueError, match="read-only"):
+        trace.lr[0] = 1.0

@@ -13,8 +13,9 @@
   time, so it compiles once per (dtype, size, record_every, rows per chunk) and reuses that.
 
 A run in one call is lean on the Python side: the concrete function is kept per (dtype, size),
-the input tensors per configuration, the rows come back as one packed output (one read-back)
-and the ``Trace`` holds views of it (:func:`compiled_call` is that call alone).
+the input tensors per configuration, the rows come back as one packed output (a long run's
+lrs as a second), read back without a copy, and the ``Trace`` holds read-only views of them
+(:func:`compiled_call` is that call alone).
 
 :func:`xla_step` is one step of the ``xla`` loop, and :func:`fresh_runner` a runner
 whose first call traces and compiles anew: both for ``decaybench.bench``. The ``xla`` loop

@@ -97,16 +97,42 @@ ROWS = Keep(_start_rows, _write_rows, _packed_rows)
 """The recorded epochs' rows: ``w`` after the update, the loss before it, the float64 lr, packed."""
 
 
-def unpacked(packed: np.ndarray, size: int, dtype: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def host(tensor: tf.Tensor) -> np.ndarray:
+    """``tensor``'s values as a read-only NumPy view of its buffer, no copy (``Tensor.numpy`` copies:
+    1-2 ms of a 1e6-epoch run's 16-24 MB of rows). A device's tensor is copied to the host first.
+
+    >>> host(tf.constant([1.5, 2.0])).flags.writeable
+    False
+    """
+    return np.asarray(memoryview(tensor))
+
+
+def unpacked(
+    packed: np.ndarray, size: int, dtype: str | None = None, lrs: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(w rows, losses, float64 lrs)``: views of :data:`ROWS`'s packed columns, no copy; ``dtype``
-    is ``w``'s, for rows packed as uint16 bits (float16 and bfloat16).
+    is ``w``'s, for rows packed as uint16 bits (float16 and bfloat16). With ``lrs``, the rows hold
+    ``w`` and the loss only, as the unrolled loop returns them (:mod:`.unrolled`).
 
     >>> rows = np.array([[1.5, 2.0, *np.array([0.2]).view(np.float32)]], np.float32)
     >>> [column.tolist() for column in unpacked(rows, 1)]
     [[[1.5]], [2.0], [0.2]]
+    >>> [column.tolist() for column in unpacked(rows[:, :2], 1, lrs=np.array([0.2]))]
+    [[[1.5]], [2.0], [0.2]]
     """
     values = packed.view(dtype) if packed.dtype == np.uint16 and dtype is not None else packed
-    return values[..., :size], values[..., size], packed[..., size + 1 :].view(np.float64)[..., 0]
+    if lrs is None:
+        lrs = packed[..., size + 1 :].view(np.float64)[..., 0]
+    return values[..., :size], values[..., size], lrs
+
+
+def read_back(rows: Any, size: int, dtype: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(w rows, losses, float64 lrs)`` of a chunk's rows output, the packed rows or the unrolled
+    loop's ``(rows, lrs)``, as read-only views of the buffers the call wrote (:func:`host`)."""
+    if isinstance(rows, tuple):
+        packed, lrs = rows
+        return unpacked(host(packed), size, dtype, host(lrs))
+    return unpacked(host(rows), size, dtype)
 
 
 def chunk_loop(
@@ -302,10 +328,10 @@ class CompiledLoop:
         """The inputs of a run in one call: made once per configuration and kept (small ``w`` only)."""
         return self._kept_inputs(config) if config.size <= _KEPT_SIZE else self._whole_inputs(config)
 
-    def call(self, config: DecayConfig) -> Callable[[], np.ndarray]:
-        """``() -> packed rows``: the one compiled call of a short run and its read-back, nothing else."""
+    def call(self, config: DecayConfig) -> Callable[[], tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """``() -> (w rows, losses, lrs)``: the one compiled call of a short run and its read-back, nothing else."""
         concrete, inputs = self.concrete(config), self.whole_inputs(config)
-        return lambda: concrete(*inputs)[0].numpy()
+        return lambda: read_back(concrete(*inputs)[0], config.size, config.dtype)
 
     def run(
         self,
@@ -317,8 +343,8 @@ class CompiledLoop:
         """``config``'s trace, in one call or chunk by chunk (:mod:`.chunks`, sized by ``mode``'s ``ModeSpec.step_ns``)."""
         concrete, length = self.concrete(config), chunk_length(config, step_cost(mode))
         if checkpoint is None and config.epochs <= length:
-            # One call, its inputs kept, its rows read back as one array; the Trace holds views of it.
-            w, loss, lr = unpacked(concrete(*self.whole_inputs(config))[0].numpy(), config.size, config.dtype)
+            # One call, its inputs kept, its outputs read back without a copy; the Trace holds views of them.
+            w, loss, lr = read_back(concrete(*self.whole_inputs(config))[0], config.size, config.dtype)
             return Trace(epoch=config.recorded(), w=w, loss=loss, lr=lr, config=config, mode=mode)
         columns = self._columns(config)
         lengths = (config.record_every, config.epochs - 1)
@@ -326,7 +352,7 @@ class CompiledLoop:
         def chunk(w: Any, start: int, stop: int, rows: int) -> Any:
             span = tf.constant((start, stop, *lengths), tf.int64)
             packed, last = concrete(tf.constant(w) if isinstance(w, np.ndarray) else w, span, tf.constant(rows, tf.int32), *columns)
-            return (*unpacked(packed.numpy(), config.size, config.dtype), last)
+            return (*read_back(packed, config.size, config.dtype), last)
 
         return run_chunked(config, mode, chunk, length, progress, checkpoint)
 

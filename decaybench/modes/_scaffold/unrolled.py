@@ -3,13 +3,15 @@ r"""XLA's loop over every epoch of a chunk: the schedule as one vector first, th
 When a chunk records every epoch its length is its row count, which XLA knows at compile time.
 So :func:`unrolled_rows` computes the chunk's float64 schedule as one vector before the
 recurrence, then runs the steps :data:`UNROLL` at a time in one iteration of the loop, and writes
-each block's rows, packed as the output (``w``, the loss, the lr's bits), into one buffer::
+each block's rows (``w`` and the loss, packed) into one buffer. The lrs are not written again:
+the schedule vector is the lr column, an output of its own::
 
     lrs = tf_exponential_decay(start + arange(blocks * UNROLL), *schedule)   # one vector
     for block in range(blocks):                                              # one while loop
         for j in range(UNROLL):                                              # unrolled at trace time
             w, loss = step(w, lrs[block * UNROLL + j])
-        rows[block] = [(w, loss, lr bits) of the block's UNROLL epochs]
+        rows[block] = [(w, loss) of the block's UNROLL epochs]
+    return (rows, lrs), w
 
 The last block runs up to ``UNROLL - 1`` epochs past the chunk's end (the row count rounded up);
 their rows are sliced off and the chunk's last ``w`` is read from its last row, so no epoch of
@@ -19,7 +21,9 @@ element, the C library's, as in the loop), so the rows are bit for bit the plain
 ``xla-exact`` and ``xla`` alike (``tests/test_modes.py``, ``tests/test_resume.py``,
 ``tests/properties/test_xla_model.py``). Why it is faster, step by step, is in
 ``docs/benchmarks.notes.md`` ("Long traces"): packing the rows in the loop saves a pass over
-them after it (a ``concat`` of the rows and the lr words), 1-4 ns of about 20 per epoch.
+them after it (a ``concat`` of the rows and the lr words), 1-4 ns of about 20 per epoch; keeping
+the lrs apart halves (float32) or shrinks by a third (float64) the buffer XLA zero-fills before
+the loop and the loop writes, about 1 ns an epoch.
 """
 
 from __future__ import annotations
@@ -61,25 +65,26 @@ def unrolled_rows(
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """Epochs ``span[0] .. span[0] + rows - 1``, each recorded (AutoGraph source; ``rows >= 1``).
 
-    Args as :func:`~.compiled_loop.chunk_loop`'s. Returns ``(packed rows, last w)``, the rows
-    packed as :data:`~.compiled_loop.ROWS` packs them: ``[rows, ..., size + 1 + k]``. Each row is
-    packed in the loop, where its values are, so the buffer the loop writes is the output.
+    Args as :func:`~.compiled_loop.chunk_loop`'s. Returns ``((rows, lrs), last w)``: ``w`` and the
+    loss packed as :func:`~.packing.pack` packs them without an lr, ``[rows, ..., size + 1]``, and
+    the float64 lrs ``[rows, ...]``. Each row is packed in the loop, where its values are, so the
+    buffer the loop writes is an output, as is the schedule vector.
     """
     blocks = (rows + unroll - 1) // unroll
     lrs = lr_vector(span[0], blocks * unroll, w0, schedule)  # [blocks * unroll, ...]
     lr_blocks = tf.reshape(lrs, tf.concat([[blocks, unroll], tf.shape(lrs)[1:]], 0))
     size, itemsize = w0.shape[-1], w0.dtype.size
-    width = size + 1 + 8 // itemsize
-    kept = tf.TensorArray(tf.uint16 if itemsize == 2 else w0.dtype, size=blocks, element_shape=[unroll, *w0.shape[:-1], width])
+    kept = tf.TensorArray(tf.uint16 if itemsize == 2 else w0.dtype, size=blocks, element_shape=[unroll, *w0.shape[:-1], size + 1])
     w = w0
     for block in tf.range(blocks):
         lr_block = lr_blocks[block]
         values = []
         for j in range(unroll):
             w, loss = step(w, lr_block[j])
-            values.append(pack(w, loss, lr_block[j]))
+            values.append(pack(w, loss))
         kept = kept.write(block, tf.stack(values))
     stacked = kept.stack()
     flat = tf.reshape(stacked, tf.concat([[blocks * unroll], tf.shape(stacked)[2:]], 0))[:rows]
     last = flat[rows - 1, ..., :size]
-    return flat, tf.bitcast(last, w0.dtype) if itemsize == 2 else last
+    lr_rows = tf.broadcast_to(lrs, [blocks * unroll, *w0.shape[:-1]])[:rows]
+    return (flat, lr_rows), tf.bitcast(last, w0.dtype) if itemsize == 2 else last
