@@ -62,11 +62,7 @@ def _fresh_rounds(benchmark: Any, workload: bench.Workload) -> int:
     Five rounds of a compile let one slow round (a load spike) put the median's interval at its time."""
     if workload.slow:
         return _rounds(benchmark, math.inf)
-    started = time.perf_counter()
-    workload.setup()()
-    seconds = time.perf_counter() - started
-    least, budget = getattr(benchmark, "_min_rounds", 5), getattr(benchmark, "_max_time", 1.0)
-    return max(least, math.ceil(FRESH_BUDGET * budget / max(seconds, 1e-9)))
+    return _rounds(benchmark, _seconds(workload.setup()) / FRESH_BUDGET)
 
 
 def time_workload(benchmark: Any, workload: bench.Workload) -> None:

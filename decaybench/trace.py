@@ -71,8 +71,10 @@ class Trace:
         scaling: per recorded epoch, the skipped updates, loss scale and iterations of a run whose
             loss Keras scales (``config.policy`` ``mixed_float16``); ``None`` otherwise.
 
-    A trace is immutable: its arrays are read-only views, so a compiled run's rows can be views of
-    the buffer its one call wrote, with no copy (``np.array(trace.w)`` is a writable copy).
+    Nothing writes through a trace: its arrays are read-only views, so a compiled run's rows can be
+    views of the buffer its one call wrote, with no copy (``np.array(trace.w)`` is a writable copy).
+    A trace built from arrays shares their memory and leaves their flags alone: whoever keeps
+    writing to those arrays changes the trace.
 
     >>> trace = Trace([0], [[2.6]], [36.0], [0.2], DecayConfig(epochs=1), "eager")
     >>> trace.w.flags.writeable

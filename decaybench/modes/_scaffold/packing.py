@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-__all__ = ["pack"]
+__all__ = ["layout", "pack", "unpack_w"]
 
 
 def pack(w: tf.Tensor, loss: tf.Tensor, lr: tf.Tensor | None = None) -> tf.Tensor:
@@ -34,3 +34,23 @@ def pack(w: tf.Tensor, loss: tf.Tensor, lr: tf.Tensor | None = None) -> tf.Tenso
     if w.dtype.size == 8:
         words = words[..., tf.newaxis]
     return tf.concat([w, loss[..., tf.newaxis], words], axis=-1)
+
+
+def layout(w0: tf.Tensor, lr: bool = True) -> tuple[tf.DType, int]:
+    """The dtype and last dimension of :func:`pack`'s rows for ``w`` shaped as ``w0``, with or without ``lr``.
+
+    >>> layout(tf.zeros([3], tf.bfloat16)), layout(tf.zeros([3]), lr=False)
+    ((tf.uint16, 8), (tf.float32, 4))
+    """
+    itemsize = w0.dtype.size
+    return tf.uint16 if itemsize == 2 else w0.dtype, w0.shape[-1] + 1 + (8 // itemsize if lr else 0)
+
+
+def unpack_w(packed_w: tf.Tensor, dtype: tf.DType) -> tf.Tensor:
+    """``w`` in ``dtype`` from the columns :func:`pack` wrote (16-bit floats come as uint16 words).
+
+    >>> w = unpack_w(pack(tf.constant([[2.5]], tf.bfloat16), tf.constant([1.0], tf.bfloat16))[..., :1], tf.bfloat16)
+    >>> w.dtype.name, float(w[0, 0])
+    ('bfloat16', 2.5)
+    """
+    return tf.bitcast(packed_w, dtype) if dtype.size == 2 else packed_w

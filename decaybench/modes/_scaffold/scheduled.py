@@ -34,7 +34,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from decaybench.modes._scaffold.packing import pack
+from decaybench.modes._scaffold.packing import layout, pack
 from decaybench.schedule import tf_exponential_decay
 
 __all__ = ["lr_vector", "scheduled_rows"]
@@ -62,8 +62,7 @@ def scheduled_rows(
     # At least one slot, as ROWS: TF 2.15's XLA refuses a 0-row buffer even in a loop that never runs.
     slots = tf.maximum(rows, 1)
     lrs = lr_vector(span[0], slots, w0, schedule)  # [slots, ...]
-    bits = tf.uint16 if w0.dtype.size == 2 else w0.dtype  # as pack writes them
-    width = w0.shape[-1] + 1 + 8 // w0.dtype.size
+    bits, width = layout(w0)
     kept = tf.TensorArray(bits, size=slots, element_shape=[*w0.shape[:-1], width])
 
     def body(row: tf.Tensor, kept: Any, w: tf.Tensor) -> tuple[Any, ...]:

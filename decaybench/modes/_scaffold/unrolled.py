@@ -32,7 +32,7 @@ from collections.abc import Callable
 
 import tensorflow as tf
 
-from decaybench.modes._scaffold.packing import pack
+from decaybench.modes._scaffold.packing import layout, pack, unpack_w
 from decaybench.modes._scaffold.scheduled import lr_vector
 
 __all__ = ["SMALL_W", "UNROLL", "UNROLL_FROM", "unrolled_rows"]
@@ -62,7 +62,7 @@ def unrolled_rows(
     schedule: tuple[tf.Tensor, ...],
     step: Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]],
     unroll: int = UNROLL,
-) -> tuple[tf.Tensor, tf.Tensor]:
+) -> tuple[tuple[tf.Tensor, tf.Tensor], tf.Tensor]:
     """Epochs ``span[0] .. span[0] + rows - 1``, each recorded (AutoGraph source; ``rows >= 1``).
 
     Args as :func:`~.compiled_loop.chunk_loop`'s. Returns ``((rows, lrs), last w)``: ``w`` and the
@@ -73,8 +73,8 @@ def unrolled_rows(
     blocks = (rows + unroll - 1) // unroll
     lrs = lr_vector(span[0], blocks * unroll, w0, schedule)  # [blocks * unroll, ...]
     lr_blocks = tf.reshape(lrs, tf.concat([[blocks, unroll], tf.shape(lrs)[1:]], 0))
-    size, itemsize = w0.shape[-1], w0.dtype.size
-    kept = tf.TensorArray(tf.uint16 if itemsize == 2 else w0.dtype, size=blocks, element_shape=[unroll, *w0.shape[:-1], size + 1])
+    bits, width = layout(w0, lr=False)
+    kept = tf.TensorArray(bits, size=blocks, element_shape=[unroll, *w0.shape[:-1], width])
     w = w0
     for block in tf.range(blocks):
         lr_block = lr_blocks[block]
@@ -85,6 +85,5 @@ def unrolled_rows(
         kept = kept.write(block, tf.stack(values))
     stacked = kept.stack()
     flat = tf.reshape(stacked, tf.concat([[blocks * unroll], tf.shape(stacked)[2:]], 0))[:rows]
-    last = flat[rows - 1, ..., :size]
     lr_rows = tf.broadcast_to(lrs, [blocks * unroll, *w0.shape[:-1]])[:rows]
-    return (flat, lr_rows), tf.bitcast(last, w0.dtype) if itemsize == 2 else last
+    return (flat, lr_rows), unpack_w(flat[rows - 1, ..., : width - 1], w0.dtype)
