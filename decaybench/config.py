@@ -43,6 +43,32 @@ def _field(
 _OPTIONAL: dict[str, Any] = {"steps_per_epoch": 1, "transition_begin": 0, "end_value": None, "policy": None}
 
 
+# Epoch columns of up to this many rows are built once and shared. Building one is an allocation
+# and a fill on the critical path of every run: 0.6 ms of a 1e6-epoch xla run's 15 ms (cProfile;
+# the native floor has no such column). Bounded, so that a long run's column dies with its trace:
+# at most 4 columns of 16 MB are kept.
+SHARED_EPOCHS = 2**21
+
+
+def _recorded(epochs: int, every: int) -> np.ndarray:
+    """The read-only recorded epochs of a run of ``epochs`` recording every ``every``-th."""
+    if (epochs + every - 1) // every + 1 <= SHARED_EPOCHS:
+        return _shared_recorded(epochs, every)
+    return _recorded_column(epochs, every)
+
+
+@functools.lru_cache(maxsize=4)
+def _shared_recorded(epochs: int, every: int) -> np.ndarray:
+    return _recorded_column(epochs, every)
+
+
+def _recorded_column(epochs: int, every: int) -> np.ndarray:
+    kept = np.arange(0, epochs, every, dtype=np.int64)
+    column = kept if kept[-1] == epochs - 1 else np.append(kept, epochs - 1)
+    column.setflags(write=False)
+    return column
+
+
 @dataclass(frozen=True)
 class DecayConfig:
     """One training run of ``w -= lr(epoch) * d/dw sum((w + 1)**2)``.
@@ -136,11 +162,16 @@ class DecayConfig:
     def recorded(self) -> np.ndarray:
         """The recorded epoch numbers, int64: 0, K, 2K, ... and always the last epoch.
 
+        The array is read-only: a column of up to :data:`SHARED_EPOCHS` rows is built once and
+        shared by every configuration with the same ``epochs`` and ``record_every`` (and so by their
+        traces, which never write into it).
+
         >>> DecayConfig(epochs=10, record_every=4).recorded().tolist()
         [0, 4, 8, 9]
+        >>> DecayConfig(epochs=10).recorded() is DecayConfig(epochs=10, decay_rate=0.5).recorded()
+        True
         """
-        kept = np.arange(0, self.epochs, self.record_every, dtype=np.int64)
-        return kept if kept[-1] == self.epochs - 1 else np.append(kept, self.epochs - 1)
+        return _recorded(self.epochs, self.record_every)
 
     @property
     def trace_bytes(self) -> int:

@@ -128,6 +128,20 @@ def test_recorded_epochs_keep_first_and_last(epochs: int, every: int) -> None:
         assert set(kept) == set(range(0, epochs, every)) | {epochs - 1}
 
 
+def test_recorded_epochs_are_read_only_and_shared_up_to_their_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    # One column per (epochs, record_every), shared by every run's trace: nothing may write into it.
+    column = DecayConfig(epochs=4103, record_every=5).recorded()
+    assert not column.flags.writeable
+    with pytest.raises(ValueError, match="read-only"):
+        column[0] = 1
+    assert DecayConfig(epochs=4103, record_every=5, decay_rate=0.5, dtype="float64").recorded() is column
+    # Past the bound a column is built per call (and dies with its trace), equal and still read-only.
+    monkeypatch.setattr("decaybench.config.SHARED_EPOCHS", 100)
+    long = DecayConfig(epochs=4103, record_every=5)
+    assert long.recorded() is not long.recorded() and not long.recorded().flags.writeable
+    np.testing.assert_array_equal(long.recorded(), column)
+
+
 def test_schedule_is_the_four_schedule_fields() -> None:
     config = DecayConfig(initial_learning_rate=0.5, decay_rate=0.9, decay_steps=4, staircase=True, epochs=7)
     assert config.schedule == Schedule(initial_learning_rate=0.5, decay_steps=4, decay_rate=0.9, staircase=True)

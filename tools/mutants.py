@@ -356,6 +356,22 @@ MUTANTS: tuple[Mutant, ...] = (
         "_XLA_REORDERS = DTYPES",
         "tests/properties/test_half_dtypes.py",
     ),
+    Mutant(
+        "epochs-writable",
+        "config: the shared epoch column is writable",
+        "decaybench/config.py",
+        "    column.setflags(write=False)\n",
+        "",
+        "tests/test_config.py",
+    ),
+    Mutant(
+        "deadline-generator",
+        "audit deadline: a ring during the exit is raised (as a generator's finally did)",
+        "decaybench/audit/deadline.py",
+        "        if frame is not None and frame.f_code in _OWN_CODE:\n            return\n",
+        "",
+        "tests/test_audit_deadline.py",
+    ),
 )
 
 
