@@ -50,23 +50,15 @@ _OPTIONAL: dict[str, Any] = {"steps_per_epoch": 1, "transition_begin": 0, "end_v
 SHARED_EPOCHS = 2**21
 
 
-def _recorded(epochs: int, every: int) -> np.ndarray:
-    """The read-only recorded epochs of a run of ``epochs`` recording every ``every``-th."""
-    if (epochs + every - 1) // every + 1 <= SHARED_EPOCHS:
-        return _shared_recorded(epochs, every)
-    return _recorded_column(epochs, every)
-
-
-@functools.lru_cache(maxsize=4)
-def _shared_recorded(epochs: int, every: int) -> np.ndarray:
-    return _recorded_column(epochs, every)
-
-
 def _recorded_column(epochs: int, every: int) -> np.ndarray:
+    """The read-only recorded epochs of a run of ``epochs`` recording every ``every``-th."""
     kept = np.arange(0, epochs, every, dtype=np.int64)
     column = kept if kept[-1] == epochs - 1 else np.append(kept, epochs - 1)
     column.setflags(write=False)
     return column
+
+
+_shared_column = functools.lru_cache(maxsize=4)(_recorded_column)
 
 
 @dataclass(frozen=True)
@@ -171,7 +163,8 @@ class DecayConfig:
         >>> DecayConfig(epochs=10).recorded() is DecayConfig(epochs=10, decay_rate=0.5).recorded()
         True
         """
-        return _recorded(self.epochs, self.record_every)
+        shared = self.recorded_count <= SHARED_EPOCHS
+        return (_shared_column if shared else _recorded_column)(self.epochs, self.record_every)
 
     @property
     def trace_bytes(self) -> int:

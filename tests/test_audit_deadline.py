@@ -18,16 +18,20 @@ def test_the_alarm_is_disarmed_and_the_handler_restored_whenever_it_rings() -> N
     generator = random.Random(0)
     rang = finished = 0
     stop = time.monotonic() + 3
-    while time.monotonic() < stop:
-        seconds = generator.uniform(20e-6, 150e-6)
-        end = time.perf_counter() + generator.uniform(0, 150e-6)
-        try:
-            with deadline(seconds):
-                while time.perf_counter() < end:
-                    pass
-            finished += 1
-        except CheckTimeout:
-            rang += 1
-        assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
-        assert signal.getsignal(signal.SIGALRM) is previous
+    try:
+        while time.monotonic() < stop:
+            seconds = generator.uniform(20e-6, 150e-6)
+            end = time.perf_counter() + generator.uniform(0, 150e-6)
+            try:
+                with deadline(seconds):
+                    while time.perf_counter() < end:
+                        pass
+                finished += 1
+            except CheckTimeout:
+                rang += 1
+            assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+            assert signal.getsignal(signal.SIGALRM) is previous
+    finally:  # a leaked timer would otherwise ring on and kill the test process with SIGALRM
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
     assert rang > 100 and finished > 100, (rang, finished)
